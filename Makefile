@@ -1,0 +1,40 @@
+# The two commands of the README: `make demo` and `make test`. Each builds .venv on first use.
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTHON ?= python3
+
+.PHONY: install demo serve test pytest lint bench stress clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/headrace demo
+
+serve: $(STAMP)
+	$(BIN)/headrace serve
+
+test: $(STAMP) lint
+	scripts/postgres-up
+	$(BIN)/pytest -n 2 tests
+
+pytest: $(STAMP)
+	scripts/postgres-up
+	$(BIN)/pytest -n 2 tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .headrace .headrace-demo .pytest_cache .mypy_cache .ruff_cache

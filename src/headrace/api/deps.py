@@ -1,0 +1,121 @@
+"""Dependencies shared by the routes: services' context, the caller, paging."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Query, Request, Response
+from fastapi.security import HTTPBearer
+
+from headrace.domain.access import Principal, Role
+from headrace.domain.problems import Problem
+from headrace.errors import Forbidden, InvalidInput
+from headrace.persistence.db import Database
+from headrace.persistence.paging import Keyset
+from headrace.services import keys
+from headrace.settings import Settings
+
+# Declares the Bearer scheme in OpenAPI; the key itself is read below so that the Api-key
+# header works as well and a missing key gets our own 401 body.
+_bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <api key>")
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+Db = Annotated[Database, Depends(get_db)]
+Config = Annotated[Settings, Depends(get_settings)]
+
+
+def _principal(
+    request: Request,
+    db: Db,
+    _scheme: Annotated[Any, Depends(_bearer)] = None,
+    api_key: Annotated[str | None, Header(alias="Api-key")] = None,
+    current_org_id: Annotated[str | None, Header(alias="Current-Org-Id")] = None,
+) -> Principal:
+    secret = api_key
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            secret = value.strip()
+        elif secret is None:
+            secret = ""
+    return keys.authenticate(db, secret, current_org_id)
+
+
+def require(role: Role) -> Callable[..., Principal]:
+    """A dependency that admits keys of ``role`` or above (else 403)."""
+
+    def check(who: Annotated[Principal, Depends(_principal)]) -> Principal:
+        if not who.role.allows(role):
+            raise Forbidden(f"this needs a key with the {role} role; this key is {who.role}")
+        return who
+
+    return check
+
+
+Viewer = Annotated[Principal, Depends(require(Role.VIEWER))]
+Builder = Annotated[Principal, Depends(require(Role.BUILDER))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]
+
+
+def encode_cursor(created_at: dt.datetime, ident: uuid.UUID) -> str:
+    raw = f"{created_at.isoformat()}|{ident}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> Keyset:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, ident = raw.split("|")
+        created_at = dt.datetime.fromisoformat(when)
+        if created_at.tzinfo is None:
+            raise ValueError("naive")
+        return Keyset(created_at=created_at, id=uuid.UUID(ident))
+    except ValueError as err:
+        raise InvalidInput(
+            "the cursor is not valid; use the one from the Link header",
+            [Problem(("query", "cursor"), "not a cursor given by this API", "cursor.invalid")],
+        ) from err
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int
+    after: Keyset | None
+    request: Request
+    response: Response
+
+    def link_next(self, items: list[Any], key: Callable[[Any], tuple[dt.datetime, uuid.UUID]]) -> None:
+        """Set ``Link: <…>; rel="next"`` when the page is full."""
+        if len(items) < self.limit or not items:
+            return
+        created_at, ident = key(items[-1])
+        url = self.request.url.include_query_params(cursor=encode_cursor(created_at, ident))
+        self.response.headers["Link"] = f'<{url}>; rel="next"'
+
+
+def _page(
+    request: Request,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Items per page (max 1000).")] = 100,
+    cursor: Annotated[str | None, Query(description="From the previous page's Link header.")] = None,
+) -> PageRequest:
+    return PageRequest(limit=limit, after=_decode_cursor(cursor) if cursor else None, request=request, response=response)
+
+
+Paging = Annotated[PageRequest, Depends(_page)]

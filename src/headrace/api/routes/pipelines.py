@@ -1,0 +1,73 @@
+"""/pipelines/ and their versions."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import Response
+
+from headrace.api.deps import Builder, Db, Paging, Viewer
+from headrace.api.routing import SlashRouter
+from headrace.api.schemas.pipelines import (
+    PipelineCreate,
+    PipelineRead,
+    PipelineUpdate,
+    PipelineVersionRead,
+    VersionCreate,
+)
+from headrace.services import pipelines
+
+router = SlashRouter(tags=["pipelines"])
+
+
+@router.post("/pipelines/", status_code=201, response_model=PipelineRead)
+def create_pipeline(body: PipelineCreate, who: Builder, db: Db) -> PipelineRead:
+    """A pipeline with its first version; 422 lists every problem of the steps."""
+    view = pipelines.create(db, who, body.name, body.description, [s.to_domain() for s in body.steps])
+    return PipelineRead.of(view.pipeline, view.current_version)
+
+
+@router.get("/pipelines/", response_model=list[PipelineRead])
+def list_pipelines(who: Viewer, db: Db, paging: Paging) -> list[PipelineRead]:
+    found = pipelines.list_all(db, who, paging.after, paging.limit)
+    paging.link_next(found, lambda v: (v.pipeline.created_at, v.pipeline.id))
+    return [PipelineRead.of(v.pipeline, v.current_version) for v in found]
+
+
+@router.get("/pipelines/{pipeline_id}/", response_model=PipelineRead)
+def get_pipeline(pipeline_id: uuid.UUID, who: Viewer, db: Db) -> PipelineRead:
+    view = pipelines.get(db, who, pipeline_id)
+    return PipelineRead.of(view.pipeline, view.current_version)
+
+
+@router.patch("/pipelines/{pipeline_id}/", response_model=PipelineRead)
+def update_pipeline(pipeline_id: uuid.UUID, body: PipelineUpdate, who: Builder, db: Db) -> PipelineRead:
+    view = pipelines.update(db, who, pipeline_id, name=body.name, description=body.description)
+    return PipelineRead.of(view.pipeline, view.current_version)
+
+
+@router.delete("/pipelines/{pipeline_id}/", status_code=204, response_class=Response)
+def delete_pipeline(pipeline_id: uuid.UUID, who: Builder, db: Db) -> Response:
+    """Delete with its versions and runs; 409 while a run is Pending or Running."""
+    pipelines.delete(db, who, pipeline_id)
+    return Response(status_code=204)
+
+
+@router.post("/pipelines/{pipeline_id}/versions/", status_code=201, response_model=PipelineVersionRead)
+def create_version(pipeline_id: uuid.UUID, body: VersionCreate, who: Builder, db: Db) -> PipelineVersionRead:
+    """A new immutable version, which becomes the pipeline's current one."""
+    version = pipelines.add_version(db, who, pipeline_id, [s.to_domain() for s in body.steps])
+    return PipelineVersionRead.of(version)
+
+
+@router.get("/pipelines/{pipeline_id}/versions/", response_model=list[PipelineVersionRead])
+def list_versions(pipeline_id: uuid.UUID, who: Viewer, db: Db, paging: Paging) -> list[PipelineVersionRead]:
+    """Versions, newest first."""
+    found = pipelines.list_versions(db, who, pipeline_id, paging.after, paging.limit)
+    paging.link_next(found, lambda v: (v.created_at, v.id))
+    return [PipelineVersionRead.of(v) for v in found]
+
+
+@router.get("/pipelines/{pipeline_id}/versions/{version_id}/", response_model=PipelineVersionRead)
+def get_version(pipeline_id: uuid.UUID, version_id: uuid.UUID, who: Viewer, db: Db) -> PipelineVersionRead:
+    return PipelineVersionRead.of(pipelines.get_version(db, who, pipeline_id, version_id))

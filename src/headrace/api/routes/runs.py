@@ -1,0 +1,87 @@
+"""/pipelines/{id}/runs/: the seed endpoint and the rest of a run's life."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Query
+from fastapi.responses import PlainTextResponse
+
+from headrace.api.deps import Builder, Config, Db, Paging, Viewer
+from headrace.api.routing import SlashRouter
+from headrace.api.schemas.pipelines import PipelineVersionRead
+from headrace.api.schemas.runs import RunCreate, RunRead
+from headrace.domain.runs import RunStatus
+from headrace.services import runs
+from headrace.services.runs import RunView
+
+router = SlashRouter(tags=["runs"])
+
+
+def _read(views: list[RunView]) -> list[RunRead]:
+    """Each distinct version is converted once, however many runs share it."""
+    versions: dict[uuid.UUID, PipelineVersionRead] = {}
+    out = []
+    for view in views:
+        version = versions.get(view.version.id)
+        if version is None:
+            version = versions[view.version.id] = PipelineVersionRead.of(view.version)
+        out.append(RunRead.of(view.run, version))
+    return out
+
+
+@router.post("/pipelines/{pipeline_id}/runs/", status_code=201, response_model=RunRead)
+def create_run(pipeline_id: uuid.UUID, body: RunCreate, who: Builder, db: Db, settings: Config) -> RunRead:
+    """Start a run of the current (or given) version, whole or from/to named steps."""
+    view = runs.create(
+        db, settings, who, pipeline_id,
+        start=body.start_job_name, end=body.end_job_name, version_id=body.version_id,
+    )
+    return _read([view])[0]
+
+
+@router.get("/pipelines/{pipeline_id}/runs/", response_model=list[RunRead])
+def get_runs(
+    pipeline_id: uuid.UUID,
+    who: Viewer,
+    db: Db,
+    paging: Paging,
+    version_id: Annotated[uuid.UUID | None, Query()] = None,
+    status: Annotated[list[RunStatus] | None, Query()] = None,
+) -> list[RunRead]:
+    """Runs of the pipeline, newest first; the next page is in the Link header."""
+    found = runs.list_runs(
+        db, who, pipeline_id, version_id=version_id, statuses=status or [],
+        after=paging.after, limit=paging.limit,
+    )
+    paging.link_next(found, lambda v: (v.run.created_at, v.run.id))
+    return _read(found)
+
+
+@router.get("/pipelines/{pipeline_id}/runs/{run_id}/", response_model=RunRead)
+def get_run(pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Viewer, db: Db) -> RunRead:
+    return _read([runs.get(db, who, pipeline_id, run_id)])[0]
+
+
+@router.post("/pipelines/{pipeline_id}/runs/{run_id}/cancel/", response_model=RunRead)
+def cancel_run(pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Builder, db: Db) -> RunRead:
+    """Stop a Pending or Running run; 409 once it has ended."""
+    return _read([runs.cancel(db, who, pipeline_id, run_id)])[0]
+
+
+@router.post("/pipelines/{pipeline_id}/runs/{run_id}/retry/", status_code=201, response_model=RunRead)
+def retry_run(pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Builder, db: Db, settings: Config) -> RunRead:
+    """A new run that re-runs what did not succeed and reuses what did, at the exact versions."""
+    return _read([runs.retry(db, settings, who, pipeline_id, run_id)])[0]
+
+
+@router.get(
+    "/pipelines/{pipeline_id}/runs/{run_id}/steps/{step_name}/logs/",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+def step_logs(pipeline_id: uuid.UUID, run_id: uuid.UUID, step_name: str, who: Viewer, db: Db) -> PlainTextResponse:
+    """The step's log lines, kept with the run after its worker is gone."""
+    lines = runs.step_logs(db, who, pipeline_id, run_id, step_name)
+    return PlainTextResponse("".join(f"{line}\n" for line in lines))

@@ -1,0 +1,110 @@
+"""Pipelines, versions and steps as the API shows them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from headrace.api.schemas.common import Strict
+from headrace.domain.pipeline import DataTransform, Step
+from headrace.persistence.records import PipelineRecord, VersionRecord
+
+
+class DataTransformConfig(Strict):
+    """A SQL step. Inside ``query`` each input dataset is a table of the same name."""
+
+    job_type: Literal["data-transform"]
+    query_type: Literal["sql"]
+    query: str
+    input_datasets: list[str] = Field(default_factory=list)
+    output_datasets: list[str]
+
+
+StepConfigIn = DataTransformConfig
+
+
+class StepIn(Strict):
+    name: str
+    config: StepConfigIn
+
+    def to_domain(self) -> Step:
+        c = self.config
+        return Step(
+            name=self.name,
+            config=DataTransform(
+                query=c.query,
+                input_datasets=tuple(c.input_datasets),
+                output_datasets=tuple(c.output_datasets),
+            ),
+        )
+
+
+class PipelineCreate(Strict):
+    name: str
+    description: str = ""
+    steps: list[StepIn]
+
+
+class PipelineUpdate(Strict):
+    name: str | None = None
+    description: str | None = None
+
+
+class VersionCreate(Strict):
+    steps: list[StepIn]
+
+
+class StepRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    config: DataTransformConfig
+    created_at: dt.datetime
+
+
+class PipelineVersionRead(BaseModel):
+    id: uuid.UUID
+    pipeline_id: uuid.UUID
+    number: int
+    steps: list[StepRead]
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, version: VersionRecord) -> PipelineVersionRead:
+        return cls(
+            id=version.id,
+            pipeline_id=version.pipeline_id,
+            number=version.number,
+            steps=[
+                StepRead(
+                    id=s.id,
+                    name=s.name,
+                    config=DataTransformConfig.model_validate(s.config),
+                    created_at=s.created_at,
+                )
+                for s in version.steps
+            ],
+            created_at=version.created_at,
+        )
+
+
+class PipelineRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    description: str
+    current_version: PipelineVersionRead | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def of(cls, pipeline: PipelineRecord, version: VersionRecord | None) -> PipelineRead:
+        return cls(
+            id=pipeline.id,
+            name=pipeline.name,
+            description=pipeline.description,
+            current_version=PipelineVersionRead.of(version) if version else None,
+            created_at=pipeline.created_at,
+            updated_at=pipeline.updated_at,
+        )

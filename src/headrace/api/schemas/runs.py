@@ -1,0 +1,85 @@
+"""Runs as the seed contract shows them (extra fields allowed, none renamed or missing)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from pydantic import BaseModel
+
+from headrace.api.schemas.common import Strict
+from headrace.api.schemas.pipelines import PipelineVersionRead
+from headrace.persistence.records import RunRecord, RunStepRecord
+
+
+class RunCreate(Strict):
+    start_job_name: str | None = None
+    end_job_name: str | None = None
+    version_id: uuid.UUID | None = None
+
+
+class RunStepMetadata(BaseModel):
+    name: str
+    run_name: str
+    status: str
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    rows_written: int | None = None
+    bytes_written: int | None = None
+    input_versions: dict[str, Any] = {}
+    output_versions: dict[str, Any] = {}
+    error: str | None = None
+
+    @classmethod
+    def of(cls, step: RunStepRecord) -> RunStepMetadata:
+        return cls(
+            name=step.name,
+            run_name=step.run_name,
+            status=step.status,
+            started_at=step.started_at,
+            finished_at=step.finished_at,
+            rows_written=step.rows_written,
+            bytes_written=step.bytes_written,
+            input_versions=step.input_versions,
+            output_versions=step.output_versions,
+            error=step.error,
+        )
+
+
+class RunRead(BaseModel):
+    id: uuid.UUID
+    pipeline_config_version_id: uuid.UUID
+    name: str
+    status: str
+    argo_manifest: dict[str, Any]
+    argo_metadata: dict[str, Any]
+    pipeline_version: PipelineVersionRead
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    run_steps: list[RunStepMetadata]
+    pipeline_id: uuid.UUID
+    started_at: dt.datetime | None
+    start_job_name: str | None
+    end_job_name: str | None
+    retry_of: uuid.UUID | None
+
+    @classmethod
+    def of(cls, run: RunRecord, version: PipelineVersionRead) -> RunRead:
+        return cls(
+            id=run.id,
+            pipeline_config_version_id=run.version_id,
+            name=run.name,
+            status=run.status,
+            argo_manifest=run.argo_manifest,
+            argo_metadata=run.argo_metadata,
+            pipeline_version=version,
+            created_at=run.created_at,
+            finished_at=run.finished_at,
+            run_steps=[RunStepMetadata.of(s) for s in run.steps],
+            pipeline_id=run.pipeline_id,
+            started_at=run.started_at,
+            start_job_name=run.start_job_name,
+            end_job_name=run.end_job_name,
+            retry_of=run.retry_of,
+        )

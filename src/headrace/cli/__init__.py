@@ -1,0 +1,1 @@
+"""The ``headrace`` command. Heavy libraries are imported inside the commands that use them."""

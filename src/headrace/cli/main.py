@@ -1,0 +1,74 @@
+"""Entry point of the ``headrace`` command: server, workers, admin and local runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="headrace: data pipelines as versioned SQL steps over versioned Delta datasets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+admin_app = typer.Typer(help="Administration of the metadata store.", no_args_is_help=True)
+db_app = typer.Typer(help="Schema of the metadata store.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the API (and run a worker in-process unless HEADRACE_RUN_WORKER=false)."""
+    from headrace.cli.server import run_server
+
+    run_server(host, port)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the schema migrations to the configured metadata store."""
+    from headrace.cli.context import open_database
+
+    open_database(migrate=True).dispose()
+    typer.echo("the metadata store is up to date")
+
+
+@admin_app.command("create-org")
+def create_org(
+    name: Annotated[str, typer.Argument(help="Name of the organisation.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Create an organisation and print its first admin API key (shown only once)."""
+    from headrace.cli.context import open_database
+    from headrace.services import keys
+
+    db = open_database(migrate=True)
+    new = keys.create_org(db, name)
+    db.dispose()
+    if as_json:
+        typer.echo(json.dumps({"org_id": str(new.record.org_id), "api_key": new.secret}))
+    else:
+        typer.echo(f"organisation {name}: {new.record.org_id}")
+        typer.echo(f"admin API key (shown only now): {new.secret}")
+
+
+@app.command()
+def demo(
+    folder: Annotated[
+        Path, typer.Option(help="Data folder of the demo; emptied first.")
+    ] = Path(".headrace-demo"),
+) -> None:
+    """Start a server on the embedded default, load the example, run it, show the results."""
+    from headrace.cli.demo import run_demo
+
+    raise typer.Exit(run_demo(folder))
+
+
+if __name__ == "__main__":
+    app()

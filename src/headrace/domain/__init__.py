@@ -1,0 +1,1 @@
+"""Pure rules of headrace: no I/O, no frameworks."""

@@ -1,0 +1,68 @@
+"""Pipelines as the domain sees them: a version is an ordered list of named steps."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+JOB_TYPES = ("data-transform",)
+QUERY_TYPES = ("sql",)
+MAX_NAME_LENGTH = 255
+
+# Dataset and step names: plain words, digits, `_` and `-`. No `.`, `/` or spaces, so a name
+# can never be read as a path, a schema-qualified table or a file.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class DataTransform:
+    """A SQL step: reads ``input_datasets`` as tables, writes ``output_datasets``."""
+
+    query: str
+    input_datasets: tuple[str, ...]
+    output_datasets: tuple[str, ...]
+    query_type: Literal["sql"] = "sql"
+    job_type: Literal["data-transform"] = "data-transform"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "job_type": self.job_type,
+            "query_type": self.query_type,
+            "query": self.query,
+            "input_datasets": list(self.input_datasets),
+            "output_datasets": list(self.output_datasets),
+        }
+
+
+StepConfig = DataTransform
+
+
+@dataclass(frozen=True)
+class Step:
+    """One named step of a pipeline version (the "job" of partial runs)."""
+
+    name: str
+    config: StepConfig
+
+
+@dataclass(frozen=True)
+class PipelineDefinition:
+    """What a client submits for a new pipeline version: its steps, in order."""
+
+    steps: tuple[Step, ...] = field(default_factory=tuple)
+
+
+def step_from_dict(name: str, config: dict[str, object]) -> Step:
+    """Rebuild a stored step; stored configs were validated when the version was made."""
+    inputs = config.get("input_datasets") or []
+    outputs = config.get("output_datasets") or []
+    assert isinstance(inputs, list) and isinstance(outputs, list)
+    return Step(
+        name=name,
+        config=DataTransform(
+            query=str(config["query"]),
+            input_datasets=tuple(str(i) for i in inputs),
+            output_datasets=tuple(str(o) for o in outputs),
+        ),
+    )

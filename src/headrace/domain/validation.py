@@ -1,0 +1,135 @@
+"""Validate a pipeline version's steps, collecting every problem with its location.
+
+Locations read ``("steps", <step name>, "config", <field>)`` so a user can find the step at
+once; a step without a usable name is located by its position instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from headrace.domain.dag import Dag
+from headrace.domain.pipeline import MAX_NAME_LENGTH, NAME_PATTERN, Step
+from headrace.domain.problems import Loc, Problem
+from headrace.domain.sql import analyse
+
+
+def check_name(value: str, loc: Loc, what: str) -> list[Problem]:
+    """Problems with one step or dataset name (empty, too long, not a plain word)."""
+    if not value:
+        return [Problem(loc, f"{what} must not be empty", "name.empty")]
+    if len(value) > MAX_NAME_LENGTH:
+        return [
+            Problem(loc, f"{what} is longer than {MAX_NAME_LENGTH} characters", "name.too_long")
+        ]
+    if not NAME_PATTERN.match(value):
+        return [
+            Problem(
+                loc,
+                f"{what} {value!r} may hold only letters, digits, '_' and '-' "
+                "and must not start with '-'",
+                "name.invalid",
+            )
+        ]
+    return []
+
+
+def validate_steps(steps: Sequence[Step]) -> list[Problem]:
+    """Every problem of a version's steps: names, datasets, SQL and the graph."""
+    problems: list[Problem] = []
+    if not steps:
+        return [Problem(("steps",), "a pipeline needs at least one step", "steps.empty")]
+    seen: dict[str, int] = {}
+    writers: dict[str, str] = {}
+    for index, step in enumerate(steps):
+        where: str | int = step.name if step.name else index
+        problems += check_name(step.name, ("steps", index, "name"), "step name")
+        if step.name in seen:
+            problems.append(
+                Problem(
+                    ("steps", where, "name"),
+                    f"step name {step.name!r} is used more than once",
+                    "step.duplicate_name",
+                )
+            )
+        seen.setdefault(step.name, index)
+        problems += _check_step(step, where, writers)
+    if not problems:
+        cycle = Dag.build(steps).cycle()
+        if cycle:
+            arrow = " -> ".join([*cycle, cycle[0]])
+            problems.append(
+                Problem(("steps",), f"the steps form a cycle: {arrow}", "steps.cycle")
+            )
+    return problems
+
+
+def _check_step(step: Step, where: str | int, writers: dict[str, str]) -> list[Problem]:
+    config = step.config
+    loc: Loc = ("steps", where, "config")
+    problems: list[Problem] = []
+    for field_name, names in (
+        ("input_datasets", config.input_datasets),
+        ("output_datasets", config.output_datasets),
+    ):
+        for i, name in enumerate(names):
+            problems += check_name(name, (*loc, field_name, i), "dataset name")
+        if len(set(names)) != len(names):
+            problems.append(
+                Problem((*loc, field_name), "a dataset is listed twice", "datasets.duplicate")
+            )
+    if not config.output_datasets:
+        problems.append(
+            Problem((*loc, "output_datasets"), "a step needs at least one output", "outputs.empty")
+        )
+    for name in config.output_datasets:
+        if name in config.input_datasets:
+            problems.append(
+                Problem(
+                    (*loc, "output_datasets"),
+                    f"dataset {name!r} is both an input and an output of the step",
+                    "datasets.self_loop",
+                )
+            )
+        other = writers.setdefault(name, step.name)
+        if other != step.name:
+            problems.append(
+                Problem(
+                    (*loc, "output_datasets"),
+                    f"dataset {name!r} is already written by step {other!r}",
+                    "datasets.two_writers",
+                )
+            )
+    problems += _check_query(step, (*loc, "query"))
+    return problems
+
+
+def _check_query(step: Step, loc: Loc) -> list[Problem]:
+    config = step.config
+    analysis = analyse(config.query, len(config.output_datasets))
+    problems = [Problem(loc, msg, type_) for msg, type_ in analysis.problems]
+    inputs = set(config.input_datasets)
+    for table in sorted(analysis.reads - inputs):
+        problems.append(
+            Problem(
+                loc,
+                f"the query reads {table!r}, which is not one of the step's input_datasets",
+                "sql.undeclared_input",
+            )
+        )
+    if len(config.output_datasets) > 1:
+        missing = [o for o in config.output_datasets if o not in analysis.creates]
+        for name in missing:
+            problems.append(
+                Problem(
+                    loc,
+                    f"the query does not create output {name!r} (CREATE TABLE {name} AS SELECT …)",
+                    "sql.output_not_created",
+                )
+            )
+        dupes = {n for n in analysis.creates if analysis.creates.count(n) > 1}
+        for name in sorted(dupes):
+            problems.append(
+                Problem(loc, f"table {name!r} is created more than once", "sql.duplicate_create")
+            )
+    return problems

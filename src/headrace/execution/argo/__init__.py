@@ -1,0 +1,1 @@
+"""The Argo Workflows backend: pure manifest rendering, and later the server client."""

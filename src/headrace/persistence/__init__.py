@@ -1,0 +1,1 @@
+"""The metadata store: SQLite by default, PostgreSQL in production."""

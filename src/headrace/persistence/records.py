@@ -1,0 +1,81 @@
+"""Plain records the repositories return: what services work with, free of SQLAlchemy rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    id: uuid.UUID
+    org_id: uuid.UUID
+    name: str
+    role: str
+    key_prefix: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class PipelineRecord:
+    id: uuid.UUID
+    org_id: uuid.UUID
+    name: str
+    description: str
+    current_version_id: uuid.UUID | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    id: uuid.UUID
+    name: str
+    config: dict[str, Any]
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    id: uuid.UUID
+    pipeline_id: uuid.UUID
+    number: int
+    created_at: dt.datetime
+    steps: list[StepRecord]
+
+
+@dataclass(frozen=True)
+class RunStepRecord:
+    name: str
+    run_name: str
+    status: str
+    position: int
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    rows_written: int | None = None
+    bytes_written: int | None = None
+    input_versions: dict[str, Any] = field(default_factory=dict)
+    output_versions: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: uuid.UUID
+    org_id: uuid.UUID
+    pipeline_id: uuid.UUID
+    version_id: uuid.UUID
+    name: str
+    status: str
+    start_job_name: str | None
+    end_job_name: str | None
+    retry_of: uuid.UUID | None
+    argo_manifest: dict[str, Any]
+    argo_metadata: dict[str, Any]
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    steps: list[RunStepRecord]

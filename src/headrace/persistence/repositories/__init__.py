@@ -1,0 +1,1 @@
+"""Repositories: take a connection inside a unit of work, read and write rows, never commit."""

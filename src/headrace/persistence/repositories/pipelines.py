@@ -1,0 +1,153 @@
+"""Pipelines, their immutable versions and the steps of each version."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
+
+from headrace.domain.pipeline import Step
+from headrace.persistence.paging import Keyset, page
+from headrace.persistence.records import PipelineRecord, StepRecord, VersionRecord
+from headrace.persistence.tables import pipeline_steps, pipeline_versions, pipelines
+
+
+def _pipeline(row: Row[Any]) -> PipelineRecord:
+    m = row._mapping
+    return PipelineRecord(
+        id=m["id"],
+        org_id=m["org_id"],
+        name=m["name"],
+        description=m["description"],
+        current_version_id=m["current_version_id"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+    )
+
+
+def add(
+    conn: Connection, *, pipeline_id: uuid.UUID, org_id: uuid.UUID, name: str, description: str,
+    now: dt.datetime,
+) -> None:
+    conn.execute(
+        insert(pipelines).values(
+            id=pipeline_id, org_id=org_id, name=name, description=description,
+            current_version_id=None, created_at=now, updated_at=now,
+        )
+    )
+
+
+def get(conn: Connection, org_id: uuid.UUID, pipeline_id: uuid.UUID, *, lock: bool = False) -> PipelineRecord | None:
+    query = select(pipelines).where(pipelines.c.id == pipeline_id, pipelines.c.org_id == org_id)
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return _pipeline(row) if row else None
+
+
+def by_name(conn: Connection, org_id: uuid.UUID, name: str) -> PipelineRecord | None:
+    row = conn.execute(
+        select(pipelines).where(pipelines.c.org_id == org_id, pipelines.c.name == name)
+    ).first()
+    return _pipeline(row) if row else None
+
+
+def list_for_org(
+    conn: Connection, org_id: uuid.UUID, *, after: Keyset | None, limit: int
+) -> list[PipelineRecord]:
+    query = select(pipelines).where(pipelines.c.org_id == org_id)
+    query = page(query, pipelines.c.created_at, pipelines.c.id, after=after, limit=limit, newest_first=True)
+    return [_pipeline(r) for r in conn.execute(query)]
+
+
+def update_fields(conn: Connection, pipeline_id: uuid.UUID, now: dt.datetime, **values: Any) -> None:
+    conn.execute(update(pipelines).where(pipelines.c.id == pipeline_id).values(updated_at=now, **values))
+
+
+def remove(conn: Connection, pipeline_id: uuid.UUID) -> None:
+    conn.execute(delete(pipelines).where(pipelines.c.id == pipeline_id))
+
+
+def add_version(
+    conn: Connection, *, pipeline_id: uuid.UUID, steps: Sequence[Step], now: dt.datetime
+) -> uuid.UUID:
+    """Append the next immutable version and make it the pipeline's current one."""
+    number = conn.execute(
+        select(func.coalesce(func.max(pipeline_versions.c.number), 0)).where(
+            pipeline_versions.c.pipeline_id == pipeline_id
+        )
+    ).scalar_one() + 1
+    version_id = uuid.uuid4()
+    conn.execute(
+        insert(pipeline_versions).values(
+            id=version_id, pipeline_id=pipeline_id, number=number, created_at=now
+        )
+    )
+    if steps:
+        conn.execute(
+            insert(pipeline_steps),
+            [
+                {
+                    "id": uuid.uuid4(), "version_id": version_id, "position": i,
+                    "name": step.name, "config": step.config.to_dict(), "created_at": now,
+                }
+                for i, step in enumerate(steps)
+            ],
+        )
+    update_fields(conn, pipeline_id, now, current_version_id=version_id)
+    return version_id
+
+
+def versions_by_id(conn: Connection, version_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, VersionRecord]:
+    """Versions with their steps, in two queries whatever their number."""
+    if not version_ids:
+        return {}
+    ids = list(version_ids)
+    heads = conn.execute(select(pipeline_versions).where(pipeline_versions.c.id.in_(ids))).all()
+    steps: dict[uuid.UUID, list[StepRecord]] = {v.id: [] for v in heads}
+    for row in conn.execute(
+        select(pipeline_steps)
+        .where(pipeline_steps.c.version_id.in_(ids))
+        .order_by(pipeline_steps.c.version_id, pipeline_steps.c.position)
+    ):
+        steps[row.version_id].append(
+            StepRecord(id=row.id, name=row.name, config=row.config, created_at=row.created_at)
+        )
+    return {
+        v.id: VersionRecord(
+            id=v.id, pipeline_id=v.pipeline_id, number=v.number, created_at=v.created_at,
+            steps=steps[v.id],
+        )
+        for v in heads
+    }
+
+
+def version(conn: Connection, pipeline_id: uuid.UUID, version_id: uuid.UUID) -> VersionRecord | None:
+    found = versions_by_id(conn, [version_id]).get(version_id)
+    return found if found is not None and found.pipeline_id == pipeline_id else None
+
+
+def list_versions(
+    conn: Connection, pipeline_id: uuid.UUID, *, after: Keyset | None, limit: int
+) -> list[VersionRecord]:
+    query = select(pipeline_versions.c.id).where(pipeline_versions.c.pipeline_id == pipeline_id)
+    query = page(
+        query, pipeline_versions.c.created_at, pipeline_versions.c.id, after=after, limit=limit,
+        newest_first=True,
+    )
+    ids = list(conn.execute(query).scalars())
+    found = versions_by_id(conn, ids)
+    return [found[i] for i in ids]
+
+
+def pipelines_reading(conn: Connection, org_id: uuid.UUID, dataset_name: str) -> list[str]:
+    """Names of pipelines whose current version has a step reading ``dataset_name``."""
+    rows = conn.execute(
+        select(pipelines.c.name, pipeline_steps.c.config)
+        .join(pipeline_steps, pipeline_steps.c.version_id == pipelines.c.current_version_id)
+        .where(pipelines.c.org_id == org_id)
+    )
+    return sorted({r.name for r in rows if dataset_name in r.config.get("input_datasets", [])})

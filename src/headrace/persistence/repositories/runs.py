@@ -1,0 +1,148 @@
+"""Runs and their steps. Listing a page costs the same few queries whatever its size."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, insert, select, update
+
+from headrace.persistence.paging import Keyset, page
+from headrace.persistence.records import RunRecord, RunStepRecord
+from headrace.persistence.tables import run_steps, runs, step_logs
+
+ACTIVE = ("Pending", "Running")
+
+
+def add(conn: Connection, run: RunRecord) -> None:
+    conn.execute(
+        insert(runs).values(
+            id=run.id, org_id=run.org_id, pipeline_id=run.pipeline_id, version_id=run.version_id,
+            name=run.name, status=run.status, start_job_name=run.start_job_name,
+            end_job_name=run.end_job_name, retry_of=run.retry_of, argo_manifest=run.argo_manifest,
+            argo_metadata=run.argo_metadata, created_at=run.created_at, started_at=run.started_at,
+            finished_at=run.finished_at, cancel_requested=0,
+        )
+    )
+    conn.execute(
+        insert(run_steps),
+        [
+            {
+                "id": uuid.uuid4(), "run_id": run.id, "position": s.position, "name": s.name,
+                "run_name": s.run_name, "status": s.status, "started_at": s.started_at,
+                "finished_at": s.finished_at, "rows_written": s.rows_written,
+                "bytes_written": s.bytes_written, "input_versions": s.input_versions,
+                "output_versions": s.output_versions, "error": s.error,
+            }
+            for s in run.steps
+        ],
+    )
+
+
+def _steps_of(conn: Connection, run_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[RunStepRecord]]:
+    found: dict[uuid.UUID, list[RunStepRecord]] = {i: [] for i in run_ids}
+    if not run_ids:
+        return found
+    rows = conn.execute(
+        select(run_steps)
+        .where(run_steps.c.run_id.in_(list(run_ids)))
+        .order_by(run_steps.c.run_id, run_steps.c.position)
+    )
+    for r in rows:
+        found[r.run_id].append(
+            RunStepRecord(
+                name=r.name, run_name=r.run_name, status=r.status, position=r.position,
+                started_at=r.started_at, finished_at=r.finished_at, rows_written=r.rows_written,
+                bytes_written=r.bytes_written, input_versions=r.input_versions or {},
+                output_versions=r.output_versions or {}, error=r.error,
+            )
+        )
+    return found
+
+
+def _records(conn: Connection, rows: Sequence[Row[Any]]) -> list[RunRecord]:
+    steps = _steps_of(conn, [r.id for r in rows])
+    return [
+        RunRecord(
+            id=r.id, org_id=r.org_id, pipeline_id=r.pipeline_id, version_id=r.version_id,
+            name=r.name, status=r.status, start_job_name=r.start_job_name,
+            end_job_name=r.end_job_name, retry_of=r.retry_of, argo_manifest=r.argo_manifest,
+            argo_metadata=r.argo_metadata, created_at=r.created_at, started_at=r.started_at,
+            finished_at=r.finished_at, steps=steps[r.id],
+        )
+        for r in rows
+    ]
+
+
+def get(conn: Connection, pipeline_id: uuid.UUID, run_id: uuid.UUID) -> RunRecord | None:
+    rows = conn.execute(
+        select(runs).where(runs.c.id == run_id, runs.c.pipeline_id == pipeline_id)
+    ).all()
+    found = _records(conn, rows)
+    return found[0] if found else None
+
+
+def get_by_id(conn: Connection, run_id: uuid.UUID) -> RunRecord | None:
+    found = _records(conn, conn.execute(select(runs).where(runs.c.id == run_id)).all())
+    return found[0] if found else None
+
+
+def list_for_pipeline(
+    conn: Connection,
+    pipeline_id: uuid.UUID,
+    *,
+    version_id: uuid.UUID | None,
+    statuses: Sequence[str],
+    after: Keyset | None,
+    limit: int,
+) -> list[RunRecord]:
+    query = select(runs).where(runs.c.pipeline_id == pipeline_id)
+    if version_id is not None:
+        query = query.where(runs.c.version_id == version_id)
+    if statuses:
+        query = query.where(runs.c.status.in_(list(statuses)))
+    query = page(query, runs.c.created_at, runs.c.id, after=after, limit=limit, newest_first=True)
+    return _records(conn, conn.execute(query).all())
+
+
+def has_active(conn: Connection, pipeline_id: uuid.UUID) -> bool:
+    return (
+        conn.execute(
+            select(runs.c.id)
+            .where(runs.c.pipeline_id == pipeline_id, runs.c.status.in_(ACTIVE))
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def remove_for_pipeline(conn: Connection, pipeline_id: uuid.UUID) -> None:
+    ids = select(runs.c.id).where(runs.c.pipeline_id == pipeline_id).scalar_subquery()
+    conn.execute(delete(step_logs).where(step_logs.c.run_id.in_(ids)))
+    conn.execute(delete(run_steps).where(run_steps.c.run_id.in_(ids)))
+    conn.execute(delete(runs).where(runs.c.pipeline_id == pipeline_id))
+
+
+def set_run(conn: Connection, run_id: uuid.UUID, **values: Any) -> None:
+    conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+
+
+def set_step(conn: Connection, run_id: uuid.UUID, name: str, **values: Any) -> None:
+    conn.execute(
+        update(run_steps).where(run_steps.c.run_id == run_id, run_steps.c.name == name).values(**values)
+    )
+
+
+def add_log(conn: Connection, run_id: uuid.UUID, step_name: str, line: str, now: dt.datetime) -> None:
+    conn.execute(insert(step_logs).values(run_id=run_id, step_name=step_name, logged_at=now, line=line))
+
+
+def logs(conn: Connection, run_id: uuid.UUID, step_name: str) -> list[tuple[dt.datetime, str]]:
+    rows = conn.execute(
+        select(step_logs.c.logged_at, step_logs.c.line)
+        .where(step_logs.c.run_id == run_id, step_logs.c.step_name == step_name)
+        .order_by(step_logs.c.id)
+    )
+    return [(r.logged_at, r.line) for r in rows]

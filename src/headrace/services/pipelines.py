@@ -1,0 +1,162 @@
+"""Pipelines and their immutable versions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from headrace.domain.access import Principal
+from headrace.domain.pipeline import MAX_NAME_LENGTH, Step
+from headrace.domain.problems import Problem
+from headrace.domain.validation import validate_steps
+from headrace.errors import Conflict, InvalidInput, NotFound
+from headrace.persistence.db import Database
+from headrace.persistence.paging import Keyset
+from headrace.persistence.records import PipelineRecord, VersionRecord
+from headrace.persistence.repositories import pipelines as repo
+from headrace.persistence.repositories import runs as runs_repo
+from headrace.services.clock import utcnow
+
+
+@dataclass(frozen=True)
+class PipelineView:
+    pipeline: PipelineRecord
+    current_version: VersionRecord | None
+
+
+def check_steps(steps: Sequence[Step]) -> None:
+    """Raise 422 with every problem of ``steps``."""
+    problems = validate_steps(steps)
+    if problems:
+        raise InvalidInput(f"the pipeline has {len(problems)} problem(s)", problems)
+
+
+def _check_pipeline_name(name: str) -> list[Problem]:
+    if not name.strip():
+        return [Problem(("body", "name"), "the pipeline name must not be empty", "name.empty")]
+    if len(name) > MAX_NAME_LENGTH:
+        return [Problem(("body", "name"), "the pipeline name is too long", "name.too_long")]
+    return []
+
+
+def load(conn: Connection, who: Principal, pipeline_id: uuid.UUID, *, lock: bool = False) -> PipelineRecord:
+    found = repo.get(conn, who.org_id, pipeline_id, lock=lock)
+    if found is None:
+        raise NotFound(f"there is no pipeline {pipeline_id}")
+    return found
+
+
+def _view(conn: Connection, pipeline: PipelineRecord) -> PipelineView:
+    current = None
+    if pipeline.current_version_id is not None:
+        current = repo.versions_by_id(conn, [pipeline.current_version_id]).get(
+            pipeline.current_version_id
+        )
+    return PipelineView(pipeline=pipeline, current_version=current)
+
+
+def create(db: Database, who: Principal, name: str, description: str, steps: Sequence[Step]) -> PipelineView:
+    problems = _check_pipeline_name(name) + validate_steps(steps)
+    if problems:
+        raise InvalidInput(f"the pipeline has {len(problems)} problem(s)", problems)
+    pipeline_id = uuid.uuid4()
+    now = utcnow()
+    try:
+        with db.unit_of_work() as conn:
+            if repo.by_name(conn, who.org_id, name) is not None:
+                raise Conflict(f"a pipeline named {name!r} exists already")
+            repo.add(conn, pipeline_id=pipeline_id, org_id=who.org_id, name=name, description=description, now=now)
+            repo.add_version(conn, pipeline_id=pipeline_id, steps=steps, now=now)
+            return _view(conn, load(conn, who, pipeline_id))
+    except IntegrityError as err:  # a concurrent create of the same name won the race
+        raise Conflict(f"a pipeline named {name!r} exists already") from err
+
+
+def get(db: Database, who: Principal, pipeline_id: uuid.UUID) -> PipelineView:
+    with db.unit_of_work(write=False) as conn:
+        return _view(conn, load(conn, who, pipeline_id))
+
+
+def find(db: Database, who: Principal, name_or_id: str) -> PipelineView:
+    """A pipeline by id or by name (for the CLI and the UI)."""
+    with db.unit_of_work(write=False) as conn:
+        try:
+            return _view(conn, load(conn, who, uuid.UUID(name_or_id)))
+        except (ValueError, NotFound):
+            found = repo.by_name(conn, who.org_id, name_or_id)
+            if found is None:
+                raise NotFound(f"there is no pipeline {name_or_id!r}") from None
+            return _view(conn, found)
+
+
+def list_all(db: Database, who: Principal, after: Keyset | None, limit: int) -> list[PipelineView]:
+    with db.unit_of_work(write=False) as conn:
+        found = repo.list_for_org(conn, who.org_id, after=after, limit=limit)
+        versions = repo.versions_by_id(
+            conn, [p.current_version_id for p in found if p.current_version_id]
+        )
+    return [
+        PipelineView(p, versions.get(p.current_version_id) if p.current_version_id else None)
+        for p in found
+    ]
+
+
+def update(
+    db: Database, who: Principal, pipeline_id: uuid.UUID, *, name: str | None, description: str | None
+) -> PipelineView:
+    values: dict[str, str] = {}
+    if name is not None:
+        problems = _check_pipeline_name(name)
+        if problems:
+            raise InvalidInput("the pipeline name is not valid", problems)
+        values["name"] = name
+    if description is not None:
+        values["description"] = description
+    try:
+        with db.unit_of_work() as conn:
+            current = load(conn, who, pipeline_id, lock=True)
+            if name is not None and name != current.name and repo.by_name(conn, who.org_id, name):
+                raise Conflict(f"a pipeline named {name!r} exists already")
+            if values:
+                repo.update_fields(conn, pipeline_id, utcnow(), **values)
+            return _view(conn, load(conn, who, pipeline_id))
+    except IntegrityError as err:
+        raise Conflict(f"a pipeline named {name!r} exists already") from err
+
+
+def delete(db: Database, who: Principal, pipeline_id: uuid.UUID) -> None:
+    with db.unit_of_work() as conn:
+        load(conn, who, pipeline_id, lock=True)
+        if runs_repo.has_active(conn, pipeline_id):
+            raise Conflict("the pipeline has a run that is still Pending or Running; cancel it first")
+        runs_repo.remove_for_pipeline(conn, pipeline_id)
+        repo.remove(conn, pipeline_id)
+
+
+def add_version(db: Database, who: Principal, pipeline_id: uuid.UUID, steps: Sequence[Step]) -> VersionRecord:
+    check_steps(steps)
+    with db.unit_of_work() as conn:
+        load(conn, who, pipeline_id, lock=True)
+        version_id = repo.add_version(conn, pipeline_id=pipeline_id, steps=steps, now=utcnow())
+        return repo.versions_by_id(conn, [version_id])[version_id]
+
+
+def list_versions(
+    db: Database, who: Principal, pipeline_id: uuid.UUID, after: Keyset | None, limit: int
+) -> list[VersionRecord]:
+    with db.unit_of_work(write=False) as conn:
+        load(conn, who, pipeline_id)
+        return repo.list_versions(conn, pipeline_id, after=after, limit=limit)
+
+
+def get_version(db: Database, who: Principal, pipeline_id: uuid.UUID, version_id: uuid.UUID) -> VersionRecord:
+    with db.unit_of_work(write=False) as conn:
+        load(conn, who, pipeline_id)
+        found = repo.version(conn, pipeline_id, version_id)
+    if found is None:
+        raise NotFound(f"there is no version {version_id} of this pipeline")
+    return found

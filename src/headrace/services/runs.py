@@ -1,0 +1,283 @@
+"""Runs: create (whole, partial or retry), read, list, cancel."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from headrace.domain.access import Principal
+from headrace.domain.dag import Dag
+from headrace.domain.pipeline import Step, step_from_dict
+from headrace.domain.problems import Problem
+from headrace.domain.runs import RunStatus, StepStatus
+from headrace.errors import Conflict, InvalidInput, NotFound
+from headrace.execution.argo.manifest import (
+    ManifestSettings,
+    RunIdentity,
+    initial_metadata,
+    render_manifest,
+)
+from headrace.execution.plan import ExecutionPlan, SelectionError, compile_plan, select
+from headrace.persistence.db import Database
+from headrace.persistence.paging import Keyset
+from headrace.persistence.records import PipelineRecord, RunRecord, RunStepRecord, VersionRecord
+from headrace.persistence.repositories import datasets as datasets_repo
+from headrace.persistence.repositories import pipelines as pipelines_repo
+from headrace.persistence.repositories import runs as repo
+from headrace.services.clock import utcnow
+from headrace.services.pipelines import load as load_pipeline
+from headrace.settings import Settings
+
+# Steps of an earlier run that a retry runs again, with everything downstream of them.
+RETRY_AGAIN = frozenset(
+    {StepStatus.FAILED, StepStatus.ERROR, StepStatus.CANCELLED, StepStatus.OMITTED, StepStatus.PENDING, StepStatus.RUNNING}
+)
+
+
+@dataclass(frozen=True)
+class RunView:
+    run: RunRecord
+    version: VersionRecord
+
+
+def manifest_settings(settings: Settings) -> ManifestSettings:
+    return ManifestSettings(
+        namespace=settings.argo_namespace,
+        image=settings.argo_image,
+        service_account=settings.argo_service_account,
+        env_secret=settings.argo_env_secret,
+        cpu_request=settings.argo_cpu_request,
+        memory_request=settings.argo_memory_request,
+        memory_limit=settings.argo_memory_limit,
+        retry_limit=settings.argo_retry_limit,
+        active_deadline_seconds=settings.argo_active_deadline_seconds,
+        pod_gc=settings.argo_pod_gc,
+    )
+
+
+def domain_steps(version: VersionRecord) -> list[Step]:
+    return [step_from_dict(s.name, s.config) for s in version.steps]
+
+
+_NOT_DNS = re.compile(r"[^a-z0-9-]+")
+
+
+def workflow_name(pipeline_name: str, run_id: uuid.UUID) -> str:
+    """A DNS-1123 name unique to the run: a slug of the pipeline name and the run id."""
+    slug = _NOT_DNS.sub("-", pipeline_name.lower()).strip("-")[:40].strip("-") or "run"
+    return f"{slug}-{run_id.hex[:12]}"
+
+
+def _check_inputs(conn: Connection, who: Principal, plan: ExecutionPlan, pinned: set[str]) -> None:
+    """Every dataset a selected step reads from outside the run must already have a version."""
+    needed = [d for d in plan.external_inputs if d not in pinned]
+    have = datasets_repo.current_versions(conn, who.org_id, needed)
+    problems = [
+        Problem(
+            ("steps", step.name, "config", "input_datasets"),
+            f"dataset {name!r} has no version yet and no selected step writes it",
+            "run.missing_input",
+        )
+        for step in plan.steps
+        for name in step.inputs
+        if name in needed and name not in have
+    ]
+    if problems:
+        raise InvalidInput("the run would read datasets that do not exist", problems)
+
+
+def _new_run(
+    settings: Settings,
+    who: Principal,
+    pipeline: PipelineRecord,
+    version: VersionRecord,
+    plan: ExecutionPlan,
+    *,
+    start: str | None,
+    end: str | None,
+    retry_of: uuid.UUID | None,
+    reused: Sequence[RunStepRecord],
+) -> RunRecord:
+    run_id = uuid.uuid4()
+    identity = RunIdentity(
+        workflow_name=workflow_name(pipeline.name, run_id),
+        run_id=str(run_id),
+        org_id=str(who.org_id),
+        pipeline_id=str(pipeline.id),
+        version_id=str(version.id),
+    )
+    manifest = render_manifest(plan, identity, manifest_settings(settings))
+    size = len(json.dumps(manifest, separators=(",", ":")))
+    if size > settings.manifest_max_bytes:
+        raise InvalidInput(
+            f"the run's Argo manifest would be {size} bytes, over the limit of "
+            f"{settings.manifest_max_bytes}; run part of the pipeline (start_job_name/end_job_name)",
+            [Problem(("body",), "manifest too large", "run.manifest_too_large")],
+        )
+    position = {s.name: i for i, s in enumerate(version.steps)}
+    steps = [
+        RunStepRecord(
+            name=s.name,
+            run_name=f"{identity.workflow_name}.{s.task_name}",
+            status=StepStatus.PENDING.value,
+            position=position[s.name],
+        )
+        for s in plan.steps
+    ]
+    steps += [
+        RunStepRecord(
+            name=r.name,
+            run_name=r.run_name,
+            status=StepStatus.SKIPPED.value,
+            position=position[r.name],
+            finished_at=utcnow(),
+            output_versions=r.output_versions,
+        )
+        for r in reused
+    ]
+    steps.sort(key=lambda s: s.position)
+    return RunRecord(
+        id=run_id, org_id=who.org_id, pipeline_id=pipeline.id, version_id=version.id,
+        name=identity.workflow_name, status=RunStatus.PENDING.value, start_job_name=start,
+        end_job_name=end, retry_of=retry_of, argo_manifest=manifest,
+        argo_metadata=initial_metadata(plan, identity, "local", settings.argo_namespace),
+        created_at=utcnow(), started_at=None, finished_at=None, steps=steps,
+    )
+
+
+def _version(conn: Connection, pipeline: PipelineRecord, version_id: uuid.UUID | None) -> VersionRecord:
+    wanted = version_id or pipeline.current_version_id
+    found = pipelines_repo.version(conn, pipeline.id, wanted) if wanted else None
+    if found is None:
+        raise InvalidInput(
+            f"there is no version {version_id} of this pipeline",
+            [Problem(("body", "version_id"), "unknown version of this pipeline", "run.unknown_version")],
+        )
+    return found
+
+
+def create(
+    db: Database,
+    settings: Settings,
+    who: Principal,
+    pipeline_id: uuid.UUID,
+    *,
+    start: str | None,
+    end: str | None,
+    version_id: uuid.UUID | None,
+) -> RunView:
+    with db.unit_of_work() as conn:
+        pipeline = load_pipeline(conn, who, pipeline_id)
+        version = _version(conn, pipeline, version_id)
+        steps = domain_steps(version)
+        try:
+            selected = select(Dag.build(steps), start, end)
+        except SelectionError as err:
+            raise InvalidInput("the step selection is not valid", err.problems) from err
+        plan = compile_plan(steps, selected)
+        _check_inputs(conn, who, plan, pinned=set())
+        run = _new_run(settings, who, pipeline, version, plan, start=start, end=end, retry_of=None, reused=())
+        repo.add(conn, run)
+    return RunView(run=run, version=version)
+
+
+def retry(db: Database, settings: Settings, who: Principal, pipeline_id: uuid.UUID, run_id: uuid.UUID) -> RunView:
+    """A new run of the same version: steps that did not succeed and their downstream run again;
+    the steps that succeeded are Skipped and their outputs are read at the versions they wrote."""
+    with db.unit_of_work() as conn:
+        pipeline = load_pipeline(conn, who, pipeline_id)
+        earlier = _load(conn, pipeline_id, run_id)
+        if not RunStatus(earlier.status).terminal:
+            raise Conflict(f"run {run_id} is still {earlier.status}; only an ended run can be retried")
+        if earlier.status == RunStatus.SUCCEEDED:
+            raise Conflict(f"run {run_id} succeeded; there is nothing to retry")
+        version = _version(conn, pipeline, earlier.version_id)
+        steps = domain_steps(version)
+        dag = Dag.build(steps)
+        again: set[str] = set()
+        for step in earlier.steps:
+            if StepStatus(step.status) in RETRY_AGAIN:
+                again |= dag.descendants(step.name)
+        in_run = {s.name for s in earlier.steps}
+        again &= in_run
+        reused = [s for s in earlier.steps if s.name not in again and s.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)]
+        plan = compile_plan(steps, again)
+        pinned = {d for s in reused for d in s.output_versions}
+        _check_inputs(conn, who, plan, pinned=pinned)
+        run = _new_run(
+            settings, who, pipeline, version, plan, start=earlier.start_job_name,
+            end=earlier.end_job_name, retry_of=earlier.id, reused=reused,
+        )
+        repo.add(conn, run)
+    return RunView(run=run, version=version)
+
+
+def _load(conn: Connection, pipeline_id: uuid.UUID, run_id: uuid.UUID) -> RunRecord:
+    found = repo.get(conn, pipeline_id, run_id)
+    if found is None:
+        raise NotFound(f"there is no run {run_id} of this pipeline")
+    return found
+
+
+def get(db: Database, who: Principal, pipeline_id: uuid.UUID, run_id: uuid.UUID) -> RunView:
+    with db.unit_of_work(write=False) as conn:
+        load_pipeline(conn, who, pipeline_id)
+        run = _load(conn, pipeline_id, run_id)
+        version = pipelines_repo.versions_by_id(conn, [run.version_id])[run.version_id]
+    return RunView(run=run, version=version)
+
+
+def list_runs(
+    db: Database,
+    who: Principal,
+    pipeline_id: uuid.UUID,
+    *,
+    version_id: uuid.UUID | None,
+    statuses: Sequence[RunStatus],
+    after: Keyset | None,
+    limit: int,
+) -> list[RunView]:
+    """A page of runs, newest first, in four queries whatever the page size."""
+    with db.unit_of_work(write=False) as conn:
+        load_pipeline(conn, who, pipeline_id)
+        found = repo.list_for_pipeline(
+            conn, pipeline_id, version_id=version_id, statuses=[s.value for s in statuses],
+            after=after, limit=limit,
+        )
+        versions = pipelines_repo.versions_by_id(conn, {r.version_id for r in found})
+    return [RunView(run=r, version=versions[r.version_id]) for r in found]
+
+
+def cancel(db: Database, who: Principal, pipeline_id: uuid.UUID, run_id: uuid.UUID) -> RunView:
+    """A Pending run ends at once; a Running one is flagged and its worker interrupts it."""
+    with db.unit_of_work() as conn:
+        load_pipeline(conn, who, pipeline_id)
+        run = _load(conn, pipeline_id, run_id)
+        status = RunStatus(run.status)
+        if status.terminal:
+            raise Conflict(f"run {run_id} has already ended ({status}); it cannot be cancelled")
+        now = utcnow()
+        if status is RunStatus.PENDING:
+            repo.set_run(conn, run_id, status=RunStatus.CANCELLED.value, finished_at=now, cancel_requested=1)
+            for step in run.steps:
+                if not StepStatus(step.status).terminal:
+                    repo.set_step(conn, run_id, step.name, status=StepStatus.CANCELLED.value, finished_at=now)
+        else:
+            repo.set_run(conn, run_id, cancel_requested=1)
+        run = _load(conn, pipeline_id, run_id)
+        version = pipelines_repo.versions_by_id(conn, [run.version_id])[run.version_id]
+    return RunView(run=run, version=version)
+
+
+def step_logs(db: Database, who: Principal, pipeline_id: uuid.UUID, run_id: uuid.UUID, step_name: str) -> list[str]:
+    with db.unit_of_work(write=False) as conn:
+        load_pipeline(conn, who, pipeline_id)
+        run = _load(conn, pipeline_id, run_id)
+        if step_name not in {s.name for s in run.steps}:
+            raise NotFound(f"run {run_id} has no step named {step_name!r}")
+        return [f"{at.isoformat()} {line}" for at, line in repo.logs(conn, run_id, step_name)]

@@ -1,0 +1,71 @@
+"""The one typed configuration of headrace, read from ``HEADRACE_*`` environment variables.
+
+Build it once at start-up (``Settings()``) and pass it down; nothing reads it at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service, each with its environment variable ``HEADRACE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="HEADRACE_", extra="ignore")
+
+    data_dir: Path = Field(
+        Path(".headrace"), description="Folder for the embedded metadata store and warehouse."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the metadata store; SQLite under data_dir when unset "
+        "(postgresql+psycopg://user:pass@host/db for PostgreSQL).",
+    )
+    warehouse: str | None = Field(
+        None, description="Where dataset tables live: a folder or s3:// URI; data_dir/warehouse when unset."
+    )
+    max_upload_bytes: int = Field(
+        1024 * 1024 * 1024, description="Largest dataset upload accepted, in bytes (else 413)."
+    )
+    step_timeout_seconds: float = Field(3600, description="A step running longer is interrupted.")
+    step_memory_limit: str = Field("4GB", description="DuckDB memory_limit of each step.")
+    step_threads: int = Field(2, description="DuckDB threads of each step.")
+    max_parallel_steps: int = Field(4, description="Steps of one run that may run at once.")
+    run_worker: bool = Field(True, description="`headrace serve` runs a worker in-process.")
+    worker_poll_seconds: float = Field(0.05, description="How often an idle worker looks for runs.")
+    lease_seconds: float = Field(
+        30, description="A worker's claim on a run expires this long after its last heartbeat."
+    )
+    manifest_max_bytes: int = Field(
+        1_000_000, description="Runs whose Argo manifest would be larger are refused."
+    )
+    argo_namespace: str = Field("headrace", description="Kubernetes namespace of the Workflows.")
+    argo_image: str = Field("ghcr.io/headrace/headrace:0.1.0", description="Image of step pods.")
+    argo_service_account: str = Field("headrace-step", description="Service account of step pods.")
+    argo_env_secret: str | None = Field(
+        "headrace-env",
+        description="Kubernetes Secret whose keys become the step pods' environment.",
+    )
+    argo_cpu_request: str = Field("500m", description="CPU request of a step pod.")
+    argo_memory_request: str = Field("1Gi", description="Memory request of a step pod.")
+    argo_memory_limit: str = Field("4Gi", description="Memory limit of a step pod.")
+    argo_retry_limit: int = Field(2, description="Argo retryStrategy limit (system errors only).")
+    argo_active_deadline_seconds: int = Field(
+        86400, description="Argo activeDeadlineSeconds of a whole Workflow."
+    )
+    argo_pod_gc: str = Field("OnPodSuccess", description="Argo podGC strategy.")
+
+    @property
+    def effective_database_url(self) -> str:
+        """The metadata store URL, defaulting to SQLite inside ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'headrace.db').resolve()}"
+
+    @property
+    def effective_warehouse(self) -> str:
+        """The warehouse root, defaulting to ``data_dir/warehouse``."""
+        return self.warehouse or str((self.data_dir / "warehouse").resolve())

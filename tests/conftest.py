@@ -1,0 +1,94 @@
+"""Real engines for every test: SQLite and PostgreSQL metadata stores, the app over HTTP.
+
+Each test that takes ``client`` runs once per metadata store. Tests share one migrated
+database per store and session; every test makes its own organisation, so they cannot see
+each other's objects (tenant isolation is what keeps them apart).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from headrace.api.app import create_app
+from headrace.persistence.db import Database
+from headrace.persistence.migrate import upgrade
+from headrace.settings import Settings
+from tests.factories import Api, make_org
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "HEADRACE_TEST_POSTGRES_URL", "postgresql+psycopg://headrace:headrace@127.0.0.1:5432/postgres"
+)
+BACKENDS = ("sqlite", "postgres")
+
+
+def _postgres_database(name: str) -> Iterator[str]:
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as err:  # pragma: no cover - a setup problem, reported plainly
+        pytest.exit(
+            f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL} ({err}); "
+            "start it (.ci/run shows how) or set HEADRACE_TEST_POSTGRES_URL",
+            returncode=3,
+        )
+    yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A freshly migrated metadata store of each kind, for the whole session."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'headrace.db'}"
+        db = Database(url)
+        upgrade(db.engine)
+        db.dispose()
+        yield url
+    else:
+        name = f"headrace_test_{worker}_{os.getpid()}"
+        for url in _postgres_database(name):
+            db = Database(url)
+            upgrade(db.engine)
+            db.dispose()
+            yield url
+
+
+@pytest.fixture(scope="session")
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, run_worker=False)
+
+
+@pytest.fixture
+def client(settings: Settings, db: Database) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, db), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def api(client: TestClient, db: Database) -> Api:
+    """A client holding the admin key of a fresh organisation."""
+    return make_org(client, db)
+
+
+def new_name(prefix: str = "p") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,87 @@
+"""Plain ``make_*`` helpers for tests: organisations, keys, pipeline bodies."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+
+from headrace.persistence.db import Database
+from headrace.services import keys
+
+
+@dataclass
+class Api:
+    """An HTTP client bound to one API key."""
+
+    client: TestClient
+    key: str
+    org_id: str
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}", **(extra or {})}
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        headers = self.headers(kwargs.pop("headers", None))
+        return self.client.request(method, url, headers=headers, **kwargs)
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", url, **kwargs)
+
+    def patch(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PATCH", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", url, **kwargs)
+
+    def with_role(self, role: str) -> Api:
+        """Another key of the same organisation with ``role``."""
+        r = self.post("/api-keys/", json={"name": f"{role}-key", "role": role})
+        assert r.status_code == 201, r.text
+        return Api(self.client, r.json()["api_key"], self.org_id)
+
+
+def make_org(client: TestClient, db: Database, name: str | None = None) -> Api:
+    new = keys.create_org(db, name or f"org-{uuid.uuid4().hex[:6]}")
+    return Api(client, new.secret, str(new.record.org_id))
+
+
+def make_step(
+    name: str, query: str, inputs: list[str] | None = None, outputs: list[str] | None = None
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "config": {
+            "job_type": "data-transform",
+            "query_type": "sql",
+            "query": query,
+            "input_datasets": inputs or [],
+            "output_datasets": outputs if outputs is not None else [f"{name}_out"],
+        },
+    }
+
+
+def generated_steps() -> list[dict[str, Any]]:
+    """A three-step chain that needs no uploaded dataset: gen → double → total."""
+    return [
+        make_step("gen", "SELECT range AS n FROM range(10)", [], ["numbers"]),
+        make_step("double", "SELECT n * 2 AS n FROM numbers", ["numbers"], ["doubled"]),
+        make_step("total", "SELECT sum(n)::BIGINT AS total FROM doubled", ["doubled"], ["total"]),
+    ]
+
+
+def make_pipeline(api: Api, steps: list[dict[str, Any]] | None = None, name: str | None = None) -> dict[str, Any]:
+    body = {"name": name or f"p-{uuid.uuid4().hex[:8]}", "steps": steps or generated_steps()}
+    r = api.post("/pipelines/", json=body)
+    assert r.status_code == 201, r.text
+    result: dict[str, Any] = r.json()
+    return result
