@@ -1,0 +1,194 @@
+"""Delta Lake tables, written by DuckDB and committed by deltalake.
+
+The fast, correct paths measured in ``shared/notes/delta-duckdb.md``:
+
+- write: DuckDB ``COPY (…) TO '<table>/w-<uuid>/part-<uuid>.parquet' (RETURN_STATS)``, then one
+  Delta commit of those files (``create_table_with_add_actions`` for version 0,
+  ``create_write_transaction`` after that) with the schema read from the written file;
+- read: the Parquet files of a pinned version (``file_uris()``) straight into ``read_parquet``,
+  valid only while the table uses neither deletion vectors nor column mapping.
+
+Every write is one atomic commit: until it lands, readers see the previous version, and a
+failed write leaves only unreferenced files behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from deltalake import DeltaTable, Schema
+from deltalake.exceptions import CommitFailedError
+from deltalake.transaction import AddAction, create_table_with_add_actions
+
+from headrace.errors import SystemFailure
+
+__all__ = ["CommitFailedError", "Snapshot", "WrittenVersion", "commit_copy", "snapshot"]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One readable version of a table: its Parquet files and its schema."""
+
+    version: int
+    files: list[str]
+    schema: pa.Schema
+
+
+@dataclass(frozen=True)
+class WrittenVersion:
+    """A version a write committed, with what the catalog records of it."""
+
+    version: int
+    row_count: int
+    bytes: int
+    schema: list[dict[str, str]]
+
+
+def schema_fields(schema: pa.Schema) -> list[dict[str, str]]:
+    """A JSON-friendly column list: ``[{"name": …, "type": …}]``."""
+    return [{"name": f.name, "type": str(f.type)} for f in schema]
+
+
+def _open(table: str, version: int | None = None) -> DeltaTable:
+    return DeltaTable(table, version=version) if version is not None else DeltaTable(table)
+
+
+def snapshot(table: str, version: int) -> Snapshot:
+    """The files and schema of ``version``; refuses tables the fast read path would misread."""
+    dt_ = _open(table, version)
+    protocol = dt_.protocol()
+    features = set(protocol.reader_features or [])
+    mapping = dt_.metadata().configuration.get("delta.columnMapping.mode", "none")
+    if {"deletionVectors", "columnMapping"} & features or mapping != "none":
+        raise SystemFailure(
+            "the table uses deletion vectors or column mapping, which headrace does not read; "
+            "rewrite it without them"
+        )
+    return Snapshot(
+        version=version, files=list(dt_.file_uris()), schema=pa.schema(dt_.schema().to_arrow())
+    )
+
+
+def current_version(table: str) -> int | None:
+    """The newest version of the table, or None when there is no table yet."""
+    if not DeltaTable.is_deltatable(table):
+        return None
+    return int(DeltaTable(table).version())
+
+
+def new_write_folder(table: str) -> str:
+    """A fresh folder inside the table for one write's files (created, absolute)."""
+    folder = os.path.join(table, f"w-{uuid.uuid4().hex}")
+    os.makedirs(folder, exist_ok=False)
+    return folder
+
+
+def _utc(schema: pa.Schema) -> pa.Schema:
+    """Delta accepts only the zone name "UTC" (DuckDB writes "Etc/UTC")."""
+    return pa.schema(
+        [
+            pa.field(f.name, pa.timestamp(f.type.unit, "UTC"), f.nullable)
+            if pa.types.is_timestamp(f.type) and f.type.tz
+            else f
+            for f in schema
+        ]
+    )
+
+
+def _ts_ms(value: str, round_up: bool) -> str:
+    """Delta statistics keep milliseconds: round a minimum down and a maximum up."""
+    d = dt.datetime.fromisoformat(value.replace("+00", ""))
+    micros = d.microsecond % 1000
+    d -= dt.timedelta(microseconds=micros)
+    if round_up and micros:
+        d += dt.timedelta(milliseconds=1)
+    return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}"
+
+
+def _stats(count: int, column_stats: dict[str, Any] | None, schema: pa.Schema) -> str:
+    """Delta ``add.stats`` from DuckDB's RETURN_STATS, so readers can prune files."""
+    mins: list[str] = []
+    maxs: list[str] = []
+    nulls: list[str] = []
+    for f in schema:
+        s = (column_stats or {}).get(f'"{f.name}"') or (column_stats or {}).get(f.name)
+        if s is None:
+            continue
+        key, t = json.dumps(f.name), f.type
+        if s.get("null_count") is not None:
+            nulls.append(f'{key}:{int(s["null_count"])}')
+        for side, out, up in (("min", mins, False), ("max", maxs, True)):
+            v = s.get(side)
+            if v is None or s.get(f"{side}_is_exact") != "true":
+                continue
+            if pa.types.is_integer(t) or pa.types.is_decimal(t):
+                out.append(f"{key}:{v}")
+            elif pa.types.is_floating(t) and v.lower() not in ("nan", "inf", "-inf", "infinity", "-infinity"):
+                out.append(f"{key}:{v}")
+            elif pa.types.is_string(t):
+                out.append(f"{key}:{json.dumps(v)}")
+            elif pa.types.is_timestamp(t):
+                out.append(f'{key}:"{_ts_ms(v, up)}{"Z" if t.tz else ""}"')
+    return '{"numRecords":%d,"minValues":{%s},"maxValues":{%s},"nullCount":{%s}}' % (
+        count, ",".join(mins), ",".join(maxs), ",".join(nulls),
+    )
+
+
+def commit_copy(
+    table: str,
+    written: Sequence[tuple[Any, ...]],
+    *,
+    base: DeltaTable | None,
+    fallback_schema: pa.Schema | None = None,
+) -> WrittenVersion:
+    """Commit the files one DuckDB ``COPY … (RETURN_STATS)`` wrote as a new overwrite version.
+
+    ``base`` is the snapshot opened *before* the COPY, so a concurrent writer that committed
+    meanwhile makes this commit fail with ``CommitFailedError`` instead of being overwritten
+    unseen. A 0-row result still writes a 0-row file; it is dropped and an empty version
+    committed with ``fallback_schema`` or the file's schema.
+    """
+    rows = [tuple(r) for r in written]
+    schema = _utc(pq.read_schema(rows[0][0])) if rows else fallback_schema
+    if schema is None:
+        raise SystemFailure("nothing was written and no schema is known")
+    now = int(time.time() * 1000)
+    adds = []
+    total_rows = 0
+    total_bytes = 0
+    for filename, count, size, _footer, column_stats, *_rest in rows:
+        if int(count) == 0:
+            os.remove(filename)
+            continue
+        total_rows += int(count)
+        total_bytes += int(size)
+        adds.append(
+            AddAction(
+                path=os.path.relpath(filename, table),
+                size=int(size),
+                partition_values={},
+                modification_time=now,
+                data_change=True,
+                stats=_stats(int(count), column_stats, schema),
+            )
+        )
+    if base is None:
+        create_table_with_add_actions(table, Schema.from_arrow(schema), adds, mode="overwrite")
+    else:
+        base.create_write_transaction(adds, mode="overwrite", schema=schema)
+    # An overwrite conflicts with every concurrent commit, so on success ours directly follows
+    # the snapshot it was based on.
+    version = 0 if base is None else int(base.version()) + 1
+    return WrittenVersion(
+        version=version, row_count=total_rows, bytes=total_bytes, schema=schema_fields(schema)
+    )
+
