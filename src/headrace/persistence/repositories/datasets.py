@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, or_, select, update
 
 from headrace.persistence.paging import Keyset, page
 from headrace.persistence.tables import dataset_versions, datasets
@@ -52,9 +52,13 @@ def add_version(conn: Connection, dataset_id: uuid.UUID, now: dt.datetime, **val
     conn.execute(
         insert(dataset_versions).values(id=uuid.uuid4(), dataset_id=dataset_id, created_at=now, **values)
     )
+    # Two writers may record out of commit order; the newest Delta version stays current.
     conn.execute(
         update(datasets)
-        .where(datasets.c.id == dataset_id)
+        .where(
+            datasets.c.id == dataset_id,
+            or_(datasets.c.current_version.is_(None), datasets.c.current_version < values["version"]),
+        )
         .values(current_version=values["version"], updated_at=now)
     )
 
