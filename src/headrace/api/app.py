@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from headrace import __version__
@@ -14,14 +17,36 @@ from headrace.settings import Settings
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     """The API over ``db`` (built from ``settings`` when not given). Migrations are the
     caller's business: ``headrace serve`` applies them before it starts serving."""
+    database = db or Database(settings.effective_database_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        """Runs the in-process worker (``HEADRACE_RUN_WORKER``) for as long as the app serves."""
+        if not settings.run_worker:
+            yield
+            return
+        import threading
+
+        from headrace.execution.worker import Worker
+
+        worker = Worker(database, settings)
+        thread = threading.Thread(target=worker.serve, name="headrace-worker", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            worker.stop()
+            thread.join(timeout=10)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="headrace",
         version=__version__,
         description="Data pipelines as versioned SQL steps over versioned Delta datasets.",
         redirect_slashes=False,
     )
     app.state.settings = settings
-    app.state.db = db or Database(settings.effective_database_url)
+    app.state.db = database
     errors.install(app)
 
     @app.get("/healthz", tags=["health"])

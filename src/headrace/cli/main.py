@@ -15,8 +15,10 @@ app = typer.Typer(
 )
 admin_app = typer.Typer(help="Administration of the metadata store.", no_args_is_help=True)
 db_app = typer.Typer(help="Schema of the metadata store.", no_args_is_help=True)
+step_app = typer.Typer(help="What an Argo pod runs.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(db_app, name="db")
+app.add_typer(step_app, name="step")
 
 
 @app.command()
@@ -28,6 +30,49 @@ def serve(
     from headrace.cli.server import run_server
 
     run_server(host, port)
+
+
+@app.command()
+def worker(
+    processes: Annotated[int, typer.Option(help="Worker processes to start (spawned).")] = 1,
+) -> None:
+    """Run workers that claim and execute Pending runs (more than one needs PostgreSQL)."""
+    from headrace.cli.workers import run_workers
+
+    run_workers(processes)
+
+
+@app.command()
+def run(
+    pipeline_file: Annotated[Path, typer.Argument(help="Pipeline YAML: name, steps, sources.")],
+    start: Annotated[str | None, typer.Option("--start", help="First step of a partial run.")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Last step of a partial run.")] = None,
+) -> None:
+    """Run a pipeline file on the embedded default, without a server."""
+    from headrace.cli.local_run import run_file
+
+    raise typer.Exit(run_file(pipeline_file, start, end))
+
+
+@step_app.command("exec")
+def step_exec(
+    run_id: Annotated[str, typer.Option("--run", help="Id of the run.")],
+    step: Annotated[str, typer.Option("--step", help="Name of the step.")],
+) -> None:
+    """Execute exactly one step of a run (the command of an Argo step pod); exit 1 unless it
+    succeeded."""
+    import uuid
+
+    from headrace.cli.context import open_database
+    from headrace.execution.step import StepRunner
+    from headrace.settings import Settings
+
+    settings = Settings()
+    db = open_database(settings, migrate=False)
+    outcome = StepRunner(db, settings).run(uuid.UUID(run_id), step)
+    db.dispose()
+    typer.echo(f"step {step}: {outcome.status.value}" + (f": {outcome.error}" if outcome.error else ""))
+    raise typer.Exit(0 if outcome.status.value == "Succeeded" else 1)
 
 
 @db_app.command("upgrade")

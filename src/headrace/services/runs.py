@@ -6,7 +6,7 @@ import json
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection
 
@@ -16,12 +16,8 @@ from headrace.domain.pipeline import Step, step_from_dict
 from headrace.domain.problems import Problem
 from headrace.domain.runs import RunStatus, StepStatus
 from headrace.errors import Conflict, InvalidInput, NotFound
-from headrace.execution.argo.manifest import (
-    ManifestSettings,
-    RunIdentity,
-    initial_metadata,
-    render_manifest,
-)
+from headrace.execution.argo.manifest import ManifestSettings, RunIdentity, render_manifest
+from headrace.execution.status import local_metadata
 from headrace.execution.plan import ExecutionPlan, SelectionError, compile_plan, select
 from headrace.persistence.db import Database
 from headrace.persistence.paging import Keyset
@@ -141,13 +137,13 @@ def _new_run(
         for r in reused
     ]
     steps.sort(key=lambda s: s.position)
-    return RunRecord(
+    run = RunRecord(
         id=run_id, org_id=who.org_id, pipeline_id=pipeline.id, version_id=version.id,
         name=identity.workflow_name, status=RunStatus.PENDING.value, start_job_name=start,
         end_job_name=end, retry_of=retry_of, argo_manifest=manifest,
-        argo_metadata=initial_metadata(plan, identity, "local", settings.argo_namespace),
-        created_at=utcnow(), started_at=None, finished_at=None, steps=steps,
+        argo_metadata={}, created_at=utcnow(), started_at=None, finished_at=None, steps=steps,
     )
+    return replace(run, argo_metadata=local_metadata(run))
 
 
 def _version(conn: Connection, pipeline: PipelineRecord, version_id: uuid.UUID | None) -> VersionRecord:

@@ -192,3 +192,8 @@ def commit_copy(
         version=version, row_count=total_rows, bytes=total_bytes, schema=schema_fields(schema)
     )
 
+
+
+def open_base(table: str) -> DeltaTable | None:
+    """The snapshot a write builds on, opened *before* the write so races are detected."""
+    return DeltaTable(table) if DeltaTable.is_deltatable(table) else None

@@ -109,17 +109,3 @@ def render_manifest(
         },
     }
 
-
-def initial_metadata(plan: ExecutionPlan, run: RunIdentity, executor: str, namespace: str) -> dict[str, Any]:
-    """``argo_metadata`` of a run that has not started, shaped like Argo's own status."""
-    return {
-        "executor": executor,
-        "namespace": namespace,
-        "uid": None,
-        "phase": "Pending",
-        "progress": f"0/{len(plan.steps)}",
-        "nodes": {
-            f"{run.workflow_name}.{step.task_name}": {"step": step.name, "phase": "Pending"}
-            for step in plan.steps
-        },
-    }

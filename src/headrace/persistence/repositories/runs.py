@@ -146,3 +146,51 @@ def logs(conn: Connection, run_id: uuid.UUID, step_name: str) -> list[tuple[dt.d
         .order_by(step_logs.c.id)
     )
     return [(r.logged_at, r.line) for r in rows]
+
+
+def claim_next(
+    conn: Connection, worker_id: str, now: dt.datetime, lease_until: dt.datetime, *, skip_locked: bool
+) -> uuid.UUID | None:
+    """Take the oldest Pending run, or a Running one whose worker's lease has expired.
+
+    On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets many workers claim at once without waiting
+    on each other; on SQLite the writing transaction itself makes the claimer single."""
+    query = (
+        select(runs.c.id)
+        .where(
+            ((runs.c.status == "Pending") & (runs.c.cancel_requested == 0))
+            | ((runs.c.status == "Running") & (runs.c.lease_expires_at < now))
+        )
+        .order_by(runs.c.created_at)
+        .limit(1)
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    run_id = conn.execute(query).scalar()
+    if run_id is None:
+        return None
+    conn.execute(
+        update(runs)
+        .where(runs.c.id == run_id)
+        .values(status="Running", worker_id=worker_id, lease_expires_at=lease_until)
+    )
+    conn.execute(
+        update(runs)
+        .where(runs.c.id == run_id, runs.c.started_at.is_(None))
+        .values(started_at=now)
+    )
+    return uuid.UUID(str(run_id))
+
+
+def renew_lease(conn: Connection, run_id: uuid.UUID, worker_id: str, lease_until: dt.datetime) -> bool:
+    """Extend our lease; False when another worker has taken the run over."""
+    result = conn.execute(
+        update(runs)
+        .where(runs.c.id == run_id, runs.c.worker_id == worker_id, runs.c.status == "Running")
+        .values(lease_expires_at=lease_until)
+    )
+    return result.rowcount == 1
+
+
+def cancel_requested(conn: Connection, run_id: uuid.UUID) -> bool:
+    return bool(conn.execute(select(runs.c.cancel_requested).where(runs.c.id == run_id)).scalar())

@@ -1,0 +1,41 @@
+"""``headrace worker``: worker processes, started with ``spawn`` (deltalake is not fork-safe)."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+
+from headrace.cli.context import open_database
+from headrace.settings import Settings
+
+
+def _work() -> None:
+    from headrace.execution.worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    worker = Worker(open_database(settings, migrate=False), settings)
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    try:
+        worker.serve()
+    except KeyboardInterrupt:
+        worker.stop()
+
+
+def run_workers(processes: int) -> None:
+    settings = Settings()
+    open_database(settings, migrate=True).dispose()
+    if processes <= 1:
+        _work()
+        return
+    context = multiprocessing.get_context("spawn")
+    children = [context.Process(target=_work, name=f"headrace-worker-{i}") for i in range(processes)]
+    for child in children:
+        child.start()
+    try:
+        for child in children:
+            child.join()
+    except KeyboardInterrupt:
+        for child in children:
+            child.terminate()

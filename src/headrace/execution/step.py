@@ -1,0 +1,230 @@
+"""Run one step of one run: the single code path of the local worker and of an Argo pod.
+
+It pins the input versions, opens the sandbox, runs the SQL, writes every output as a new
+Delta version and records all of it. Nothing is committed unless the SQL succeeded for every
+output, so a failed step leaves each dataset exactly as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from headrace.domain.pipeline import Step, step_from_dict
+from headrace.domain.runs import StepStatus
+from headrace.errors import HeadraceError
+from headrace.execution.sandbox import SandboxLimits, open_sandbox, spill_folder
+from headrace.persistence.db import Database
+from headrace.persistence.records import RunRecord
+from headrace.persistence.repositories import datasets as datasets_repo
+from headrace.persistence.repositories import pipelines as pipelines_repo
+from headrace.persistence.repositories import runs as runs_repo
+from headrace.services import datasets as catalog
+from headrace.services.clock import utcnow
+from headrace.settings import Settings
+from headrace.storage import delta
+from headrace.storage.types import quote, storable_select
+from headrace.storage.warehouse import Warehouse
+
+log = logging.getLogger("headrace.step")
+
+OUTPUT_VIEW = "__headrace_output"
+
+
+class StepFailed(Exception):
+    """The step's own work failed (bad SQL, missing input): the run is Failed, not Error."""
+
+
+@dataclass
+class Interrupt:
+    """Lets another thread stop a running step: on cancel, or when its time is up."""
+
+    reason: str | None = None
+    _con: duckdb.DuckDBPyConnection | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def attach(self, con: duckdb.DuckDBPyConnection | None) -> None:
+        with self._lock:
+            self._con = con
+            if con is not None and self.reason is not None:
+                con.interrupt()
+
+    def fire(self, reason: str) -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+            if self._con is not None:
+                self._con.interrupt()
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    status: StepStatus
+    error: str | None = None
+
+
+class StepRunner:
+    """Executes steps against one metadata store and one warehouse."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.warehouse = Warehouse(settings.effective_warehouse)
+        self.limits = SandboxLimits(
+            memory_limit=settings.step_memory_limit, threads=settings.step_threads
+        )
+
+    def log(self, run_id: uuid.UUID, step: str, line: str) -> None:
+        log.info("run %s step %s: %s", run_id, step, line)
+        with self.db.unit_of_work() as conn:
+            runs_repo.add_log(conn, run_id, step, line, utcnow())
+
+    def _set(self, run_id: uuid.UUID, step: str, **values: Any) -> None:
+        with self.db.unit_of_work() as conn:
+            runs_repo.set_step(conn, run_id, step, **values)
+
+    def run(self, run_id: uuid.UUID, step_name: str, interrupt: Interrupt | None = None) -> StepOutcome:
+        """Run the step and record its outcome; never raises for the step's own failure."""
+        interrupt = interrupt or Interrupt()
+        with self.db.unit_of_work(write=False) as conn:
+            run = runs_repo.get_by_id(conn, run_id)
+            if run is None:
+                raise LookupError(f"there is no run {run_id}")
+            version = pipelines_repo.versions_by_id(conn, [run.version_id])[run.version_id]
+        by_name = {s.name: s for s in version.steps}
+        if step_name not in by_name or step_name not in {s.name for s in run.steps}:
+            raise LookupError(f"run {run_id} has no step {step_name!r}")
+        step = step_from_dict(step_name, by_name[step_name].config)
+        self._set(run_id, step_name, status=StepStatus.RUNNING.value, started_at=utcnow(), error=None)
+        self.log(run_id, step_name, "started")
+        timer = threading.Timer(
+            self.settings.step_timeout_seconds,
+            interrupt.fire,
+            args=(f"timed out after {self.settings.step_timeout_seconds:g} s",),
+        )
+        timer.daemon = True
+        timer.start()
+        started = time.perf_counter()
+        try:
+            outcome = self._execute(run, step, interrupt)
+        except StepFailed as err:
+            outcome = StepOutcome(StepStatus.FAILED, str(err))
+        except duckdb.InterruptException:
+            reason = interrupt.reason or "interrupted"
+            status = StepStatus.CANCELLED if reason == "cancelled" else StepStatus.FAILED
+            outcome = StepOutcome(status, f"the step was {reason}" if status is StepStatus.FAILED else "cancelled")
+        except duckdb.OutOfMemoryException as err:
+            outcome = StepOutcome(StepStatus.FAILED, f"out of memory: {err}")
+        except duckdb.Error as err:
+            outcome = StepOutcome(StepStatus.FAILED, str(err))
+        except (HeadraceError, OSError, delta.CommitFailedError) as err:
+            outcome = StepOutcome(StepStatus.ERROR, f"{type(err).__name__}: {err}")
+        except Exception as err:  # noqa: BLE001 - any other failure is ours, never the user's
+            log.exception("step %s of run %s failed unexpectedly", step_name, run_id)
+            outcome = StepOutcome(StepStatus.ERROR, f"{type(err).__name__}: {err}")
+        finally:
+            timer.cancel()
+        elapsed = time.perf_counter() - started
+        if outcome.error:
+            self.log(run_id, step_name, f"{outcome.status}: {outcome.error}")
+        self.log(run_id, step_name, f"{outcome.status.value.lower()} in {elapsed:.3f} s")
+        self._set(
+            run_id, step_name, status=outcome.status.value, finished_at=utcnow(), error=outcome.error
+        )
+        return outcome
+
+    def _pinned_inputs(self, run: RunRecord, step: Step) -> dict[str, int]:
+        """The version of each input: the one this run (or the run it retries) wrote, else the
+        dataset's current version."""
+        written: dict[str, int] = {}
+        for other in run.steps:
+            for name, version in other.output_versions.items():
+                written[name] = int(version)
+        missing = [d for d in step.config.input_datasets if d not in written]
+        with self.db.unit_of_work(write=False) as conn:
+            current = datasets_repo.current_versions(conn, run.org_id, missing)
+        pinned = {}
+        for name in step.config.input_datasets:
+            if name in written:
+                pinned[name] = written[name]
+            elif name in current:
+                pinned[name] = current[name]
+            else:
+                raise StepFailed(f"input dataset {name!r} has no version to read")
+        return pinned
+
+    def _table(self, run: RunRecord, name: str) -> str:
+        return self.warehouse.table(run.org_id, catalog.ensure(self.db, run.org_id, name))
+
+    def _execute(self, run: RunRecord, step: Step, interrupt: Interrupt) -> StepOutcome:
+        config = step.config
+        pinned = self._pinned_inputs(run, step)
+        snapshots = {name: delta.snapshot(self._table(run, name), v) for name, v in pinned.items()}
+        self.log(run.id, step.name, "reads " + (", ".join(f"{n}@v{v}" for n, v in pinned.items()) or "no datasets"))
+        self._set(run.id, step.name, input_versions=pinned)
+        targets = {}
+        for name in config.output_datasets:
+            table = self._table(run, name)
+            base = delta.open_base(table)  # opened before writing: a concurrent commit conflicts
+            targets[name] = (table, base, delta.new_write_folder(table))
+        folders = [folder for _, _, folder in targets.values()]
+        try:
+            with spill_folder() as spill:
+                con = open_sandbox(snapshots, folders, self.limits, spill)
+                interrupt.attach(con)
+                try:
+                    copies = self._write(con, step, {n: f for n, (_, _, f) in targets.items()})
+                finally:
+                    interrupt.attach(None)
+                    con.close()
+        except BaseException:
+            for folder in folders:
+                shutil.rmtree(folder, ignore_errors=True)
+            raise
+        outputs: dict[str, int] = {}
+        rows = 0
+        size = 0
+        for name, (table, base, _folder) in targets.items():
+            written = delta.commit_copy(table, copies[name], base=base)
+            dataset_id = catalog.ensure(self.db, run.org_id, name)
+            catalog.record_version(
+                self.db, dataset_id, written, operation="step", run_id=run.id, step_name=step.name
+            )
+            outputs[name] = written.version
+            rows += written.row_count
+            size += written.bytes
+            self.log(run.id, step.name, f"wrote {name}@v{written.version}: {written.row_count} rows, {written.bytes} bytes")
+        self._set(run.id, step.name, output_versions=outputs, rows_written=rows, bytes_written=size)
+        return StepOutcome(StepStatus.SUCCEEDED)
+
+    @staticmethod
+    def _write(
+        con: duckdb.DuckDBPyConnection, step: Step, folders: dict[str, str]
+    ) -> dict[str, list[tuple[Any, ...]]]:
+        """Run the SQL and COPY each output into its write folder; nothing is committed here."""
+        config = step.config
+        query = config.query.strip().rstrip(";")
+        if len(config.output_datasets) == 1:
+            con.execute(f"CREATE TEMP VIEW {OUTPUT_VIEW} AS {query}\n")
+            sources = {config.output_datasets[0]: OUTPUT_VIEW}
+        else:
+            con.execute(query)
+            sources = {name: name for name in config.output_datasets}
+        copies = {}
+        for name, source in sources.items():
+            relation = con.table(source)
+            select_list = storable_select(relation.columns, [str(t) for t in relation.types])
+            target = f"{folders[name]}/part-{uuid.uuid4().hex}.parquet"
+            copies[name] = con.execute(
+                f"COPY (SELECT {select_list} FROM {quote(source)}) TO '{target}' "
+                "(FORMAT parquet, RETURN_STATS)"
+            ).fetchall()
+        return copies
+

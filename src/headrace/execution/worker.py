@@ -1,0 +1,173 @@
+"""The local executor's worker: claims runs from the metadata store and runs their steps.
+
+The metadata store is the queue. A worker holds a lease on each run it executes and renews it
+by heartbeat; when a worker dies, its lease expires and another worker takes the run over,
+continuing from the steps that had not succeeded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from headrace.domain.dag import Dag
+from headrace.domain.pipeline import step_from_dict
+from headrace.domain.runs import RunStatus, StepStatus, run_outcome
+from headrace.execution.status import local_metadata
+from headrace.execution.step import Interrupt, StepOutcome, StepRunner
+from headrace.persistence.db import Database
+from headrace.persistence.repositories import pipelines as pipelines_repo
+from headrace.persistence.repositories import runs as runs_repo
+from headrace.services.clock import utcnow
+from headrace.settings import Settings
+
+log = logging.getLogger("headrace.worker")
+
+# Steps in these statuses count as done for the steps downstream of them.
+SATISFIED = frozenset({StepStatus.SUCCEEDED, StepStatus.SKIPPED})
+
+
+class LeaseLost(Exception):
+    """Another worker has taken over the run."""
+
+
+class Worker:
+    """Claims and executes runs one at a time, each run's steps in parallel."""
+
+    def __init__(self, db: Database, settings: Settings, worker_id: str | None = None) -> None:
+        self.db = db
+        self.settings = settings
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.runner = StepRunner(db, settings)
+        self.stopping = threading.Event()
+
+    def _lease(self) -> dt.datetime:
+        return utcnow() + dt.timedelta(seconds=self.settings.lease_seconds)
+
+    def claim(self) -> uuid.UUID | None:
+        with self.db.unit_of_work() as conn:
+            return runs_repo.claim_next(
+                conn, self.worker_id, utcnow(), self._lease(), skip_locked=not self.db.is_sqlite
+            )
+
+    def serve(self) -> None:
+        """Work until ``stop()``: claim a run, execute it, repeat; sleep when idle."""
+        log.info("worker %s started", self.worker_id)
+        while not self.stopping.is_set():
+            try:
+                run_id = self.claim()
+            except Exception:  # noqa: BLE001 - a store hiccup must not kill the worker
+                log.exception("claiming a run failed")
+                run_id = None
+            if run_id is None:
+                self.stopping.wait(self.settings.worker_poll_seconds)
+                continue
+            try:
+                self.execute(run_id)
+            except LeaseLost:
+                log.warning("run %s was taken over by another worker", run_id)
+            except Exception:  # noqa: BLE001
+                log.exception("run %s failed in the executor", run_id)
+                self._finish(run_id, RunStatus.ERROR)
+        log.info("worker %s stopped", self.worker_id)
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def run_once(self) -> uuid.UUID | None:
+        """Claim and execute one run, if there is one (for ``headrace run`` and tests)."""
+        run_id = self.claim()
+        if run_id is not None:
+            self.execute(run_id)
+        return run_id
+
+    def execute(self, run_id: uuid.UUID) -> RunStatus:
+        """Run every step that has not ended yet, dependencies first, up to the parallel limit."""
+        with self.db.unit_of_work() as conn:
+            run = runs_repo.get_by_id(conn, run_id)
+            assert run is not None
+            version = pipelines_repo.versions_by_id(conn, [run.version_id])[run.version_id]
+            # Steps left Running by a worker that died are run again.
+            for s in run.steps:
+                if s.status == StepStatus.RUNNING:
+                    runs_repo.set_step(conn, run_id, s.name, status=StepStatus.PENDING.value, started_at=None)
+        status = {s.name: StepStatus.PENDING if s.status == StepStatus.RUNNING else StepStatus(s.status) for s in run.steps}
+        dag = Dag.build([step_from_dict(s.name, s.config) for s in version.steps])
+        self._publish(run_id)
+        interrupts: dict[str, Interrupt] = {}
+        futures: dict[Future[StepOutcome], str] = {}
+        cancelled = False
+        with ThreadPoolExecutor(max_workers=max(1, self.settings.max_parallel_steps)) as pool:
+            while True:
+                if not cancelled and self._cancel_requested(run_id):
+                    cancelled = True
+                    for interrupt in interrupts.values():
+                        interrupt.fire("cancelled")
+                for name, state in status.items():
+                    if state is not StepStatus.PENDING or name in interrupts:
+                        continue
+                    ups = [u for u in dag.upstream[name] if u in status]
+                    if cancelled:
+                        status[name] = StepStatus.CANCELLED
+                        self._set_step(run_id, name, StepStatus.CANCELLED)
+                    elif any(status[u].terminal and status[u] not in SATISFIED for u in ups):
+                        status[name] = StepStatus.OMITTED
+                        self._set_step(run_id, name, StepStatus.OMITTED)
+                    elif all(status[u] in SATISFIED for u in ups):
+                        interrupts[name] = Interrupt()
+                        status[name] = StepStatus.RUNNING
+                        futures[pool.submit(self.runner.run, run_id, name, interrupts[name])] = name
+                if not futures:
+                    break
+                self._publish(run_id)
+                done, _ = wait(list(futures), timeout=min(1.0, self.settings.lease_seconds / 3), return_when=FIRST_COMPLETED)
+                for future in done:
+                    name = futures.pop(future)
+                    interrupts.pop(name)
+                    status[name] = future.result().status
+                self._heartbeat(run_id)
+        outcome = RunStatus.CANCELLED if cancelled else run_outcome(list(status.values()))
+        self._finish(run_id, outcome)
+        return outcome
+
+    def _cancel_requested(self, run_id: uuid.UUID) -> bool:
+        with self.db.unit_of_work(write=False) as conn:
+            return runs_repo.cancel_requested(conn, run_id)
+
+    def _set_step(self, run_id: uuid.UUID, name: str, state: StepStatus) -> None:
+        with self.db.unit_of_work() as conn:
+            runs_repo.set_step(conn, run_id, name, status=state.value, finished_at=utcnow())
+
+    def _heartbeat(self, run_id: uuid.UUID) -> None:
+        with self.db.unit_of_work() as conn:
+            if not runs_repo.renew_lease(conn, run_id, self.worker_id, self._lease()):
+                raise LeaseLost(str(run_id))
+
+    def _publish(self, run_id: uuid.UUID) -> None:
+        """Refresh ``argo_metadata`` from the steps' statuses, as Argo would report them."""
+        with self.db.unit_of_work() as conn:
+            run = runs_repo.get_by_id(conn, run_id)
+            assert run is not None
+            runs_repo.set_run(conn, run_id, argo_metadata=local_metadata(run))
+
+    def _finish(self, run_id: uuid.UUID, outcome: RunStatus) -> None:
+        now = utcnow()
+        with self.db.unit_of_work() as conn:
+            run = runs_repo.get_by_id(conn, run_id)
+            assert run is not None
+            for s in run.steps:
+                if not StepStatus(s.status).terminal:
+                    final = StepStatus.CANCELLED if outcome is RunStatus.CANCELLED else StepStatus.ERROR
+                    runs_repo.set_step(conn, run_id, s.name, status=final.value, finished_at=now)
+            runs_repo.set_run(
+                conn, run_id, status=outcome.value, finished_at=now, worker_id=None, lease_expires_at=None
+            )
+            run = runs_repo.get_by_id(conn, run_id)
+            assert run is not None
+            runs_repo.set_run(conn, run_id, argo_metadata=local_metadata(run))
+        log.info("run %s %s", run_id, outcome.value)
