@@ -36,6 +36,7 @@ from headrace.storage.warehouse import Warehouse
 log = logging.getLogger("headrace.step")
 
 OUTPUT_VIEW = "__headrace_output"
+COMMIT_ATTEMPTS = 10
 
 
 class StepFailed(Exception):
@@ -192,7 +193,7 @@ class StepRunner:
         rows = 0
         size = 0
         for name, (table, base, _folder) in targets.items():
-            written = delta.commit_copy(table, copies[name], base=base)
+            written = self._commit(table, copies[name], base)
             dataset_id = catalog.ensure(self.db, run.org_id, name)
             catalog.record_version(
                 self.db, dataset_id, written, operation="step", run_id=run.id, step_name=step.name
@@ -203,6 +204,21 @@ class StepRunner:
             self.log(run.id, step.name, f"wrote {name}@v{written.version}: {written.row_count} rows, {written.bytes} bytes")
         self._set(run.id, step.name, output_versions=outputs, rows_written=rows, bytes_written=size)
         return StepOutcome(StepStatus.SUCCEEDED)
+
+    @staticmethod
+    def _commit(table: str, copy: list[tuple[Any, ...]], base: Any) -> delta.WrittenVersion:
+        """Commit the written files as the next version. A step's output replaces the whole
+        dataset, so when another writer committed first ours simply lands after theirs:
+        retry on a fresh snapshot (the files are already in place)."""
+        for attempt in range(COMMIT_ATTEMPTS):
+            try:
+                return delta.commit_copy(table, copy, base=base)
+            except delta.CommitFailedError:
+                if attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+                base = delta.open_base(table)
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _write(

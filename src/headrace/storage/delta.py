@@ -163,11 +163,12 @@ def commit_copy(
         raise SystemFailure("nothing was written and no schema is known")
     now = int(time.time() * 1000)
     adds = []
+    empty: list[str] = []
     total_rows = 0
     total_bytes = 0
     for filename, count, size, _footer, column_stats, *_rest in rows:
         if int(count) == 0:
-            os.remove(filename)
+            empty.append(filename)
             continue
         total_rows += int(count)
         total_bytes += int(size)
@@ -185,6 +186,8 @@ def commit_copy(
         create_table_with_add_actions(table, Schema.from_arrow(schema), adds, mode="overwrite")
     else:
         base.create_write_transaction(adds, mode="overwrite", schema=schema)
+    for filename in empty:  # only after the commit: a retried commit reads the schema again
+        os.remove(filename)
     # An overwrite conflicts with every concurrent commit, so on success ours directly follows
     # the snapshot it was based on.
     version = 0 if base is None else int(base.version()) + 1
