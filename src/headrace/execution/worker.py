@@ -49,10 +49,11 @@ class Worker:
     def _lease(self) -> dt.datetime:
         return utcnow() + dt.timedelta(seconds=self.settings.lease_seconds)
 
-    def claim(self) -> uuid.UUID | None:
+    def claim(self, only: uuid.UUID | None = None) -> uuid.UUID | None:
         with self.db.unit_of_work() as conn:
             return runs_repo.claim_next(
-                conn, self.worker_id, utcnow(), self._lease(), skip_locked=not self.db.is_sqlite
+                conn, self.worker_id, utcnow(), self._lease(), skip_locked=not self.db.is_sqlite,
+                only=only,
             )
 
     def serve(self) -> None:

@@ -82,3 +82,17 @@ def authenticate(db: Database, secret: str | None, current_org: str | None) -> P
     if current_org is not None and current_org.strip().lower() != str(record.org_id):
         raise Forbidden("Current-Org-Id does not match the API key's organisation")
     return Principal(org_id=record.org_id, key_id=record.id, role=Role(record.role))
+
+
+def local_principal(db: Database, org_name: str = "local") -> Principal:
+    """The admin of the organisation that ``headrace run`` works in, made on first use."""
+    with db.unit_of_work(write=False) as conn:
+        org_id = repo.org_by_name(conn, org_name)
+        admins = [
+            k for k in (repo.list_for_org(conn, org_id, after=None, limit=100) if org_id else [])
+            if k.role == Role.ADMIN
+        ]
+    if admins:
+        return Principal(org_id=admins[0].org_id, key_id=admins[0].id, role=Role.ADMIN)
+    new = create_org(db, org_name) if org_id is None else _issue(db, org_id, "local", Role.ADMIN, new_org=None)
+    return Principal(org_id=new.record.org_id, key_id=new.record.id, role=Role.ADMIN)

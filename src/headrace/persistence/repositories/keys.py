@@ -88,3 +88,14 @@ def revoke(conn: Connection, org_id: uuid.UUID, key_id: uuid.UUID, now: dt.datet
         .values(revoked_at=now)
     )
     return result.rowcount == 1
+
+
+def org_by_name(conn: Connection, name: str) -> uuid.UUID | None:
+    """The oldest organisation called ``name`` (names are labels, not keys)."""
+    found = conn.execute(
+        select(organisations.c.id)
+        .where(organisations.c.name == name)
+        .order_by(organisations.c.created_at)
+        .limit(1)
+    ).scalar()
+    return uuid.UUID(str(found)) if found is not None else None

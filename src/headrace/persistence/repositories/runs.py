@@ -149,10 +149,17 @@ def logs(conn: Connection, run_id: uuid.UUID, step_name: str) -> list[tuple[dt.d
 
 
 def claim_next(
-    conn: Connection, worker_id: str, now: dt.datetime, lease_until: dt.datetime, *, skip_locked: bool
+    conn: Connection,
+    worker_id: str,
+    now: dt.datetime,
+    lease_until: dt.datetime,
+    *,
+    skip_locked: bool,
+    only: uuid.UUID | None = None,
 ) -> uuid.UUID | None:
     """Take the oldest Pending run, or a Running one whose worker's lease has expired.
 
+    ``only`` restricts the claim to one run (``headrace run`` executes the run it created).
     On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets many workers claim at once without waiting
     on each other; on SQLite the writing transaction itself makes the claimer single."""
     query = (
@@ -164,6 +171,8 @@ def claim_next(
         .order_by(runs.c.created_at)
         .limit(1)
     )
+    if only is not None:
+        query = query.where(runs.c.id == only)
     if skip_locked:
         query = query.with_for_update(skip_locked=True)
     run_id = conn.execute(query).scalar()

@@ -1,0 +1,150 @@
+"""``headrace run PIPELINE.yaml``: load the sources, run the pipeline here, show each step.
+
+It works on the embedded default (or whatever HEADRACE_* points at) without a server: the
+same services and the same worker code as ``headrace serve``, in this one process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from headrace.cli.context import open_database
+from headrace.cli.pipeline_file import PipelineFile, PipelineFileError, load
+from headrace.domain.access import Principal
+from headrace.domain.pipeline import step_from_dict
+from headrace.domain.runs import RunStatus, StepStatus
+from headrace.errors import HeadraceError, NotFound
+from headrace.persistence.db import Database
+from headrace.persistence.records import RunRecord
+from headrace.persistence.repositories import datasets as datasets_repo
+from headrace.persistence.repositories import runs as runs_repo
+from headrace.services import datasets, keys, pipelines, runs
+from headrace.settings import Settings
+
+console = Console()
+_STYLE = {
+    StepStatus.SUCCEEDED: "green",
+    StepStatus.FAILED: "red",
+    StepStatus.ERROR: "red",
+    StepStatus.CANCELLED: "yellow",
+    StepStatus.OMITTED: "dim",
+    StepStatus.SKIPPED: "dim",
+    StepStatus.RUNNING: "cyan",
+    StepStatus.PENDING: "white",
+}
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _import_sources(db: Database, settings: Settings, who: Principal, file: PipelineFile) -> None:
+    """Load each source as a new dataset version, only when its content changed since the
+    last import (remembered next to the metadata store, checked against the catalog)."""
+    state_path = settings.data_dir / "local-sources.json"
+    state: dict[str, dict[str, object]] = json.loads(state_path.read_text()) if state_path.exists() else {}
+    for name, path in file.sources.items():
+        digest = _digest(path)
+        with db.unit_of_work(write=False) as conn:
+            current = datasets_repo.current_versions(conn, who.org_id, [name]).get(name)
+        known = state.get(name, {})
+        if current is not None and known.get("digest") == digest and known.get("version") == current:
+            console.print(f"[dim]source {name}: unchanged (version {current})[/dim]")
+            continue
+        written = datasets.import_file(db, settings, who, name, path)
+        state[name] = {"digest": digest, "version": written.version}
+        console.print(f"source {name}: loaded {written.row_count} rows as version {written.version}")
+    state_path.parent.mkdir(parents=True, exist_ok=True)
+    state_path.write_text(json.dumps(state, indent=2))
+
+
+def _pipeline_id(db: Database, who: Principal, file: PipelineFile) -> uuid.UUID:
+    """The pipeline of the file, with a new version when its steps changed."""
+    try:
+        view = pipelines.find(db, who, file.name)
+    except NotFound:
+        return pipelines.create(db, who, file.name, file.description, file.steps).pipeline.id
+    current = view.current_version
+    if current is None or [step_from_dict(s.name, s.config) for s in current.steps] != file.steps:
+        pipelines.add_version(db, who, view.pipeline.id, file.steps)
+        console.print(f"pipeline {file.name}: steps changed, new version")
+    return view.pipeline.id
+
+
+def _table(run: RunRecord, elapsed: float) -> Table:
+    table = Table(title=f"{run.name}: {run.status} ({elapsed:.2f} s)")
+    for column in ("step", "status", "rows", "time", "error"):
+        table.add_column(column, overflow="fold")
+    for step in run.steps:
+        status = StepStatus(step.status)
+        took = (
+            f"{(step.finished_at - step.started_at).total_seconds():.2f} s"
+            if step.started_at and step.finished_at
+            else ""
+        )
+        table.add_row(
+            step.name,
+            f"[{_STYLE[status]}]{status.value}[/]",
+            "" if step.rows_written is None else str(step.rows_written),
+            took,
+            step.error or "",
+        )
+    return table
+
+
+def _load_run(db: Database, run_id: uuid.UUID) -> RunRecord:
+    with db.unit_of_work(write=False) as conn:
+        found = runs_repo.get_by_id(conn, run_id)
+    assert found is not None
+    return found
+
+
+def run_file(path: Path, start: str | None, end: str | None) -> int:
+    """Run the pipeline in ``path``; the exit code is 0 only when the run succeeded."""
+    from headrace.execution.worker import Worker
+
+    started = time.perf_counter()
+    try:
+        file = load(path)
+    except PipelineFileError as err:
+        console.print(f"[red]error:[/red] {err}")
+        return 2
+    settings = Settings()
+    db = open_database(settings, migrate=True)
+    try:
+        who = keys.local_principal(db)
+        _import_sources(db, settings, who, file)
+        pipeline_id = _pipeline_id(db, who, file)
+        view = runs.create(db, settings, who, pipeline_id, start=start, end=end, version_id=None)
+        worker = Worker(db, settings)
+        run_id = worker.claim(only=view.run.id)
+        assert run_id is not None
+        thread = threading.Thread(target=worker.execute, args=(run_id,), daemon=True)
+        thread.start()
+        with Live(_table(view.run, 0), console=console, refresh_per_second=10) as live:
+            while thread.is_alive():
+                thread.join(0.1)
+                live.update(_table(_load_run(db, run_id), time.perf_counter() - started))
+            run = _load_run(db, run_id)
+            live.update(_table(run, time.perf_counter() - started))
+    except HeadraceError as err:
+        console.print(f"[red]error:[/red] {err.detail}")
+        for problem in err.problems:
+            console.print(f"  {'.'.join(str(x) for x in problem.loc)}: {problem.msg}")
+        return 2
+    finally:
+        db.dispose()
+    return 0 if run.status == RunStatus.SUCCEEDED else 1

@@ -1,0 +1,62 @@
+"""Pipeline files: the API's ``{name, description, steps}`` in YAML (or JSON), plus optional
+``sources`` naming local files to load as datasets, relative to the pipeline file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+
+from headrace.api.schemas.common import Strict
+from headrace.api.schemas.pipelines import StepIn
+from headrace.domain.pipeline import Step
+
+
+class PipelineFileError(Exception):
+    """A pipeline file that cannot be read or does not have the expected shape."""
+
+
+class _PipelineDocument(Strict):
+    name: str
+    description: str = ""
+    sources: dict[str, str] = Field(default_factory=dict)
+    steps: list[StepIn]
+
+
+@dataclass(frozen=True)
+class PipelineFile:
+    path: Path
+    name: str
+    description: str
+    steps: list[Step]
+    step_bodies: list[dict[str, Any]]
+    sources: dict[str, Path]
+
+
+def load(path: Path) -> PipelineFile:
+    """Read and shape-check a pipeline file (the steps' SQL is checked by the service)."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise PipelineFileError(f"cannot read {path}: {err.strerror}") from err
+    except yaml.YAMLError as err:
+        raise PipelineFileError(f"{path} is not valid YAML: {err}") from err
+    try:
+        doc = _PipelineDocument.model_validate(raw)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in err.errors()
+        )
+        raise PipelineFileError(f"{path}: {problems}") from err
+    return PipelineFile(
+        path=path,
+        name=doc.name,
+        description=doc.description,
+        steps=[s.to_domain() for s in doc.steps],
+        step_bodies=[s.model_dump() for s in doc.steps],
+        sources={name: (path.parent / rel).resolve() for name, rel in doc.sources.items()},
+    )
