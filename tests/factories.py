@@ -79,7 +79,9 @@ def generated_steps() -> list[dict[str, Any]]:
     ]
 
 
-def make_pipeline(api: Api, steps: list[dict[str, Any]] | None = None, name: str | None = None) -> dict[str, Any]:
+def make_pipeline(
+    api: Api, steps: list[dict[str, Any]] | None = None, name: str | None = None
+) -> dict[str, Any]:
     body = {"name": name or f"p-{uuid.uuid4().hex[:8]}", "steps": steps or generated_steps()}
     r = api.post("/pipelines/", json=body)
     assert r.status_code == 201, r.text

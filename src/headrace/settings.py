@@ -25,7 +25,9 @@ class Settings(BaseSettings):
         "(postgresql+psycopg://user:pass@host/db for PostgreSQL).",
     )
     warehouse: str | None = Field(
-        None, description="Where dataset tables live: a folder or s3:// URI; data_dir/warehouse when unset."
+        None,
+        description="Where dataset tables live: a folder or s3:// URI; "
+        "data_dir/warehouse when unset.",
     )
     max_upload_bytes: int = Field(
         1024 * 1024 * 1024, description="Largest dataset upload accepted, in bytes (else 413)."

@@ -100,7 +100,9 @@ class PageRequest:
     request: Request
     response: Response
 
-    def link_next(self, items: list[Any], key: Callable[[Any], tuple[dt.datetime, uuid.UUID]]) -> None:
+    def link_next(
+        self, items: list[Any], key: Callable[[Any], tuple[dt.datetime, uuid.UUID]]
+    ) -> None:
         """Set ``Link: <…>; rel="next"`` when the page is full."""
         if len(items) < self.limit or not items:
             return
@@ -113,9 +115,16 @@ def _page(
     request: Request,
     response: Response,
     limit: Annotated[int, Query(ge=1, le=1000, description="Items per page (max 1000).")] = 100,
-    cursor: Annotated[str | None, Query(description="From the previous page's Link header.")] = None,
+    cursor: Annotated[
+        str | None, Query(description="From the previous page's Link header.")
+    ] = None,
 ) -> PageRequest:
-    return PageRequest(limit=limit, after=_decode_cursor(cursor) if cursor else None, request=request, response=response)
+    return PageRequest(
+        limit=limit,
+        after=_decode_cursor(cursor) if cursor else None,
+        request=request,
+        response=response,
+    )
 
 
 Paging = Annotated[PageRequest, Depends(_page)]

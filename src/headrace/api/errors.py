@@ -42,12 +42,20 @@ def _ours(_: Request, exc: Exception) -> JSONResponse:
 def _validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"loc": [str(x) if not isinstance(x, int) else x for x in e["loc"]], "msg": e["msg"], "type": e["type"]}
+        {
+            "loc": [str(x) if not isinstance(x, int) else x for x in e["loc"]],
+            "msg": e["msg"],
+            "type": e["type"],
+        }
         for e in exc.errors()
     ]
     first = errors[0] if errors else None
     where = ".".join(str(x) for x in first["loc"]) if first else ""
-    detail = f"the request is not valid: {where}: {first['msg']}" if first else "the request is not valid"
+    detail = (
+        f"the request is not valid: {where}: {first['msg']}"
+        if first
+        else "the request is not valid"
+    )
     if len(errors) > 1:
         detail += f" (and {len(errors) - 1} more problem(s))"
     return JSONResponse(error_body(detail, "invalid_input", errors), 422)

@@ -11,7 +11,10 @@ from fastapi import APIRouter
 class SlashRouter(APIRouter):
     """Registers ``/x/`` as documented and ``/x`` as a hidden twin of the same endpoint."""
 
-    def api_route(self, path: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    # FastAPI spells out two dozen keyword parameters; all of them pass through unchanged.
+    def api_route(  # type: ignore[override]
+        self, path: str, **kwargs: Any
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         documented = super().api_route(path, **kwargs)
         if not path.endswith("/"):
             return documented

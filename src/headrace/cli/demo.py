@@ -22,7 +22,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from headrace.cli.pipeline_file import load
+from headrace.cli.pipeline_file import PipelineFile, load
 
 console = Console()
 EXAMPLE = Path("examples/shop/pipeline.yaml")
@@ -56,13 +56,16 @@ def _wait_healthy(client: httpx.Client, server: subprocess.Popen[bytes]) -> None
 
 def _check(response: httpx.Response) -> Any:
     if response.status_code >= 400:
-        raise RuntimeError(f"{response.request.method} {response.request.url.path}: {response.status_code} {response.text}")
+        request = response.request
+        raise RuntimeError(
+            f"{request.method} {request.url.path}: {response.status_code} {response.text}"
+        )
     return response.json()
 
 
 def run_demo(folder: Path, example: Path = EXAMPLE) -> int:
     if not example.exists():
-        console.print(f"[red]error:[/red] {example} not found; run the demo from the repository root")
+        console.print(f"[red]error:[/red] {example} not found; run it from the repository root")
         return 2
     file = load(example)
     shutil.rmtree(folder, ignore_errors=True)
@@ -85,33 +88,15 @@ def run_demo(folder: Path, example: Path = EXAMPLE) -> int:
             org = json.loads(
                 subprocess.run(
                     _headrace("admin", "create-org", "demo", "--json"),
-                    env=env, check=True, capture_output=True, text=True,
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                    text=True,
                 ).stdout
             )
-            console.print(f"organisation {org['org_id']}, admin API key: [bold]{org['api_key']}[/bold]")
+            console.print(f"organisation {org['org_id']}, admin key: [bold]{org['api_key']}[/bold]")
             client.headers["Authorization"] = f"Bearer {org['api_key']}"
-            for name, path in file.sources.items():
-                with path.open("rb") as f:
-                    dataset = _check(client.post("/datasets/", data={"name": name}, files={"file": (path.name, f, "text/csv")}))
-                console.print(f"uploaded {name}: {dataset.get('row_count')} rows")
-            pipeline = _check(
-                client.post("/pipelines/", json={"name": file.name, "description": file.description, "steps": file.step_bodies})
-            )
-            console.print(f"pipeline {pipeline['name']} ({pipeline['id']}): {len(file.steps)} steps")
-            started = time.perf_counter()
-            run = _check(client.post(f"/pipelines/{pipeline['id']}/runs/", json={}))
-            while run["status"] not in TERMINAL:
-                time.sleep(0.05)
-                run = _check(client.get(f"/pipelines/{pipeline['id']}/runs/{run['id']}/"))
-            elapsed = time.perf_counter() - started
-            console.rule(f"GET /pipelines/{pipeline['id']}/runs/")
-            console.print_json(json.dumps(_check(client.get(f"/pipelines/{pipeline['id']}/runs/"))))
-            console.rule("run")
-            for step in run["run_steps"]:
-                console.print(f"  {step['name']:<16} {step['status']:<10} {step.get('rows_written')} rows  {step.get('error') or ''}")
-            console.print(f"run {run['name']}: [bold]{run['status']}[/bold], trigger to end {elapsed:.2f} s")
-            if run["status"] == "Succeeded":
-                _print_rows(client, run["run_steps"][-1]["name"], file.steps[-1].config.output_datasets[0])
+            run = _run_example(client, file)
     finally:
         server.terminate()
         try:
@@ -119,6 +104,39 @@ def run_demo(folder: Path, example: Path = EXAMPLE) -> int:
         except subprocess.TimeoutExpired:
             server.kill()
     return 0 if run["status"] == "Succeeded" else 1
+
+
+def _run_example(client: httpx.Client, file: PipelineFile) -> dict[str, Any]:
+    """Upload the sources, create the pipeline, run it to the end and show the results."""
+    for name, path in file.sources.items():
+        with path.open("rb") as f:
+            upload = {"file": (path.name, f, "text/csv")}
+            dataset = _check(client.post("/datasets/", data={"name": name}, files=upload))
+        console.print(f"uploaded {name}: {dataset.get('row_count')} rows")
+    body = {"name": file.name, "description": file.description, "steps": file.step_bodies}
+    pipeline = _check(client.post("/pipelines/", json=body))
+    runs_url = f"/pipelines/{pipeline['id']}/runs/"
+    console.print(f"pipeline {pipeline['name']} ({pipeline['id']}): {len(file.steps)} steps")
+    started = time.perf_counter()
+    run: dict[str, Any] = _check(client.post(runs_url, json={}))
+    while run["status"] not in TERMINAL:
+        time.sleep(0.05)
+        run = _check(client.get(f"{runs_url}{run['id']}/"))
+    elapsed = time.perf_counter() - started
+    console.rule(f"GET {runs_url}")
+    console.print_json(json.dumps(_check(client.get(runs_url))))
+    console.rule("run")
+    for step in run["run_steps"]:
+        console.print(
+            f"  {step['name']:<16} {step['status']:<10} {step.get('rows_written')} rows  "
+            f"{step.get('error') or ''}"
+        )
+    console.print(
+        f"run {run['name']}: [bold]{run['status']}[/bold], trigger to end {elapsed:.2f} s"
+    )
+    if run["status"] == "Succeeded":
+        _print_rows(client, file.steps[-1].name, file.steps[-1].config.output_datasets[0])
+    return run
 
 
 def _print_rows(client: httpx.Client, step: str, dataset_name: str) -> None:

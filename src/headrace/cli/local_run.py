@@ -55,18 +55,26 @@ def _import_sources(db: Database, settings: Settings, who: Principal, file: Pipe
     """Load each source as a new dataset version, only when its content changed since the
     last import (remembered next to the metadata store, checked against the catalog)."""
     state_path = settings.data_dir / "local-sources.json"
-    state: dict[str, dict[str, object]] = json.loads(state_path.read_text()) if state_path.exists() else {}
+    state: dict[str, dict[str, object]] = (
+        json.loads(state_path.read_text()) if state_path.exists() else {}
+    )
     for name, path in file.sources.items():
         digest = _digest(path)
         with db.unit_of_work(write=False) as conn:
             current = datasets_repo.current_versions(conn, who.org_id, [name]).get(name)
         known = state.get(name, {})
-        if current is not None and known.get("digest") == digest and known.get("version") == current:
+        if (
+            current is not None
+            and known.get("digest") == digest
+            and known.get("version") == current
+        ):
             console.print(f"[dim]source {name}: unchanged (version {current})[/dim]")
             continue
         written = datasets.import_file(db, settings, who, name, path)
         state[name] = {"digest": digest, "version": written.version}
-        console.print(f"source {name}: loaded {written.row_count} rows as version {written.version}")
+        console.print(
+            f"source {name}: loaded {written.row_count} rows as version {written.version}"
+        )
     state_path.parent.mkdir(parents=True, exist_ok=True)
     state_path.write_text(json.dumps(state, indent=2))
 

@@ -45,7 +45,9 @@ def worker(
 @app.command()
 def run(
     pipeline_file: Annotated[Path, typer.Argument(help="Pipeline YAML: name, steps, sources.")],
-    start: Annotated[str | None, typer.Option("--start", help="First step of a partial run.")] = None,
+    start: Annotated[
+        str | None, typer.Option("--start", help="First step of a partial run.")
+    ] = None,
     end: Annotated[str | None, typer.Option("--end", help="Last step of a partial run.")] = None,
 ) -> None:
     """Run a pipeline file on the embedded default, without a server."""
@@ -71,7 +73,9 @@ def step_exec(
     db = open_database(settings, migrate=False)
     outcome = StepRunner(db, settings).run(uuid.UUID(run_id), step)
     db.dispose()
-    typer.echo(f"step {step}: {outcome.status.value}" + (f": {outcome.error}" if outcome.error else ""))
+    typer.echo(
+        f"step {step}: {outcome.status.value}" + (f": {outcome.error}" if outcome.error else "")
+    )
     raise typer.Exit(0 if outcome.status.value == "Succeeded" else 1)
 
 
@@ -105,9 +109,9 @@ def create_org(
 
 @app.command()
 def demo(
-    folder: Annotated[
-        Path, typer.Option(help="Data folder of the demo; emptied first.")
-    ] = Path(".headrace-demo"),
+    folder: Annotated[Path, typer.Option(help="Data folder of the demo; emptied first.")] = Path(
+        ".headrace-demo"
+    ),
 ) -> None:
     """Start a server on the embedded default, load the example, run it, show the results."""
     from headrace.cli.demo import run_demo

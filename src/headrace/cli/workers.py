@@ -30,7 +30,9 @@ def run_workers(processes: int) -> None:
         _work()
         return
     context = multiprocessing.get_context("spawn")
-    children = [context.Process(target=_work, name=f"headrace-worker-{i}") for i in range(processes)]
+    children = [
+        context.Process(target=_work, name=f"headrace-worker-{i}") for i in range(processes)
+    ]
     for child in children:
         child.start()
     try:

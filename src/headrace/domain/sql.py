@@ -49,7 +49,7 @@ def _function_name(node: exp.Func) -> str:
     return (names[0] if names else type(node).key).lower()
 
 
-def _check_functions(tree: exp.Expression, out: SqlAnalysis) -> None:
+def _check_functions(tree: exp.Expr, out: SqlAnalysis) -> None:
     for node in tree.find_all(exp.Func):
         name = _function_name(node)
         if _FORBIDDEN_FUNCTION.match(name):
@@ -59,7 +59,7 @@ def _check_functions(tree: exp.Expression, out: SqlAnalysis) -> None:
             )
 
 
-def _tables_read(query: exp.Expression, out: SqlAnalysis) -> set[str]:
+def _tables_read(query: exp.Expr, out: SqlAnalysis) -> set[str]:
     """Names of real tables a query reads, walking scopes so that CTEs shadow table names."""
     found: set[str] = set()
     for scope in traverse_scope(query):
@@ -104,7 +104,7 @@ def analyse(sql: str, outputs: int) -> SqlAnalysis:
     return out
 
 
-def _analyse_single(statements: list[exp.Expression], out: SqlAnalysis) -> None:
+def _analyse_single(statements: list[exp.Expr], out: SqlAnalysis) -> None:
     if len(statements) > 1:
         out.fail(
             f"a step with one output takes exactly one SELECT statement, got {len(statements)}",
@@ -114,13 +114,14 @@ def _analyse_single(statements: list[exp.Expression], out: SqlAnalysis) -> None:
     statement = statements[0]
     if not isinstance(statement, exp.Query):
         out.fail(
-            f"only a SELECT query is allowed here, not {_kind(statement)}", "sql.forbidden_statement"
+            f"only a SELECT query is allowed here, not {_kind(statement)}",
+            "sql.forbidden_statement",
         )
         return
     out.reads |= _tables_read(statement, out)
 
 
-def _analyse_script(statements: list[exp.Expression], out: SqlAnalysis) -> None:
+def _analyse_script(statements: list[exp.Expr], out: SqlAnalysis) -> None:
     """A multi-output step: each statement is CREATE TABLE name AS SELECT …; later ones may
     read the tables earlier ones created."""
     created: set[str] = set()
@@ -144,7 +145,7 @@ def _analyse_script(statements: list[exp.Expression], out: SqlAnalysis) -> None:
         out.creates.append(target.name)
 
 
-def _kind(statement: exp.Expression) -> str:
+def _kind(statement: exp.Expr) -> str:
     if isinstance(statement, exp.Command):
         return str(statement.this).upper()
     return type(statement).__name__.upper()

@@ -58,9 +58,7 @@ def validate_steps(steps: Sequence[Step]) -> list[Problem]:
         cycle = Dag.build(steps).cycle()
         if cycle:
             arrow = " -> ".join([*cycle, cycle[0]])
-            problems.append(
-                Problem(("steps",), f"the steps form a cycle: {arrow}", "steps.cycle")
-            )
+            problems.append(Problem(("steps",), f"the steps form a cycle: {arrow}", "steps.cycle"))
     return problems
 
 

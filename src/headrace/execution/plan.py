@@ -64,7 +64,9 @@ def select(dag: Dag, start: str | None, end: str | None) -> set[str]:
     included; everything when neither is given."""
     names = {s.name for s in dag.steps}
     problems = [
-        Problem(("body", field), f"there is no step named {value!r} in this version", "run.unknown_step")
+        Problem(
+            ("body", field), f"there is no step named {value!r} in this version", "run.unknown_step"
+        )
         for field, value in (("start_job_name", start), ("end_job_name", end))
         if value is not None and value not in names
     ]

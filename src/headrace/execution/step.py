@@ -91,7 +91,9 @@ class StepRunner:
         with self.db.unit_of_work() as conn:
             runs_repo.set_step(conn, run_id, step, **values)
 
-    def run(self, run_id: uuid.UUID, step_name: str, interrupt: Interrupt | None = None) -> StepOutcome:
+    def run(
+        self, run_id: uuid.UUID, step_name: str, interrupt: Interrupt | None = None
+    ) -> StepOutcome:
         """Run the step and record its outcome; never raises for the step's own failure."""
         interrupt = interrupt or Interrupt()
         with self.db.unit_of_work(write=False) as conn:
@@ -103,7 +105,9 @@ class StepRunner:
         if step_name not in by_name or step_name not in {s.name for s in run.steps}:
             raise LookupError(f"run {run_id} has no step {step_name!r}")
         step = step_from_dict(step_name, by_name[step_name].config)
-        self._set(run_id, step_name, status=StepStatus.RUNNING.value, started_at=utcnow(), error=None)
+        self._set(
+            run_id, step_name, status=StepStatus.RUNNING.value, started_at=utcnow(), error=None
+        )
         self.log(run_id, step_name, "started")
         timer = threading.Timer(
             self.settings.step_timeout_seconds,
@@ -120,14 +124,16 @@ class StepRunner:
         except duckdb.InterruptException:
             reason = interrupt.reason or "interrupted"
             status = StepStatus.CANCELLED if reason == "cancelled" else StepStatus.FAILED
-            outcome = StepOutcome(status, f"the step was {reason}" if status is StepStatus.FAILED else "cancelled")
+            outcome = StepOutcome(
+                status, f"the step was {reason}" if status is StepStatus.FAILED else "cancelled"
+            )
         except duckdb.OutOfMemoryException as err:
             outcome = StepOutcome(StepStatus.FAILED, f"out of memory: {err}")
         except duckdb.Error as err:
             outcome = StepOutcome(StepStatus.FAILED, str(err))
         except (HeadraceError, OSError, delta.CommitFailedError) as err:
             outcome = StepOutcome(StepStatus.ERROR, f"{type(err).__name__}: {err}")
-        except Exception as err:  # noqa: BLE001 - any other failure is ours, never the user's
+        except Exception as err:
             log.exception("step %s of run %s failed unexpectedly", step_name, run_id)
             outcome = StepOutcome(StepStatus.ERROR, f"{type(err).__name__}: {err}")
         finally:
@@ -137,7 +143,11 @@ class StepRunner:
             self.log(run_id, step_name, f"{outcome.status}: {outcome.error}")
         self.log(run_id, step_name, f"{outcome.status.value.lower()} in {elapsed:.3f} s")
         self._set(
-            run_id, step_name, status=outcome.status.value, finished_at=utcnow(), error=outcome.error
+            run_id,
+            step_name,
+            status=outcome.status.value,
+            finished_at=utcnow(),
+            error=outcome.error,
         )
         return outcome
 
@@ -168,7 +178,11 @@ class StepRunner:
         config = step.config
         pinned = self._pinned_inputs(run, step)
         snapshots = {name: delta.snapshot(self._table(run, name), v) for name, v in pinned.items()}
-        self.log(run.id, step.name, "reads " + (", ".join(f"{n}@v{v}" for n, v in pinned.items()) or "no datasets"))
+        self.log(
+            run.id,
+            step.name,
+            "reads " + (", ".join(f"{n}@v{v}" for n, v in pinned.items()) or "no datasets"),
+        )
         self._set(run.id, step.name, input_versions=pinned)
         targets = {}
         for name in config.output_datasets:
@@ -201,7 +215,11 @@ class StepRunner:
             outputs[name] = written.version
             rows += written.row_count
             size += written.bytes
-            self.log(run.id, step.name, f"wrote {name}@v{written.version}: {written.row_count} rows, {written.bytes} bytes")
+            self.log(
+                run.id,
+                step.name,
+                f"wrote {name}@v{written.version}: {written.row_count} rows, {written.bytes} bytes",
+            )
         self._set(run.id, step.name, output_versions=outputs, rows_written=rows, bytes_written=size)
         return StepOutcome(StepStatus.SUCCEEDED)
 
@@ -243,4 +261,3 @@ class StepRunner:
                 "(FORMAT parquet, RETURN_STATS)"
             ).fetchall()
         return copies
-

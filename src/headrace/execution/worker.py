@@ -52,7 +52,11 @@ class Worker:
     def claim(self, only: uuid.UUID | None = None) -> uuid.UUID | None:
         with self.db.unit_of_work() as conn:
             return runs_repo.claim_next(
-                conn, self.worker_id, utcnow(), self._lease(), skip_locked=not self.db.is_sqlite,
+                conn,
+                self.worker_id,
+                utcnow(),
+                self._lease(),
+                skip_locked=not self.db.is_sqlite,
                 only=only,
             )
 
@@ -62,7 +66,7 @@ class Worker:
         while not self.stopping.is_set():
             try:
                 run_id = self.claim()
-            except Exception:  # noqa: BLE001 - a store hiccup must not kill the worker
+            except Exception:
                 log.exception("claiming a run failed")
                 run_id = None
             if run_id is None:
@@ -72,7 +76,7 @@ class Worker:
                 self.execute(run_id)
             except LeaseLost:
                 log.warning("run %s was taken over by another worker", run_id)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("run %s failed in the executor", run_id)
                 self._finish(run_id, RunStatus.ERROR)
         log.info("worker %s stopped", self.worker_id)
@@ -96,8 +100,13 @@ class Worker:
             # Steps left Running by a worker that died are run again.
             for s in run.steps:
                 if s.status == StepStatus.RUNNING:
-                    runs_repo.set_step(conn, run_id, s.name, status=StepStatus.PENDING.value, started_at=None)
-        status = {s.name: StepStatus.PENDING if s.status == StepStatus.RUNNING else StepStatus(s.status) for s in run.steps}
+                    runs_repo.set_step(
+                        conn, run_id, s.name, status=StepStatus.PENDING.value, started_at=None
+                    )
+        status = {
+            s.name: StepStatus.PENDING if s.status == StepStatus.RUNNING else StepStatus(s.status)
+            for s in run.steps
+        }
         dag = Dag.build([step_from_dict(s.name, s.config) for s in version.steps])
         self._publish(run_id)
         interrupts: dict[str, Interrupt] = {}
@@ -126,7 +135,11 @@ class Worker:
                 if not futures:
                     break
                 self._publish(run_id)
-                done, _ = wait(list(futures), timeout=min(1.0, self.settings.lease_seconds / 3), return_when=FIRST_COMPLETED)
+                done, _ = wait(
+                    list(futures),
+                    timeout=min(1.0, self.settings.lease_seconds / 3),
+                    return_when=FIRST_COMPLETED,
+                )
                 for future in done:
                     name = futures.pop(future)
                     interrupts.pop(name)
@@ -163,10 +176,17 @@ class Worker:
             assert run is not None
             for s in run.steps:
                 if not StepStatus(s.status).terminal:
-                    final = StepStatus.CANCELLED if outcome is RunStatus.CANCELLED else StepStatus.ERROR
+                    final = (
+                        StepStatus.CANCELLED if outcome is RunStatus.CANCELLED else StepStatus.ERROR
+                    )
                     runs_repo.set_step(conn, run_id, s.name, status=final.value, finished_at=now)
             runs_repo.set_run(
-                conn, run_id, status=outcome.value, finished_at=now, worker_id=None, lease_expires_at=None
+                conn,
+                run_id,
+                status=outcome.value,
+                finished_at=now,
+                worker_id=None,
+                lease_expires_at=None,
             )
             run = runs_repo.get_by_id(conn, run_id)
             assert run is not None

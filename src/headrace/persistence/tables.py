@@ -159,7 +159,9 @@ run_steps = Table(
 step_logs = Table(
     "step_logs",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("run_id", Uuid, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("step_name", String(255), nullable=False),
     Column("logged_at", UtcDateTime, nullable=False),

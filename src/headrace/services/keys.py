@@ -33,7 +33,9 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _issue(db: Database, org_id: uuid.UUID, name: str, role: Role, *, new_org: str | None) -> NewKey:
+def _issue(
+    db: Database, org_id: uuid.UUID, name: str, role: Role, *, new_org: str | None
+) -> NewKey:
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
     key_id = uuid.uuid4()
@@ -41,12 +43,23 @@ def _issue(db: Database, org_id: uuid.UUID, name: str, role: Role, *, new_org: s
         if new_org is not None:
             repo.add_org(conn, org_id, new_org, now)
         repo.add_key(
-            conn, key_id=key_id, org_id=org_id, name=name, role=role.value,
-            key_prefix=secret[:PREFIX_LENGTH], key_hash=_hash(secret), now=now,
+            conn,
+            key_id=key_id,
+            org_id=org_id,
+            name=name,
+            role=role.value,
+            key_prefix=secret[:PREFIX_LENGTH],
+            key_hash=_hash(secret),
+            now=now,
         )
     record = ApiKeyRecord(
-        id=key_id, org_id=org_id, name=name, role=role.value, key_prefix=secret[:PREFIX_LENGTH],
-        created_at=now, revoked_at=None,
+        id=key_id,
+        org_id=org_id,
+        name=name,
+        role=role.value,
+        key_prefix=secret[:PREFIX_LENGTH],
+        created_at=now,
+        revoked_at=None,
     )
     return NewKey(record=record, secret=secret)
 
@@ -74,7 +87,9 @@ def revoke_key(db: Database, who: Principal, key_id: uuid.UUID) -> None:
 def authenticate(db: Database, secret: str | None, current_org: str | None) -> Principal:
     """The caller behind ``secret``; 401 when it is missing, unknown or revoked."""
     if not secret:
-        raise Unauthorized("an API key is required: send 'Authorization: Bearer <key>' or 'Api-key: <key>'")
+        raise Unauthorized(
+            "an API key is required: send 'Authorization: Bearer <key>' or 'Api-key: <key>'"
+        )
     with db.unit_of_work(write=False) as conn:
         record = repo.by_hash(conn, _hash(secret))
     if record is None or record.revoked_at is not None:
@@ -89,10 +104,15 @@ def local_principal(db: Database, org_name: str = "local") -> Principal:
     with db.unit_of_work(write=False) as conn:
         org_id = repo.org_by_name(conn, org_name)
         admins = [
-            k for k in (repo.list_for_org(conn, org_id, after=None, limit=100) if org_id else [])
+            k
+            for k in (repo.list_for_org(conn, org_id, after=None, limit=100) if org_id else [])
             if k.role == Role.ADMIN
         ]
     if admins:
         return Principal(org_id=admins[0].org_id, key_id=admins[0].id, role=Role.ADMIN)
-    new = create_org(db, org_name) if org_id is None else _issue(db, org_id, "local", Role.ADMIN, new_org=None)
+    new = (
+        create_org(db, org_name)
+        if org_id is None
+        else _issue(db, org_id, "local", Role.ADMIN, new_org=None)
+    )
     return Principal(org_id=new.record.org_id, key_id=new.record.id, role=Role.ADMIN)

@@ -43,7 +43,9 @@ def _check_pipeline_name(name: str) -> list[Problem]:
     return []
 
 
-def load(conn: Connection, who: Principal, pipeline_id: uuid.UUID, *, lock: bool = False) -> PipelineRecord:
+def load(
+    conn: Connection, who: Principal, pipeline_id: uuid.UUID, *, lock: bool = False
+) -> PipelineRecord:
     found = repo.get(conn, who.org_id, pipeline_id, lock=lock)
     if found is None:
         raise NotFound(f"there is no pipeline {pipeline_id}")
@@ -59,7 +61,9 @@ def _view(conn: Connection, pipeline: PipelineRecord) -> PipelineView:
     return PipelineView(pipeline=pipeline, current_version=current)
 
 
-def create(db: Database, who: Principal, name: str, description: str, steps: Sequence[Step]) -> PipelineView:
+def create(
+    db: Database, who: Principal, name: str, description: str, steps: Sequence[Step]
+) -> PipelineView:
     problems = _check_pipeline_name(name) + validate_steps(steps)
     if problems:
         raise InvalidInput(f"the pipeline has {len(problems)} problem(s)", problems)
@@ -69,7 +73,14 @@ def create(db: Database, who: Principal, name: str, description: str, steps: Seq
         with db.unit_of_work() as conn:
             if repo.by_name(conn, who.org_id, name) is not None:
                 raise Conflict(f"a pipeline named {name!r} exists already")
-            repo.add(conn, pipeline_id=pipeline_id, org_id=who.org_id, name=name, description=description, now=now)
+            repo.add(
+                conn,
+                pipeline_id=pipeline_id,
+                org_id=who.org_id,
+                name=name,
+                description=description,
+                now=now,
+            )
             repo.add_version(conn, pipeline_id=pipeline_id, steps=steps, now=now)
             return _view(conn, load(conn, who, pipeline_id))
     except IntegrityError as err:  # a concurrent create of the same name won the race
@@ -106,7 +117,12 @@ def list_all(db: Database, who: Principal, after: Keyset | None, limit: int) -> 
 
 
 def update(
-    db: Database, who: Principal, pipeline_id: uuid.UUID, *, name: str | None, description: str | None
+    db: Database,
+    who: Principal,
+    pipeline_id: uuid.UUID,
+    *,
+    name: str | None,
+    description: str | None,
 ) -> PipelineView:
     values: dict[str, str] = {}
     if name is not None:
@@ -132,12 +148,16 @@ def delete(db: Database, who: Principal, pipeline_id: uuid.UUID) -> None:
     with db.unit_of_work() as conn:
         load(conn, who, pipeline_id, lock=True)
         if runs_repo.has_active(conn, pipeline_id):
-            raise Conflict("the pipeline has a run that is still Pending or Running; cancel it first")
+            raise Conflict(
+                "the pipeline has a run that is still Pending or Running; cancel it first"
+            )
         runs_repo.remove_for_pipeline(conn, pipeline_id)
         repo.remove(conn, pipeline_id)
 
 
-def add_version(db: Database, who: Principal, pipeline_id: uuid.UUID, steps: Sequence[Step]) -> VersionRecord:
+def add_version(
+    db: Database, who: Principal, pipeline_id: uuid.UUID, steps: Sequence[Step]
+) -> VersionRecord:
     check_steps(steps)
     with db.unit_of_work() as conn:
         load(conn, who, pipeline_id, lock=True)
@@ -153,7 +173,9 @@ def list_versions(
         return repo.list_versions(conn, pipeline_id, after=after, limit=limit)
 
 
-def get_version(db: Database, who: Principal, pipeline_id: uuid.UUID, version_id: uuid.UUID) -> VersionRecord:
+def get_version(
+    db: Database, who: Principal, pipeline_id: uuid.UUID, version_id: uuid.UUID
+) -> VersionRecord:
     with db.unit_of_work(write=False) as conn:
         load(conn, who, pipeline_id)
         found = repo.version(conn, pipeline_id, version_id)

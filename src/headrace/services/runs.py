@@ -17,8 +17,8 @@ from headrace.domain.problems import Problem
 from headrace.domain.runs import RunStatus, StepStatus
 from headrace.errors import Conflict, InvalidInput, NotFound
 from headrace.execution.argo.manifest import ManifestSettings, RunIdentity, render_manifest
-from headrace.execution.status import local_metadata
 from headrace.execution.plan import ExecutionPlan, SelectionError, compile_plan, select
+from headrace.execution.status import local_metadata
 from headrace.persistence.db import Database
 from headrace.persistence.paging import Keyset
 from headrace.persistence.records import PipelineRecord, RunRecord, RunStepRecord, VersionRecord
@@ -31,7 +31,14 @@ from headrace.settings import Settings
 
 # Steps of an earlier run that a retry runs again, with everything downstream of them.
 RETRY_AGAIN = frozenset(
-    {StepStatus.FAILED, StepStatus.ERROR, StepStatus.CANCELLED, StepStatus.OMITTED, StepStatus.PENDING, StepStatus.RUNNING}
+    {
+        StepStatus.FAILED,
+        StepStatus.ERROR,
+        StepStatus.CANCELLED,
+        StepStatus.OMITTED,
+        StepStatus.PENDING,
+        StepStatus.RUNNING,
+    }
 )
 
 
@@ -112,7 +119,8 @@ def _new_run(
     if size > settings.manifest_max_bytes:
         raise InvalidInput(
             f"the run's Argo manifest would be {size} bytes, over the limit of "
-            f"{settings.manifest_max_bytes}; run part of the pipeline (start_job_name/end_job_name)",
+            f"{settings.manifest_max_bytes}; run part of the pipeline "
+            "(start_job_name/end_job_name)",
             [Problem(("body",), "manifest too large", "run.manifest_too_large")],
         )
     position = {s.name: i for i, s in enumerate(version.steps)}
@@ -138,21 +146,40 @@ def _new_run(
     ]
     steps.sort(key=lambda s: s.position)
     run = RunRecord(
-        id=run_id, org_id=who.org_id, pipeline_id=pipeline.id, version_id=version.id,
-        name=identity.workflow_name, status=RunStatus.PENDING.value, start_job_name=start,
-        end_job_name=end, retry_of=retry_of, argo_manifest=manifest,
-        argo_metadata={}, created_at=utcnow(), started_at=None, finished_at=None, steps=steps,
+        id=run_id,
+        org_id=who.org_id,
+        pipeline_id=pipeline.id,
+        version_id=version.id,
+        name=identity.workflow_name,
+        status=RunStatus.PENDING.value,
+        start_job_name=start,
+        end_job_name=end,
+        retry_of=retry_of,
+        argo_manifest=manifest,
+        argo_metadata={},
+        created_at=utcnow(),
+        started_at=None,
+        finished_at=None,
+        steps=steps,
     )
     return replace(run, argo_metadata=local_metadata(run))
 
 
-def _version(conn: Connection, pipeline: PipelineRecord, version_id: uuid.UUID | None) -> VersionRecord:
+def _version(
+    conn: Connection, pipeline: PipelineRecord, version_id: uuid.UUID | None
+) -> VersionRecord:
     wanted = version_id or pipeline.current_version_id
     found = pipelines_repo.version(conn, pipeline.id, wanted) if wanted else None
     if found is None:
         raise InvalidInput(
             f"there is no version {version_id} of this pipeline",
-            [Problem(("body", "version_id"), "unknown version of this pipeline", "run.unknown_version")],
+            [
+                Problem(
+                    ("body", "version_id"),
+                    "unknown version of this pipeline",
+                    "run.unknown_version",
+                )
+            ],
         )
     return found
 
@@ -177,19 +204,25 @@ def create(
             raise InvalidInput("the step selection is not valid", err.problems) from err
         plan = compile_plan(steps, selected)
         _check_inputs(conn, who, plan, pinned=set())
-        run = _new_run(settings, who, pipeline, version, plan, start=start, end=end, retry_of=None, reused=())
+        run = _new_run(
+            settings, who, pipeline, version, plan, start=start, end=end, retry_of=None, reused=()
+        )
         repo.add(conn, run)
     return RunView(run=run, version=version)
 
 
-def retry(db: Database, settings: Settings, who: Principal, pipeline_id: uuid.UUID, run_id: uuid.UUID) -> RunView:
+def retry(
+    db: Database, settings: Settings, who: Principal, pipeline_id: uuid.UUID, run_id: uuid.UUID
+) -> RunView:
     """A new run of the same version: steps that did not succeed and their downstream run again;
     the steps that succeeded are Skipped and their outputs are read at the versions they wrote."""
     with db.unit_of_work() as conn:
         pipeline = load_pipeline(conn, who, pipeline_id)
         earlier = _load(conn, pipeline_id, run_id)
         if not RunStatus(earlier.status).terminal:
-            raise Conflict(f"run {run_id} is still {earlier.status}; only an ended run can be retried")
+            raise Conflict(
+                f"run {run_id} is still {earlier.status}; only an ended run can be retried"
+            )
         if earlier.status == RunStatus.SUCCEEDED:
             raise Conflict(f"run {run_id} succeeded; there is nothing to retry")
         version = _version(conn, pipeline, earlier.version_id)
@@ -201,13 +234,24 @@ def retry(db: Database, settings: Settings, who: Principal, pipeline_id: uuid.UU
                 again |= dag.descendants(step.name)
         in_run = {s.name for s in earlier.steps}
         again &= in_run
-        reused = [s for s in earlier.steps if s.name not in again and s.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)]
+        reused = [
+            s
+            for s in earlier.steps
+            if s.name not in again and s.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
+        ]
         plan = compile_plan(steps, again)
         pinned = {d for s in reused for d in s.output_versions}
         _check_inputs(conn, who, plan, pinned=pinned)
         run = _new_run(
-            settings, who, pipeline, version, plan, start=earlier.start_job_name,
-            end=earlier.end_job_name, retry_of=earlier.id, reused=reused,
+            settings,
+            who,
+            pipeline,
+            version,
+            plan,
+            start=earlier.start_job_name,
+            end=earlier.end_job_name,
+            retry_of=earlier.id,
+            reused=reused,
         )
         repo.add(conn, run)
     return RunView(run=run, version=version)
@@ -242,8 +286,12 @@ def list_runs(
     with db.unit_of_work(write=False) as conn:
         load_pipeline(conn, who, pipeline_id)
         found = repo.list_for_pipeline(
-            conn, pipeline_id, version_id=version_id, statuses=[s.value for s in statuses],
-            after=after, limit=limit,
+            conn,
+            pipeline_id,
+            version_id=version_id,
+            statuses=[s.value for s in statuses],
+            after=after,
+            limit=limit,
         )
         versions = pipelines_repo.versions_by_id(conn, {r.version_id for r in found})
     return [RunView(run=r, version=versions[r.version_id]) for r in found]
@@ -259,10 +307,14 @@ def cancel(db: Database, who: Principal, pipeline_id: uuid.UUID, run_id: uuid.UU
             raise Conflict(f"run {run_id} has already ended ({status}); it cannot be cancelled")
         now = utcnow()
         if status is RunStatus.PENDING:
-            repo.set_run(conn, run_id, status=RunStatus.CANCELLED.value, finished_at=now, cancel_requested=1)
+            repo.set_run(
+                conn, run_id, status=RunStatus.CANCELLED.value, finished_at=now, cancel_requested=1
+            )
             for step in run.steps:
                 if not StepStatus(step.status).terminal:
-                    repo.set_step(conn, run_id, step.name, status=StepStatus.CANCELLED.value, finished_at=now)
+                    repo.set_step(
+                        conn, run_id, step.name, status=StepStatus.CANCELLED.value, finished_at=now
+                    )
         else:
             repo.set_run(conn, run_id, cancel_requested=1)
         run = _load(conn, pipeline_id, run_id)
@@ -270,7 +322,9 @@ def cancel(db: Database, who: Principal, pipeline_id: uuid.UUID, run_id: uuid.UU
     return RunView(run=run, version=version)
 
 
-def step_logs(db: Database, who: Principal, pipeline_id: uuid.UUID, run_id: uuid.UUID, step_name: str) -> list[str]:
+def step_logs(
+    db: Database, who: Principal, pipeline_id: uuid.UUID, run_id: uuid.UUID, step_name: str
+) -> list[str]:
     with db.unit_of_work(write=False) as conn:
         load_pipeline(conn, who, pipeline_id)
         run = _load(conn, pipeline_id, run_id)

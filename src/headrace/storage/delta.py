@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, Schema
 from deltalake.exceptions import CommitFailedError
-from deltalake.transaction import AddAction, create_table_with_add_actions
+from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from headrace.errors import SystemFailure
 
@@ -114,6 +114,9 @@ def _ts_ms(value: str, round_up: bool) -> str:
     return d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}"
 
 
+_NOT_FINITE = ("nan", "inf", "-inf", "infinity", "-infinity")
+
+
 def _stats(count: int, column_stats: dict[str, Any] | None, schema: pa.Schema) -> str:
     """Delta ``add.stats`` from DuckDB's RETURN_STATS, so readers can prune files."""
     mins: list[str] = []
@@ -125,21 +128,22 @@ def _stats(count: int, column_stats: dict[str, Any] | None, schema: pa.Schema) -
             continue
         key, t = json.dumps(f.name), f.type
         if s.get("null_count") is not None:
-            nulls.append(f'{key}:{int(s["null_count"])}')
+            nulls.append(f"{key}:{int(s['null_count'])}")
         for side, out, up in (("min", mins, False), ("max", maxs, True)):
             v = s.get(side)
             if v is None or s.get(f"{side}_is_exact") != "true":
                 continue
-            if pa.types.is_integer(t) or pa.types.is_decimal(t):
-                out.append(f"{key}:{v}")
-            elif pa.types.is_floating(t) and v.lower() not in ("nan", "inf", "-inf", "infinity", "-infinity"):
-                out.append(f"{key}:{v}")
+            numeric = pa.types.is_integer(t) or pa.types.is_decimal(t)
+            finite_float = pa.types.is_floating(t) and v.lower() not in _NOT_FINITE
+            if numeric or finite_float:
+                out.append(f"{key}:{v}")  # raw JSON number: decimals are not rounded
             elif pa.types.is_string(t):
                 out.append(f"{key}:{json.dumps(v)}")
             elif pa.types.is_timestamp(t):
                 out.append(f'{key}:"{_ts_ms(v, up)}{"Z" if t.tz else ""}"')
-    return '{"numRecords":%d,"minValues":{%s},"maxValues":{%s},"nullCount":{%s}}' % (
-        count, ",".join(mins), ",".join(maxs), ",".join(nulls),
+    return (
+        f'{{"numRecords":{count},"minValues":{{{",".join(mins)}}},'
+        f'"maxValues":{{{",".join(maxs)}}},"nullCount":{{{",".join(nulls)}}}}}'
     )
 
 
@@ -162,7 +166,7 @@ def commit_copy(
     if schema is None:
         raise SystemFailure("nothing was written and no schema is known")
     now = int(time.time() * 1000)
-    adds = []
+    adds: list[AddAction] = []
     empty: list[str] = []
     total_rows = 0
     total_bytes = 0
@@ -185,7 +189,8 @@ def commit_copy(
     if base is None:
         create_table_with_add_actions(table, Schema.from_arrow(schema), adds, mode="overwrite")
     else:
-        base.create_write_transaction(adds, mode="overwrite", schema=schema)
+        actions: list[AddAction | RemoveAction] = [*adds]
+        base.create_write_transaction(actions, mode="overwrite", schema=schema)
     for filename in empty:  # only after the commit: a retried commit reads the schema again
         os.remove(filename)
     # An overwrite conflicts with every concurrent commit, so on success ours directly follows
@@ -194,7 +199,6 @@ def commit_copy(
     return WrittenVersion(
         version=version, row_count=total_rows, bytes=total_bytes, schema=schema_fields(schema)
     )
-
 
 
 def open_base(table: str) -> DeltaTable | None:

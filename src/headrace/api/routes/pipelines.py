@@ -23,7 +23,9 @@ router = SlashRouter(tags=["pipelines"])
 @router.post("/pipelines/", status_code=201, response_model=PipelineRead)
 def create_pipeline(body: PipelineCreate, who: Builder, db: Db) -> PipelineRead:
     """A pipeline with its first version; 422 lists every problem of the steps."""
-    view = pipelines.create(db, who, body.name, body.description, [s.to_domain() for s in body.steps])
+    view = pipelines.create(
+        db, who, body.name, body.description, [s.to_domain() for s in body.steps]
+    )
     return PipelineRead.of(view.pipeline, view.current_version)
 
 
@@ -41,7 +43,9 @@ def get_pipeline(pipeline_id: uuid.UUID, who: Viewer, db: Db) -> PipelineRead:
 
 
 @router.patch("/pipelines/{pipeline_id}/", response_model=PipelineRead)
-def update_pipeline(pipeline_id: uuid.UUID, body: PipelineUpdate, who: Builder, db: Db) -> PipelineRead:
+def update_pipeline(
+    pipeline_id: uuid.UUID, body: PipelineUpdate, who: Builder, db: Db
+) -> PipelineRead:
     view = pipelines.update(db, who, pipeline_id, name=body.name, description=body.description)
     return PipelineRead.of(view.pipeline, view.current_version)
 
@@ -53,15 +57,21 @@ def delete_pipeline(pipeline_id: uuid.UUID, who: Builder, db: Db) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/pipelines/{pipeline_id}/versions/", status_code=201, response_model=PipelineVersionRead)
-def create_version(pipeline_id: uuid.UUID, body: VersionCreate, who: Builder, db: Db) -> PipelineVersionRead:
+@router.post(
+    "/pipelines/{pipeline_id}/versions/", status_code=201, response_model=PipelineVersionRead
+)
+def create_version(
+    pipeline_id: uuid.UUID, body: VersionCreate, who: Builder, db: Db
+) -> PipelineVersionRead:
     """A new immutable version, which becomes the pipeline's current one."""
     version = pipelines.add_version(db, who, pipeline_id, [s.to_domain() for s in body.steps])
     return PipelineVersionRead.of(version)
 
 
 @router.get("/pipelines/{pipeline_id}/versions/", response_model=list[PipelineVersionRead])
-def list_versions(pipeline_id: uuid.UUID, who: Viewer, db: Db, paging: Paging) -> list[PipelineVersionRead]:
+def list_versions(
+    pipeline_id: uuid.UUID, who: Viewer, db: Db, paging: Paging
+) -> list[PipelineVersionRead]:
     """Versions, newest first."""
     found = pipelines.list_versions(db, who, pipeline_id, paging.after, paging.limit)
     paging.link_next(found, lambda v: (v.created_at, v.id))
@@ -69,5 +79,7 @@ def list_versions(pipeline_id: uuid.UUID, who: Viewer, db: Db, paging: Paging) -
 
 
 @router.get("/pipelines/{pipeline_id}/versions/{version_id}/", response_model=PipelineVersionRead)
-def get_version(pipeline_id: uuid.UUID, version_id: uuid.UUID, who: Viewer, db: Db) -> PipelineVersionRead:
+def get_version(
+    pipeline_id: uuid.UUID, version_id: uuid.UUID, who: Viewer, db: Db
+) -> PipelineVersionRead:
     return PipelineVersionRead.of(pipelines.get_version(db, who, pipeline_id, version_id))

@@ -32,11 +32,18 @@ def _read(views: list[RunView]) -> list[RunRead]:
 
 
 @router.post("/pipelines/{pipeline_id}/runs/", status_code=201, response_model=RunRead)
-def create_run(pipeline_id: uuid.UUID, body: RunCreate, who: Builder, db: Db, settings: Config) -> RunRead:
+def create_run(
+    pipeline_id: uuid.UUID, body: RunCreate, who: Builder, db: Db, settings: Config
+) -> RunRead:
     """Start a run of the current (or given) version, whole or from/to named steps."""
     view = runs.create(
-        db, settings, who, pipeline_id,
-        start=body.start_job_name, end=body.end_job_name, version_id=body.version_id,
+        db,
+        settings,
+        who,
+        pipeline_id,
+        start=body.start_job_name,
+        end=body.end_job_name,
+        version_id=body.version_id,
     )
     return _read([view])[0]
 
@@ -52,8 +59,13 @@ def get_runs(
 ) -> list[RunRead]:
     """Runs of the pipeline, newest first; the next page is in the Link header."""
     found = runs.list_runs(
-        db, who, pipeline_id, version_id=version_id, statuses=status or [],
-        after=paging.after, limit=paging.limit,
+        db,
+        who,
+        pipeline_id,
+        version_id=version_id,
+        statuses=status or [],
+        after=paging.after,
+        limit=paging.limit,
     )
     paging.link_next(found, lambda v: (v.run.created_at, v.run.id))
     return _read(found)
@@ -70,8 +82,12 @@ def cancel_run(pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Builder, db: Db) 
     return _read([runs.cancel(db, who, pipeline_id, run_id)])[0]
 
 
-@router.post("/pipelines/{pipeline_id}/runs/{run_id}/retry/", status_code=201, response_model=RunRead)
-def retry_run(pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Builder, db: Db, settings: Config) -> RunRead:
+@router.post(
+    "/pipelines/{pipeline_id}/runs/{run_id}/retry/", status_code=201, response_model=RunRead
+)
+def retry_run(
+    pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Builder, db: Db, settings: Config
+) -> RunRead:
     """A new run that re-runs what did not succeed and reuses what did, at the exact versions."""
     return _read([runs.retry(db, settings, who, pipeline_id, run_id)])[0]
 
@@ -81,7 +97,9 @@ def retry_run(pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Builder, db: Db, s
     response_class=PlainTextResponse,
     responses={200: {"content": {"text/plain": {}}}},
 )
-def step_logs(pipeline_id: uuid.UUID, run_id: uuid.UUID, step_name: str, who: Viewer, db: Db) -> PlainTextResponse:
+def step_logs(
+    pipeline_id: uuid.UUID, run_id: uuid.UUID, step_name: str, who: Viewer, db: Db
+) -> PlainTextResponse:
     """The step's log lines, kept with the run after its worker is gone."""
     lines = runs.step_logs(db, who, pipeline_id, run_id, step_name)
     return PlainTextResponse("".join(f"{line}\n" for line in lines))

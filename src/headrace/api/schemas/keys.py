@@ -27,7 +27,10 @@ class ApiKeyRead(BaseModel):
     @classmethod
     def of(cls, key: ApiKeyRecord) -> ApiKeyRead:
         return cls(
-            id=key.id, name=key.name, key_prefix=key.key_prefix, role=Role(key.role),
+            id=key.id,
+            name=key.name,
+            key_prefix=key.key_prefix,
+            role=Role(key.role),
             created_at=key.created_at,
         )
 

@@ -44,9 +44,7 @@ class RunIdentity:
     version_id: str
 
 
-def render_manifest(
-    plan: ExecutionPlan, run: RunIdentity, cfg: ManifestSettings
-) -> dict[str, Any]:
+def render_manifest(plan: ExecutionPlan, run: RunIdentity, cfg: ManifestSettings) -> dict[str, Any]:
     """The complete Workflow for ``plan``."""
     container: dict[str, Any] = {
         "image": cfg.image,
@@ -108,4 +106,3 @@ def render_manifest(
             ],
         },
     }
-

@@ -27,7 +27,9 @@ def current_versions(conn: Connection, org_id: uuid.UUID, names: Collection[str]
     return {r.name: r.current_version for r in rows}
 
 
-def by_name(conn: Connection, org_id: uuid.UUID, name: str, *, lock: bool = False) -> Row[Any] | None:
+def by_name(
+    conn: Connection, org_id: uuid.UUID, name: str, *, lock: bool = False
+) -> Row[Any] | None:
     query = select(datasets).where(datasets.c.org_id == org_id, datasets.c.name == name)
     if lock:
         query = query.with_for_update()
@@ -40,32 +42,47 @@ def by_id(conn: Connection, org_id: uuid.UUID, dataset_id: uuid.UUID) -> Row[Any
     ).first()
 
 
-def add(conn: Connection, org_id: uuid.UUID, dataset_id: uuid.UUID, name: str, now: dt.datetime) -> None:
+def add(
+    conn: Connection, org_id: uuid.UUID, dataset_id: uuid.UUID, name: str, now: dt.datetime
+) -> None:
     conn.execute(
         insert(datasets).values(
-            id=dataset_id, org_id=org_id, name=name, current_version=None, created_at=now, updated_at=now
+            id=dataset_id,
+            org_id=org_id,
+            name=name,
+            current_version=None,
+            created_at=now,
+            updated_at=now,
         )
     )
 
 
 def add_version(conn: Connection, dataset_id: uuid.UUID, now: dt.datetime, **values: Any) -> None:
     conn.execute(
-        insert(dataset_versions).values(id=uuid.uuid4(), dataset_id=dataset_id, created_at=now, **values)
+        insert(dataset_versions).values(
+            id=uuid.uuid4(), dataset_id=dataset_id, created_at=now, **values
+        )
     )
     # Two writers may record out of commit order; the newest Delta version stays current.
     conn.execute(
         update(datasets)
         .where(
             datasets.c.id == dataset_id,
-            or_(datasets.c.current_version.is_(None), datasets.c.current_version < values["version"]),
+            or_(
+                datasets.c.current_version.is_(None), datasets.c.current_version < values["version"]
+            ),
         )
         .values(current_version=values["version"], updated_at=now)
     )
 
 
-def list_for_org(conn: Connection, org_id: uuid.UUID, *, after: Keyset | None, limit: int) -> list[Row[Any]]:
+def list_for_org(
+    conn: Connection, org_id: uuid.UUID, *, after: Keyset | None, limit: int
+) -> list[Row[Any]]:
     query = select(datasets).where(datasets.c.org_id == org_id)
-    query = page(query, datasets.c.created_at, datasets.c.id, after=after, limit=limit, newest_first=True)
+    query = page(
+        query, datasets.c.created_at, datasets.c.id, after=after, limit=limit, newest_first=True
+    )
     return list(conn.execute(query).all())
 
 

@@ -29,18 +29,30 @@ def _pipeline(row: Row[Any]) -> PipelineRecord:
 
 
 def add(
-    conn: Connection, *, pipeline_id: uuid.UUID, org_id: uuid.UUID, name: str, description: str,
+    conn: Connection,
+    *,
+    pipeline_id: uuid.UUID,
+    org_id: uuid.UUID,
+    name: str,
+    description: str,
     now: dt.datetime,
 ) -> None:
     conn.execute(
         insert(pipelines).values(
-            id=pipeline_id, org_id=org_id, name=name, description=description,
-            current_version_id=None, created_at=now, updated_at=now,
+            id=pipeline_id,
+            org_id=org_id,
+            name=name,
+            description=description,
+            current_version_id=None,
+            created_at=now,
+            updated_at=now,
         )
     )
 
 
-def get(conn: Connection, org_id: uuid.UUID, pipeline_id: uuid.UUID, *, lock: bool = False) -> PipelineRecord | None:
+def get(
+    conn: Connection, org_id: uuid.UUID, pipeline_id: uuid.UUID, *, lock: bool = False
+) -> PipelineRecord | None:
     query = select(pipelines).where(pipelines.c.id == pipeline_id, pipelines.c.org_id == org_id)
     if lock:
         query = query.with_for_update()
@@ -59,12 +71,18 @@ def list_for_org(
     conn: Connection, org_id: uuid.UUID, *, after: Keyset | None, limit: int
 ) -> list[PipelineRecord]:
     query = select(pipelines).where(pipelines.c.org_id == org_id)
-    query = page(query, pipelines.c.created_at, pipelines.c.id, after=after, limit=limit, newest_first=True)
+    query = page(
+        query, pipelines.c.created_at, pipelines.c.id, after=after, limit=limit, newest_first=True
+    )
     return [_pipeline(r) for r in conn.execute(query)]
 
 
-def update_fields(conn: Connection, pipeline_id: uuid.UUID, now: dt.datetime, **values: Any) -> None:
-    conn.execute(update(pipelines).where(pipelines.c.id == pipeline_id).values(updated_at=now, **values))
+def update_fields(
+    conn: Connection, pipeline_id: uuid.UUID, now: dt.datetime, **values: Any
+) -> None:
+    conn.execute(
+        update(pipelines).where(pipelines.c.id == pipeline_id).values(updated_at=now, **values)
+    )
 
 
 def remove(conn: Connection, pipeline_id: uuid.UUID) -> None:
@@ -75,11 +93,14 @@ def add_version(
     conn: Connection, *, pipeline_id: uuid.UUID, steps: Sequence[Step], now: dt.datetime
 ) -> uuid.UUID:
     """Append the next immutable version and make it the pipeline's current one."""
-    number = conn.execute(
-        select(func.coalesce(func.max(pipeline_versions.c.number), 0)).where(
-            pipeline_versions.c.pipeline_id == pipeline_id
-        )
-    ).scalar_one() + 1
+    number = (
+        conn.execute(
+            select(func.coalesce(func.max(pipeline_versions.c.number), 0)).where(
+                pipeline_versions.c.pipeline_id == pipeline_id
+            )
+        ).scalar_one()
+        + 1
+    )
     version_id = uuid.uuid4()
     conn.execute(
         insert(pipeline_versions).values(
@@ -91,8 +112,12 @@ def add_version(
             insert(pipeline_steps),
             [
                 {
-                    "id": uuid.uuid4(), "version_id": version_id, "position": i,
-                    "name": step.name, "config": step.config.to_dict(), "created_at": now,
+                    "id": uuid.uuid4(),
+                    "version_id": version_id,
+                    "position": i,
+                    "name": step.name,
+                    "config": step.config.to_dict(),
+                    "created_at": now,
                 }
                 for i, step in enumerate(steps)
             ],
@@ -101,7 +126,9 @@ def add_version(
     return version_id
 
 
-def versions_by_id(conn: Connection, version_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, VersionRecord]:
+def versions_by_id(
+    conn: Connection, version_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, VersionRecord]:
     """Versions with their steps, in two queries whatever their number."""
     if not version_ids:
         return {}
@@ -118,14 +145,19 @@ def versions_by_id(conn: Connection, version_ids: Collection[uuid.UUID]) -> dict
         )
     return {
         v.id: VersionRecord(
-            id=v.id, pipeline_id=v.pipeline_id, number=v.number, created_at=v.created_at,
+            id=v.id,
+            pipeline_id=v.pipeline_id,
+            number=v.number,
+            created_at=v.created_at,
             steps=steps[v.id],
         )
         for v in heads
     }
 
 
-def version(conn: Connection, pipeline_id: uuid.UUID, version_id: uuid.UUID) -> VersionRecord | None:
+def version(
+    conn: Connection, pipeline_id: uuid.UUID, version_id: uuid.UUID
+) -> VersionRecord | None:
     found = versions_by_id(conn, [version_id]).get(version_id)
     return found if found is not None and found.pipeline_id == pipeline_id else None
 
@@ -135,7 +167,11 @@ def list_versions(
 ) -> list[VersionRecord]:
     query = select(pipeline_versions.c.id).where(pipeline_versions.c.pipeline_id == pipeline_id)
     query = page(
-        query, pipeline_versions.c.created_at, pipeline_versions.c.id, after=after, limit=limit,
+        query,
+        pipeline_versions.c.created_at,
+        pipeline_versions.c.id,
+        after=after,
+        limit=limit,
         newest_first=True,
     )
     ids = list(conn.execute(query).scalars())

@@ -19,29 +19,49 @@ ACTIVE = ("Pending", "Running")
 def add(conn: Connection, run: RunRecord) -> None:
     conn.execute(
         insert(runs).values(
-            id=run.id, org_id=run.org_id, pipeline_id=run.pipeline_id, version_id=run.version_id,
-            name=run.name, status=run.status, start_job_name=run.start_job_name,
-            end_job_name=run.end_job_name, retry_of=run.retry_of, argo_manifest=run.argo_manifest,
-            argo_metadata=run.argo_metadata, created_at=run.created_at, started_at=run.started_at,
-            finished_at=run.finished_at, cancel_requested=0,
+            id=run.id,
+            org_id=run.org_id,
+            pipeline_id=run.pipeline_id,
+            version_id=run.version_id,
+            name=run.name,
+            status=run.status,
+            start_job_name=run.start_job_name,
+            end_job_name=run.end_job_name,
+            retry_of=run.retry_of,
+            argo_manifest=run.argo_manifest,
+            argo_metadata=run.argo_metadata,
+            created_at=run.created_at,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            cancel_requested=0,
         )
     )
     conn.execute(
         insert(run_steps),
         [
             {
-                "id": uuid.uuid4(), "run_id": run.id, "position": s.position, "name": s.name,
-                "run_name": s.run_name, "status": s.status, "started_at": s.started_at,
-                "finished_at": s.finished_at, "rows_written": s.rows_written,
-                "bytes_written": s.bytes_written, "input_versions": s.input_versions,
-                "output_versions": s.output_versions, "error": s.error,
+                "id": uuid.uuid4(),
+                "run_id": run.id,
+                "position": s.position,
+                "name": s.name,
+                "run_name": s.run_name,
+                "status": s.status,
+                "started_at": s.started_at,
+                "finished_at": s.finished_at,
+                "rows_written": s.rows_written,
+                "bytes_written": s.bytes_written,
+                "input_versions": s.input_versions,
+                "output_versions": s.output_versions,
+                "error": s.error,
             }
             for s in run.steps
         ],
     )
 
 
-def _steps_of(conn: Connection, run_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[RunStepRecord]]:
+def _steps_of(
+    conn: Connection, run_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[RunStepRecord]]:
     found: dict[uuid.UUID, list[RunStepRecord]] = {i: [] for i in run_ids}
     if not run_ids:
         return found
@@ -53,10 +73,17 @@ def _steps_of(conn: Connection, run_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID,
     for r in rows:
         found[r.run_id].append(
             RunStepRecord(
-                name=r.name, run_name=r.run_name, status=r.status, position=r.position,
-                started_at=r.started_at, finished_at=r.finished_at, rows_written=r.rows_written,
-                bytes_written=r.bytes_written, input_versions=r.input_versions or {},
-                output_versions=r.output_versions or {}, error=r.error,
+                name=r.name,
+                run_name=r.run_name,
+                status=r.status,
+                position=r.position,
+                started_at=r.started_at,
+                finished_at=r.finished_at,
+                rows_written=r.rows_written,
+                bytes_written=r.bytes_written,
+                input_versions=r.input_versions or {},
+                output_versions=r.output_versions or {},
+                error=r.error,
             )
         )
     return found
@@ -66,11 +93,21 @@ def _records(conn: Connection, rows: Sequence[Row[Any]]) -> list[RunRecord]:
     steps = _steps_of(conn, [r.id for r in rows])
     return [
         RunRecord(
-            id=r.id, org_id=r.org_id, pipeline_id=r.pipeline_id, version_id=r.version_id,
-            name=r.name, status=r.status, start_job_name=r.start_job_name,
-            end_job_name=r.end_job_name, retry_of=r.retry_of, argo_manifest=r.argo_manifest,
-            argo_metadata=r.argo_metadata, created_at=r.created_at, started_at=r.started_at,
-            finished_at=r.finished_at, steps=steps[r.id],
+            id=r.id,
+            org_id=r.org_id,
+            pipeline_id=r.pipeline_id,
+            version_id=r.version_id,
+            name=r.name,
+            status=r.status,
+            start_job_name=r.start_job_name,
+            end_job_name=r.end_job_name,
+            retry_of=r.retry_of,
+            argo_manifest=r.argo_manifest,
+            argo_metadata=r.argo_metadata,
+            created_at=r.created_at,
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+            steps=steps[r.id],
         )
         for r in rows
     ]
@@ -131,12 +168,18 @@ def set_run(conn: Connection, run_id: uuid.UUID, **values: Any) -> None:
 
 def set_step(conn: Connection, run_id: uuid.UUID, name: str, **values: Any) -> None:
     conn.execute(
-        update(run_steps).where(run_steps.c.run_id == run_id, run_steps.c.name == name).values(**values)
+        update(run_steps)
+        .where(run_steps.c.run_id == run_id, run_steps.c.name == name)
+        .values(**values)
     )
 
 
-def add_log(conn: Connection, run_id: uuid.UUID, step_name: str, line: str, now: dt.datetime) -> None:
-    conn.execute(insert(step_logs).values(run_id=run_id, step_name=step_name, logged_at=now, line=line))
+def add_log(
+    conn: Connection, run_id: uuid.UUID, step_name: str, line: str, now: dt.datetime
+) -> None:
+    conn.execute(
+        insert(step_logs).values(run_id=run_id, step_name=step_name, logged_at=now, line=line)
+    )
 
 
 def logs(conn: Connection, run_id: uuid.UUID, step_name: str) -> list[tuple[dt.datetime, str]]:
@@ -184,14 +227,14 @@ def claim_next(
         .values(status="Running", worker_id=worker_id, lease_expires_at=lease_until)
     )
     conn.execute(
-        update(runs)
-        .where(runs.c.id == run_id, runs.c.started_at.is_(None))
-        .values(started_at=now)
+        update(runs).where(runs.c.id == run_id, runs.c.started_at.is_(None)).values(started_at=now)
     )
     return uuid.UUID(str(run_id))
 
 
-def renew_lease(conn: Connection, run_id: uuid.UUID, worker_id: str, lease_until: dt.datetime) -> bool:
+def renew_lease(
+    conn: Connection, run_id: uuid.UUID, worker_id: str, lease_until: dt.datetime
+) -> bool:
     """Extend our lease; False when another worker has taken the run over."""
     result = conn.execute(
         update(runs)
