@@ -9,7 +9,9 @@ fresh folders of its own outputs; no other file, no network, no extension, no se
 from __future__ import annotations
 
 import os
+import queue
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -35,26 +37,55 @@ def _list(values: Sequence[str]) -> str:
     return "[" + ", ".join(_literal(v) for v in values) + "]"
 
 
+class SandboxPool:
+    """Fresh DuckDB databases made ahead of time by a background thread.
+
+    ``duckdb.connect()`` costs about 40 ms, which would otherwise sit on the critical path of
+    every step. Each database serves exactly one step and is closed after it: nothing a step
+    did can be seen by the next.
+    """
+
+    def __init__(self, limits: SandboxLimits, size: int = 2) -> None:
+        self.limits = limits
+        self._ready: queue.Queue[duckdb.DuckDBPyConnection] = queue.Queue(maxsize=size)
+        threading.Thread(target=self._fill, name="headrace-sandbox-pool", daemon=True).start()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(
+            config={
+                "autoinstall_known_extensions": False,
+                "autoload_known_extensions": False,
+                "allow_community_extensions": False,
+                "python_enable_replacements": False,
+                "memory_limit": self.limits.memory_limit,
+                "threads": self.limits.threads,
+            }
+        )
+
+    def _fill(self) -> None:
+        while True:
+            self._ready.put(self._connect())
+
+    def take(self) -> duckdb.DuckDBPyConnection:
+        """A never-used connection: from the pool when one is ready, else made now."""
+        try:
+            return self._ready.get_nowait()
+        except queue.Empty:
+            return self._connect()
+
+
 def open_sandbox(
+    con: duckdb.DuckDBPyConnection,
     inputs: Mapping[str, Snapshot],
     write_folders: Sequence[str],
     limits: SandboxLimits,
     spill_folder: str,
 ) -> duckdb.DuckDBPyConnection:
-    """A connection where each input dataset is a view named like the dataset."""
-    con = duckdb.connect(
-        config={
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-            "allow_community_extensions": False,
-            "python_enable_replacements": False,
-            "memory_limit": limits.memory_limit,
-            "threads": limits.threads,
-            "temp_directory": spill_folder,
-            "max_temp_directory_size": limits.max_temp_size,
-        }
-    )
+    """Lock ``con`` (fresh from a ``SandboxPool``) down for one step; each input dataset
+    becomes a view named like the dataset."""
     try:
+        con.execute(f"SET temp_directory={_literal(spill_folder)}")
+        con.execute(f"SET max_temp_directory_size={_literal(limits.max_temp_size)}")
         con.execute("SET TimeZone='UTC'")
         files: list[str] = []
         for name, snap in inputs.items():

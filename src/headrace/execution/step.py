@@ -7,6 +7,7 @@ output, so a failed step leaves each dataset exactly as it was.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import shutil
 import threading
@@ -20,7 +21,7 @@ import duckdb
 from headrace.domain.pipeline import Step, step_from_dict
 from headrace.domain.runs import StepStatus
 from headrace.errors import HeadraceError
-from headrace.execution.sandbox import SandboxLimits, open_sandbox, spill_folder
+from headrace.execution.sandbox import SandboxLimits, SandboxPool, open_sandbox, spill_folder
 from headrace.persistence.db import Database
 from headrace.persistence.records import RunRecord
 from headrace.persistence.repositories import datasets as datasets_repo
@@ -71,6 +72,43 @@ class StepOutcome:
     error: str | None = None
 
 
+@dataclass
+class StepReport:
+    """What a step tells the metadata store, written in one transaction per ``flush()``:
+    its fields, its log lines and the dataset versions it committed."""
+
+    run_id: uuid.UUID
+    step: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    lines: list[tuple[dt.datetime, str]] = field(default_factory=list)
+    written: list[tuple[uuid.UUID, delta.WrittenVersion]] = field(default_factory=list)
+
+    def set(self, **values: Any) -> None:
+        self.fields.update(values)
+
+    def line(self, text: str) -> None:
+        log.info("run %s step %s: %s", self.run_id, self.step, text)
+        self.lines.append((utcnow(), text))
+
+    def flush(self, db: Database) -> None:
+        with db.unit_of_work() as conn:
+            for dataset_id, written in self.written:
+                datasets_repo.add_written(
+                    conn,
+                    dataset_id,
+                    written,
+                    utcnow(),
+                    operation="step",
+                    run_id=self.run_id,
+                    step_name=self.step,
+                )
+            runs_repo.set_step(conn, self.run_id, self.step, **self.fields)
+            runs_repo.add_logs(conn, self.run_id, self.step, self.lines)
+        self.fields.clear()
+        self.lines.clear()
+        self.written.clear()
+
+
 class StepRunner:
     """Executes steps against one metadata store and one warehouse."""
 
@@ -81,15 +119,7 @@ class StepRunner:
         self.limits = SandboxLimits(
             memory_limit=settings.step_memory_limit, threads=settings.step_threads
         )
-
-    def log(self, run_id: uuid.UUID, step: str, line: str) -> None:
-        log.info("run %s step %s: %s", run_id, step, line)
-        with self.db.unit_of_work() as conn:
-            runs_repo.add_log(conn, run_id, step, line, utcnow())
-
-    def _set(self, run_id: uuid.UUID, step: str, **values: Any) -> None:
-        with self.db.unit_of_work() as conn:
-            runs_repo.set_step(conn, run_id, step, **values)
+        self.pool = SandboxPool(self.limits)
 
     def run(
         self, run_id: uuid.UUID, step_name: str, interrupt: Interrupt | None = None
@@ -105,10 +135,10 @@ class StepRunner:
         if step_name not in by_name or step_name not in {s.name for s in run.steps}:
             raise LookupError(f"run {run_id} has no step {step_name!r}")
         step = step_from_dict(step_name, by_name[step_name].config)
-        self._set(
-            run_id, step_name, status=StepStatus.RUNNING.value, started_at=utcnow(), error=None
-        )
-        self.log(run_id, step_name, "started")
+        report = StepReport(run_id, step_name)
+        report.set(status=StepStatus.RUNNING.value, started_at=utcnow(), error=None)
+        report.line("started")
+        report.flush(self.db)
         timer = threading.Timer(
             self.settings.step_timeout_seconds,
             interrupt.fire,
@@ -118,7 +148,7 @@ class StepRunner:
         timer.start()
         started = time.perf_counter()
         try:
-            outcome = self._execute(run, step, interrupt)
+            outcome = self._execute(run, step, interrupt, report)
         except StepFailed as err:
             outcome = StepOutcome(StepStatus.FAILED, str(err))
         except duckdb.InterruptException:
@@ -133,22 +163,17 @@ class StepRunner:
             outcome = StepOutcome(StepStatus.FAILED, str(err))
         except (HeadraceError, OSError, delta.CommitFailedError) as err:
             outcome = StepOutcome(StepStatus.ERROR, f"{type(err).__name__}: {err}")
-        except Exception as err:
+        except Exception as err:  # anything else is our failure, never the user's
             log.exception("step %s of run %s failed unexpectedly", step_name, run_id)
             outcome = StepOutcome(StepStatus.ERROR, f"{type(err).__name__}: {err}")
         finally:
             timer.cancel()
         elapsed = time.perf_counter() - started
         if outcome.error:
-            self.log(run_id, step_name, f"{outcome.status}: {outcome.error}")
-        self.log(run_id, step_name, f"{outcome.status.value.lower()} in {elapsed:.3f} s")
-        self._set(
-            run_id,
-            step_name,
-            status=outcome.status.value,
-            finished_at=utcnow(),
-            error=outcome.error,
-        )
+            report.line(f"{outcome.status}: {outcome.error}")
+        report.line(f"{outcome.status.value.lower()} in {elapsed:.3f} s")
+        report.set(status=outcome.status.value, finished_at=utcnow(), error=outcome.error)
+        report.flush(self.db)
         return outcome
 
     def _pinned_inputs(self, run: RunRecord, step: Step) -> dict[str, int]:
@@ -171,56 +196,49 @@ class StepRunner:
                 raise StepFailed(f"input dataset {name!r} has no version to read")
         return pinned
 
-    def _table(self, run: RunRecord, name: str) -> str:
-        return self.warehouse.table(run.org_id, catalog.ensure(self.db, run.org_id, name))
-
-    def _execute(self, run: RunRecord, step: Step, interrupt: Interrupt) -> StepOutcome:
+    def _execute(
+        self, run: RunRecord, step: Step, interrupt: Interrupt, report: StepReport
+    ) -> StepOutcome:
         config = step.config
         pinned = self._pinned_inputs(run, step)
-        snapshots = {name: delta.snapshot(self._table(run, name), v) for name, v in pinned.items()}
-        self.log(
-            run.id,
-            step.name,
-            "reads " + (", ".join(f"{n}@v{v}" for n, v in pinned.items()) or "no datasets"),
-        )
-        self._set(run.id, step.name, input_versions=pinned)
-        targets = {}
-        for name in config.output_datasets:
-            table = self._table(run, name)
-            base = delta.open_base(table)  # opened before writing: a concurrent commit conflicts
-            targets[name] = (table, base, delta.new_write_folder(table))
-        folders = [folder for _, _, folder in targets.values()]
+        ids = {
+            n: catalog.ensure(self.db, run.org_id, n) for n in [*pinned, *config.output_datasets]
+        }
+        tables = {name: self.warehouse.table(run.org_id, ids[name]) for name in ids}
+        snapshots = {name: delta.snapshot(tables[name], v) for name, v in pinned.items()}
+        report.line("reads " + (", ".join(f"{n}@v{v}" for n, v in pinned.items()) or "nothing"))
+        report.set(input_versions=pinned)
+        # Each base snapshot is opened before writing, so a concurrent commit is detected.
+        bases = {name: delta.open_base(tables[name]) for name in config.output_datasets}
+        folders = {name: delta.new_write_folder(tables[name]) for name in config.output_datasets}
         try:
             with spill_folder() as spill:
-                con = open_sandbox(snapshots, folders, self.limits, spill)
+                con = open_sandbox(
+                    self.pool.take(), snapshots, list(folders.values()), self.limits, spill
+                )
                 interrupt.attach(con)
                 try:
-                    copies = self._write(con, step, {n: f for n, (_, _, f) in targets.items()})
+                    copies = self._write(con, step, folders)
                 finally:
                     interrupt.attach(None)
                     con.close()
         except BaseException:
-            for folder in folders:
+            for folder in folders.values():
                 shutil.rmtree(folder, ignore_errors=True)
             raise
         outputs: dict[str, int] = {}
-        rows = 0
-        size = 0
-        for name, (table, base, _folder) in targets.items():
-            written = self._commit(table, copies[name], base)
-            dataset_id = catalog.ensure(self.db, run.org_id, name)
-            catalog.record_version(
-                self.db, dataset_id, written, operation="step", run_id=run.id, step_name=step.name
-            )
+        for name in config.output_datasets:
+            written = self._commit(tables[name], copies[name], bases[name])
+            report.written.append((ids[name], written))
             outputs[name] = written.version
-            rows += written.row_count
-            size += written.bytes
-            self.log(
-                run.id,
-                step.name,
-                f"wrote {name}@v{written.version}: {written.row_count} rows, {written.bytes} bytes",
+            report.line(
+                f"wrote {name}@v{written.version}: {written.row_count} rows, {written.bytes} bytes"
             )
-        self._set(run.id, step.name, output_versions=outputs, rows_written=rows, bytes_written=size)
+        report.set(
+            output_versions=outputs,
+            rows_written=sum(w.row_count for _, w in report.written),
+            bytes_written=sum(w.bytes for _, w in report.written),
+        )
         return StepOutcome(StepStatus.SUCCEEDED)
 
     @staticmethod

@@ -44,16 +44,7 @@ def record_version(
 ) -> None:
     """Record a committed Delta version as the dataset's current version, with its writer."""
     with db.unit_of_work() as conn:
-        repo.add_version(
-            conn,
-            dataset_id,
-            utcnow(),
-            version=written.version,
-            row_count=written.row_count,
-            bytes=written.bytes,
-            schema=written.schema,
-            operation=operation,
-            written_by_key_id=key_id,
-            run_id=run_id,
-            step_name=step_name,
+        repo.add_written(
+            conn, dataset_id, written, utcnow(),
+            operation=operation, key_id=key_id, run_id=run_id, step_name=step_name,
         )

@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, delete, insert, or_, select, update
 
 from headrace.persistence.paging import Keyset, page
 from headrace.persistence.tables import dataset_versions, datasets
+
+if TYPE_CHECKING:
+    from headrace.storage.delta import WrittenVersion
 
 
 def current_versions(conn: Connection, org_id: uuid.UUID, names: Collection[str]) -> dict[str, int]:
@@ -101,3 +104,30 @@ def versions(conn: Connection, dataset_ids: Collection[uuid.UUID]) -> list[Row[A
 def remove(conn: Connection, dataset_id: uuid.UUID) -> None:
     conn.execute(delete(dataset_versions).where(dataset_versions.c.dataset_id == dataset_id))
     conn.execute(delete(datasets).where(datasets.c.id == dataset_id))
+
+
+def add_written(
+    conn: Connection,
+    dataset_id: uuid.UUID,
+    written: WrittenVersion,
+    now: dt.datetime,
+    *,
+    operation: str,
+    key_id: uuid.UUID | None = None,
+    run_id: uuid.UUID | None = None,
+    step_name: str | None = None,
+) -> None:
+    """Record a committed Delta version with who wrote it: a key, or a run's step."""
+    add_version(
+        conn,
+        dataset_id,
+        now,
+        version=written.version,
+        row_count=written.row_count,
+        bytes=written.bytes,
+        schema=written.schema,
+        operation=operation,
+        written_by_key_id=key_id,
+        run_id=run_id,
+        step_name=step_name,
+    )

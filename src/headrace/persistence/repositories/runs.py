@@ -174,12 +174,17 @@ def set_step(conn: Connection, run_id: uuid.UUID, name: str, **values: Any) -> N
     )
 
 
-def add_log(
-    conn: Connection, run_id: uuid.UUID, step_name: str, line: str, now: dt.datetime
+def add_logs(
+    conn: Connection, run_id: uuid.UUID, step_name: str, lines: Sequence[tuple[dt.datetime, str]]
 ) -> None:
-    conn.execute(
-        insert(step_logs).values(run_id=run_id, step_name=step_name, logged_at=now, line=line)
-    )
+    if lines:
+        conn.execute(
+            insert(step_logs),
+            [
+                {"run_id": run_id, "step_name": step_name, "logged_at": at, "line": line}
+                for at, line in lines
+            ],
+        )
 
 
 def logs(conn: Connection, run_id: uuid.UUID, step_name: str) -> list[tuple[dt.datetime, str]]:
