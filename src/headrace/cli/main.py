@@ -12,6 +12,8 @@ app = typer.Typer(
     help="headrace: data pipelines as versioned SQL steps over versioned Delta datasets.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain help: rich's help formatter costs ~300 ms of imports on every `--help`.
+    rich_markup_mode=None,
 )
 admin_app = typer.Typer(help="Administration of the metadata store.", no_args_is_help=True)
 db_app = typer.Typer(help="Schema of the metadata store.", no_args_is_help=True)
