@@ -4,6 +4,7 @@ dataset name can reach outside the warehouse."""
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 
 
@@ -21,3 +22,7 @@ class Warehouse:
         path = os.path.join(self.org_folder(org_id), dataset_id.hex)
         os.makedirs(path, exist_ok=True)
         return path
+
+    def remove_table(self, org_id: uuid.UUID, dataset_id: uuid.UUID) -> None:
+        """Delete a dataset's table folder with every version in it (gone already is fine)."""
+        shutil.rmtree(os.path.join(self.org_folder(org_id), dataset_id.hex), ignore_errors=True)
