@@ -79,3 +79,29 @@ class RunRecord:
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     steps: list[RunStepRecord]
+
+
+@dataclass(frozen=True)
+class DatasetVersionRecord:
+    version: int
+    row_count: int
+    bytes: int
+    schema: list[dict[str, Any]]
+    operation: str
+    created_at: dt.datetime
+    written_by_key_id: uuid.UUID | None
+    run_id: uuid.UUID | None
+    step_name: str | None
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """A dataset with its current version's figures (None before its first version)."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    name: str
+    current_version: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    current: DatasetVersionRecord | None = None
