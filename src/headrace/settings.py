@@ -6,6 +6,7 @@ Build it once at start-up (``Settings()``) and pass it down; nothing reads it at
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -59,6 +60,21 @@ class Settings(BaseSettings):
         86400, description="Argo activeDeadlineSeconds of a whole Workflow."
     )
     argo_pod_gc: str = Field("OnPodSuccess", description="Argo podGC strategy.")
+    events_poll_seconds: float = Field(
+        0.25,
+        description="How often a run's event stream looks for status changes in the "
+        "metadata store (two small queries per open stream).",
+    )
+    events_keepalive_seconds: float = Field(
+        15, description="A quiet event stream sends a comment this often, so proxies keep it."
+    )
+    metrics_require_auth: bool = Field(
+        False, description="/metrics needs an API key (any role) when true; open when false."
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Server and worker log lines as plain text or one JSON object each."
+    )
+    log_level: str = Field("INFO", description="Lowest level of the server's log lines.")
 
     @property
     def effective_database_url(self) -> str:

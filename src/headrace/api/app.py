@@ -9,7 +9,9 @@ from fastapi import FastAPI
 
 from headrace import __version__
 from headrace.api import errors
-from headrace.api.routes import keys, pipelines, runs
+from headrace.api.metrics import Metrics, RequestLatency
+from headrace.api.routes import events, keys, pipelines, runs
+from headrace.api.routes.metrics import make_router as metrics_router
 from headrace.persistence.db import Database
 from headrace.settings import Settings
 
@@ -47,6 +49,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.metrics = Metrics(database, settings.lease_seconds)
+    app.add_middleware(RequestLatency, metrics=app.state.metrics)
     errors.install(app)
 
     @app.get("/healthz", tags=["health"])
@@ -54,6 +58,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         """Liveness; no key needed."""
         return {"status": "ok"}
 
-    for module in (keys, pipelines, runs):
+    for module in (keys, pipelines, runs, events):
         app.include_router(module.router)
+    app.include_router(metrics_router(settings.metrics_require_auth))
     return app

@@ -1,0 +1,345 @@
+"""``Client``: one typed method per endpoint of the API (see ``shared/API.md``)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Protocol, TypeVar
+
+import httpx
+
+from headrace.client.errors import HeadraceApiError, ServerUnreachable
+from headrace.client.http import Http, Retry
+from headrace.client.models import (
+    ApiKeyCreated,
+    ApiKeyRead,
+    DatasetRead,
+    PipelineRead,
+    PipelineVersionRead,
+    RunEvent,
+    RunRead,
+    StepIn,
+)
+from headrace.client.sse import parse
+from headrace.domain.runs import TERMINAL_RUN
+
+Id = uuid.UUID | str
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+_T = TypeVar("_T", bound=_Named)
+Steps = Sequence[StepIn | Mapping[str, Any]]
+
+_MEDIA_TYPES = {
+    ".csv": "text/csv",
+    ".parquet": "application/vnd.apache.parquet",
+    ".json": "application/x-ndjson",
+    ".jsonl": "application/x-ndjson",
+    ".ndjson": "application/x-ndjson",
+}
+# An event stream sends a comment at least every 15 s; silence for this long means it is gone.
+_STREAM_READ_TIMEOUT = 60.0
+
+
+def _steps(steps: Steps) -> list[dict[str, Any]]:
+    return [StepIn.model_validate(s).model_dump() for s in steps]
+
+
+def _not_found(what: str, name: str) -> HeadraceApiError:
+    return HeadraceApiError(404, "not_found", f"there is no {what} {name!r}", [], "GET", "")
+
+
+class Client:
+    """A synchronous client of one headrace server, as one API key.
+
+    Every 4xx/5xx raises ``HeadraceApiError``; no answer at all (after retries with backoff)
+    raises ``ServerUnreachable``. List methods return iterators over every page."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        retry: Retry | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self._http = Http(
+            base_url, api_key, timeout=timeout, retry=retry or Retry(), transport=transport
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._http.request("GET", "/healthz").json()
+        return result
+
+    # API keys
+
+    def create_key(self, name: str, role: str) -> ApiKeyCreated:
+        body = {"name": name, "role": role}
+        return ApiKeyCreated.model_validate(
+            self._http.request("POST", "/api-keys/", json=body).json()
+        )
+
+    def list_keys(self, *, page_size: int = 100) -> Iterator[ApiKeyRead]:
+        for item in self._http.pages("/api-keys/", {"limit": page_size}):
+            yield ApiKeyRead.model_validate(item)
+
+    def revoke_key(self, key_id: Id) -> None:
+        self._http.request("DELETE", f"/api-keys/{key_id}/")
+
+    # Datasets
+
+    def upload_dataset(self, path: Path, name: str) -> DatasetRead:
+        """Upload a CSV, Parquet or JSON-lines file as a new dataset or a new version."""
+        media = _MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
+        with path.open("rb") as f:
+            response = self._http.request(
+                "POST", "/datasets/", data={"name": name}, files={"file": (path.name, f, media)}
+            )
+        return DatasetRead.model_validate(response.json())
+
+    def upsert_rows(
+        self,
+        dataset_name: str,
+        row_unique_identifier: str,
+        data: Sequence[Mapping[str, Any]],
+        *,
+        data_schema: Mapping[str, Any] | None = None,
+        check_schema: bool = False,
+    ) -> DatasetRead:
+        """Merge ``data`` into the dataset by key, as a new version."""
+        body: dict[str, Any] = {
+            "dataset_name": dataset_name,
+            "row_unique_identifier": row_unique_identifier,
+            "data": list(data),
+        }
+        if data_schema is not None:
+            body["data_schema"] = dict(data_schema)
+        params = {"check_schema": "true"} if check_schema else None
+        response = self._http.request("PUT", "/datasets/upsert/", json=body, params=params)
+        return DatasetRead.model_validate(response.json())
+
+    def list_datasets(self, *, page_size: int = 100) -> Iterator[DatasetRead]:
+        for item in self._http.pages("/datasets/", {"limit": page_size}):
+            yield DatasetRead.model_validate(item)
+
+    def get_dataset(self, dataset_id: Id) -> DatasetRead:
+        return DatasetRead.model_validate(
+            self._http.request("GET", f"/datasets/{dataset_id}/").json()
+        )
+
+    def find_dataset(self, name_or_id: str) -> DatasetRead:
+        """A dataset by id, or by name (looked up in the listing)."""
+        return self._find(name_or_id, self.get_dataset, self.list_datasets, "dataset")
+
+    def dataset_rows(
+        self, dataset_id: Id, *, version: int | None = None, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        params = {"version": version, "limit": limit, "offset": offset}
+        rows: list[dict[str, Any]] = self._http.request(
+            "GET", f"/datasets/{dataset_id}/rows/", params=params
+        ).json()
+        return rows
+
+    def download_dataset(
+        self,
+        dataset_id: Id,
+        target: Path,
+        *,
+        version: int | None = None,
+        format: Literal["parquet", "csv"] = "parquet",
+    ) -> Path:
+        """Write the dataset (a version of it) to ``target``, streamed."""
+        params = {"version": version, "format": format}
+        with (
+            self._http.stream("GET", f"/datasets/{dataset_id}/download/", params=params) as r,
+            target.open("wb") as f,
+        ):
+            for chunk in r.iter_bytes():
+                f.write(chunk)
+        return target
+
+    def delete_dataset(self, dataset_id: Id) -> None:
+        self._http.request("DELETE", f"/datasets/{dataset_id}/")
+
+    # Pipelines and versions
+
+    def create_pipeline(self, name: str, steps: Steps, *, description: str = "") -> PipelineRead:
+        body = {"name": name, "description": description, "steps": _steps(steps)}
+        return PipelineRead.model_validate(
+            self._http.request("POST", "/pipelines/", json=body).json()
+        )
+
+    def list_pipelines(self, *, page_size: int = 100) -> Iterator[PipelineRead]:
+        for item in self._http.pages("/pipelines/", {"limit": page_size}):
+            yield PipelineRead.model_validate(item)
+
+    def get_pipeline(self, pipeline_id: Id) -> PipelineRead:
+        response = self._http.request("GET", f"/pipelines/{pipeline_id}/")
+        return PipelineRead.model_validate(response.json())
+
+    def find_pipeline(self, name_or_id: str) -> PipelineRead:
+        """A pipeline by id, or by name (looked up in the listing)."""
+        return self._find(name_or_id, self.get_pipeline, self.list_pipelines, "pipeline")
+
+    def update_pipeline(
+        self, pipeline_id: Id, *, name: str | None = None, description: str | None = None
+    ) -> PipelineRead:
+        body = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
+        response = self._http.request("PATCH", f"/pipelines/{pipeline_id}/", json=body)
+        return PipelineRead.model_validate(response.json())
+
+    def delete_pipeline(self, pipeline_id: Id) -> None:
+        self._http.request("DELETE", f"/pipelines/{pipeline_id}/")
+
+    def create_version(self, pipeline_id: Id, steps: Steps) -> PipelineVersionRead:
+        body = {"steps": _steps(steps)}
+        response = self._http.request("POST", f"/pipelines/{pipeline_id}/versions/", json=body)
+        return PipelineVersionRead.model_validate(response.json())
+
+    def list_versions(
+        self, pipeline_id: Id, *, page_size: int = 100
+    ) -> Iterator[PipelineVersionRead]:
+        """Versions, newest first."""
+        for item in self._http.pages(f"/pipelines/{pipeline_id}/versions/", {"limit": page_size}):
+            yield PipelineVersionRead.model_validate(item)
+
+    def get_version(self, pipeline_id: Id, version_id: Id) -> PipelineVersionRead:
+        response = self._http.request("GET", f"/pipelines/{pipeline_id}/versions/{version_id}/")
+        return PipelineVersionRead.model_validate(response.json())
+
+    # Runs
+
+    def start_run(
+        self,
+        pipeline_id: Id,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        version_id: Id | None = None,
+    ) -> RunRead:
+        """A run of the current (or given) version, whole or from ``start`` to ``end``."""
+        body = {
+            "start_job_name": start,
+            "end_job_name": end,
+            "version_id": str(version_id) if version_id else None,
+        }
+        response = self._http.request("POST", f"/pipelines/{pipeline_id}/runs/", json=body)
+        return RunRead.model_validate(response.json())
+
+    def list_runs(
+        self,
+        pipeline_id: Id,
+        *,
+        version_id: Id | None = None,
+        status: Sequence[str] = (),
+        page_size: int = 100,
+    ) -> Iterator[RunRead]:
+        """Runs, newest first."""
+        params = {"limit": page_size, "version_id": version_id, "status": list(status) or None}
+        for item in self._http.pages(f"/pipelines/{pipeline_id}/runs/", params):
+            yield RunRead.model_validate(item)
+
+    def get_run(self, pipeline_id: Id, run_id: Id) -> RunRead:
+        response = self._http.request("GET", f"/pipelines/{pipeline_id}/runs/{run_id}/")
+        return RunRead.model_validate(response.json())
+
+    def cancel_run(self, pipeline_id: Id, run_id: Id) -> RunRead:
+        response = self._http.request("POST", f"/pipelines/{pipeline_id}/runs/{run_id}/cancel/")
+        return RunRead.model_validate(response.json())
+
+    def retry_run(self, pipeline_id: Id, run_id: Id) -> RunRead:
+        response = self._http.request("POST", f"/pipelines/{pipeline_id}/runs/{run_id}/retry/")
+        return RunRead.model_validate(response.json())
+
+    def step_logs(self, pipeline_id: Id, run_id: Id, step_name: str) -> str:
+        path = f"/pipelines/{pipeline_id}/runs/{run_id}/steps/{step_name}/logs/"
+        return self._http.request("GET", path).text
+
+    def wait(
+        self, run: RunRead, timeout: float | None = None, *, interval: float = 0.25
+    ) -> RunRead:
+        """The run once it has ended; ``TimeoutError`` if it has not after ``timeout`` s."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        current = run
+        while current.status not in TERMINAL_RUN:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise TimeoutError(f"run {run.id} is still {current.status} after {timeout} s")
+            time.sleep(interval if left is None else min(interval, left))
+            current = self.get_run(run.pipeline_id, run.id)
+        return current
+
+    def events(
+        self, pipeline_id: Id, run_id: Id, *, last_event_id: str | None = None, reconnects: int = 5
+    ) -> Iterator[RunEvent]:
+        """The run's status changes as they happen, until it ends (an ``end`` event).
+
+        A dropped stream is reopened with ``Last-Event-ID``, so nothing is missed or repeated."""
+        path = f"/pipelines/{pipeline_id}/runs/{run_id}/events/"
+        timeout = httpx.Timeout(self.timeout, read=_STREAM_READ_TIMEOUT)
+        failures = 0
+        while True:
+            headers = {"Accept": "text/event-stream"}
+            if last_event_id:
+                headers["Last-Event-ID"] = last_event_id
+            try:
+                with self._http.stream("GET", path, headers=headers, timeout=timeout) as response:
+                    for sse in parse(response.iter_lines()):
+                        failures = 0
+                        last_event_id = sse.id or last_event_id
+                        yield RunEvent(event=sse.event, id=sse.id, data=json.loads(sse.data))
+                        if sse.event == "end":
+                            return
+            except (httpx.TransportError, ServerUnreachable) as err:
+                failures += 1
+                if failures > reconnects:
+                    raise ServerUnreachable(
+                        f"the event stream of run {run_id} broke: {err}"
+                    ) from err
+            time.sleep(self._http.retry.delay(min(failures, 4)))
+
+    @staticmethod
+    def _find(
+        name_or_id: str,
+        get: Callable[[uuid.UUID], _T],
+        listing: Callable[[], Iterator[_T]],
+        what: str,
+    ) -> _T:
+        try:
+            ident = uuid.UUID(name_or_id)
+        except ValueError:
+            pass
+        else:
+            try:
+                return get(ident)
+            except HeadraceApiError as err:
+                if err.status != 404:
+                    raise
+        for item in listing():
+            if item.name == name_or_id:
+                return item
+        raise _not_found(what, name_or_id)

@@ -1,0 +1,146 @@
+"""The HTTP layer of the client: the key, retries with backoff, errors, pages, streams."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
+
+import httpx
+
+from headrace.client.errors import HeadraceApiError, ServerUnreachable
+
+# A request that never reached the server is always safe to send again; one that may have been
+# handled (a 502/504 or a dropped answer) only when sending it twice does no harm.
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+RETRY_ANY_METHOD = frozenset({503})
+RETRY_IDEMPOTENT = frozenset({502, 504})
+
+Files = Mapping[str, tuple[str, IO[bytes], str]]
+
+
+@dataclass(frozen=True)
+class Retry:
+    """``attempts`` tries in all, waiting ``backoff`` seconds, doubled each time, in between."""
+
+    attempts: int = 4
+    backoff: float = 0.25
+    max_backoff: float = 4.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_backoff, self.backoff * 2**attempt))
+
+
+def _should_retry(method: str, response: httpx.Response | None, error: Exception | None) -> bool:
+    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+        return True
+    if error is not None:
+        return method in IDEMPOTENT and isinstance(error, httpx.TransportError)
+    assert response is not None
+    status = response.status_code
+    return status in RETRY_ANY_METHOD or (status in RETRY_IDEMPOTENT and method in IDEMPOTENT)
+
+
+def _rewind(files: Files | None) -> None:
+    for _, stream, _ in (files or {}).values():
+        stream.seek(0)
+
+
+class Http:
+    """One ``httpx.Client`` bound to a server and an API key."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float,
+        retry: Retry,
+        transport: httpx.BaseTransport | None,
+    ) -> None:
+        self.retry = retry
+        self.client = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "headrace-client"},
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def _send(self, request: httpx.Request, *, stream: bool, files: Files | None) -> httpx.Response:
+        for attempt in range(self.retry.attempts):
+            last = attempt == self.retry.attempts - 1
+            _rewind(files)
+            try:
+                response = self.client.send(request, stream=stream)
+            except httpx.TransportError as err:
+                if last or not _should_retry(request.method, None, err):
+                    raise ServerUnreachable(
+                        f"cannot reach {self.client.base_url}: {err or type(err).__name__}"
+                    ) from err
+            else:
+                if last or not _should_retry(request.method, response, None):
+                    if response.status_code >= 400:
+                        response.read()
+                        response.close()
+                        raise HeadraceApiError.of(response)
+                    return response
+                response.close()
+            time.sleep(self.retry.delay(attempt))
+        raise AssertionError("unreachable")
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: Files | None = None,
+    ) -> httpx.Response:
+        """Send with retries; a 4xx/5xx answer raises ``HeadraceApiError``."""
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        request = self.client.build_request(
+            method, path, params=clean, json=json, data=data, files=files
+        )
+        return self._send(request, stream=False, files=files)
+
+    def pages(self, path: str, params: Mapping[str, Any] | None = None) -> Iterator[Any]:
+        """Every item of a list endpoint, page after page, following ``Link: rel="next"``."""
+        response = self.request("GET", path, params=params)
+        while True:
+            yield from response.json()
+            following = response.links.get("next", {}).get("url")
+            if not following:
+                return
+            response = self.request("GET", following)
+
+    @contextmanager
+    def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: httpx.Timeout | None = None,
+    ) -> Iterator[httpx.Response]:
+        """A response whose body is read as it arrives (downloads, event streams)."""
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        request = self.client.build_request(
+            method,
+            path,
+            params=clean,
+            headers=headers,
+            timeout=timeout if timeout is not None else self.client.timeout,
+        )
+        response = self._send(request, stream=True, files=None)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def close(self) -> None:
+        self.client.close()
