@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 from headrace.cli.context import open_database
+from headrace.logs import configure as configure_logging
 from headrace.settings import Settings
 
 
@@ -14,7 +13,8 @@ def run_server(host: str, port: int) -> None:
     from headrace.api.app import create_app
 
     settings = Settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings)
     db = open_database(settings, migrate=True)
     app = create_app(settings, db)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    # log_config=None: uvicorn's own lines go through our handler (and its format) too.
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=None)

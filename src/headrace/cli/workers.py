@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import signal
 
 from headrace.cli.context import open_database
+from headrace.logs import configure as configure_logging
 from headrace.settings import Settings
 
 
 def _work() -> None:
     from headrace.execution.worker import Worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
+    configure_logging(settings)
     worker = Worker(open_database(settings, migrate=False), settings)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     try:
