@@ -1,4 +1,5 @@
-"""Entry point of the ``headrace`` command: server, workers, admin and local runs."""
+"""Entry point of the ``headrace`` command: server, workers, admin, local runs, and the
+commands that drive a server over its API (``cli/remote/``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from headrace.cli.remote import config as remote_config
+from headrace.cli.remote import datasets as remote_datasets
+from headrace.cli.remote import keys as remote_keys
+from headrace.cli.remote import pipelines as remote_pipelines
+from headrace.cli.remote import runs as remote_runs
 
 app = typer.Typer(
     help="headrace: data pipelines as versioned SQL steps over versioned Delta datasets.",
@@ -21,6 +28,11 @@ step_app = typer.Typer(help="What an Argo pod runs.", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(db_app, name="db")
 app.add_typer(step_app, name="step")
+app.command("login")(remote_config.login)
+app.add_typer(remote_pipelines.app, name="pipelines")
+app.add_typer(remote_runs.app, name="runs")
+app.add_typer(remote_datasets.app, name="datasets")
+app.add_typer(remote_keys.app, name="keys")
 
 
 @app.command()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,27 @@ from pydantic import Field, ValidationError
 from headrace.api.schemas.common import Strict
 from headrace.api.schemas.pipelines import StepIn
 from headrace.domain.pipeline import Step
+from headrace.domain.problems import Loc, Problem
 
 
 class PipelineFileError(Exception):
-    """A pipeline file that cannot be read or does not have the expected shape."""
+    """A pipeline file that cannot be read or does not have the expected shape; ``problems``
+    locates each shape problem by step name, as the server's validation does."""
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+def _by_step_name(raw: Any, loc: Loc) -> Loc:
+    """``("steps", 2, …)`` as ``("steps", "<name of step 2>", …)`` when that step has one."""
+    steps = raw.get("steps") if isinstance(raw, dict) else None
+    if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int) and isinstance(steps, list):
+        step = steps[loc[1]] if loc[1] < len(steps) else None
+        name = step.get("name") if isinstance(step, dict) else None
+        if isinstance(name, str) and name:
+            return ("steps", name, *loc[2:])
+    return loc
 
 
 class _PipelineDocument(Strict):
@@ -48,10 +66,11 @@ def load(path: Path) -> PipelineFile:
     try:
         doc = _PipelineDocument.model_validate(raw)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in err.errors()
-        )
-        raise PipelineFileError(f"{path}: {problems}") from err
+        problems = [
+            Problem(_by_step_name(raw, tuple(e["loc"])), e["msg"], e["type"]) for e in err.errors()
+        ]
+        listed = "; ".join(f"{'.'.join(str(x) for x in p.loc)}: {p.msg}" for p in problems)
+        raise PipelineFileError(f"{path}: {listed}", problems) from err
     return PipelineFile(
         path=path,
         name=doc.name,

@@ -17,6 +17,7 @@ from headrace.client.http import Http, Retry
 from headrace.client.models import (
     ApiKeyCreated,
     ApiKeyRead,
+    DatasetDetailRead,
     DatasetRead,
     PipelineRead,
     PipelineVersionRead,
@@ -146,8 +147,8 @@ class Client:
         for item in self._http.pages("/datasets/", {"limit": page_size}):
             yield DatasetRead.model_validate(item)
 
-    def get_dataset(self, dataset_id: Id) -> DatasetRead:
-        return DatasetRead.model_validate(
+    def get_dataset(self, dataset_id: Id) -> DatasetDetailRead:
+        return DatasetDetailRead.model_validate(
             self._http.request("GET", f"/datasets/{dataset_id}/").json()
         )
 

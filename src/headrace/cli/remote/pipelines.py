@@ -1,0 +1,172 @@
+"""``headrace pipelines list|show|create|push|validate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from headrace.cli.remote.output import command, emit_json, show_table, when
+
+if TYPE_CHECKING:
+    from headrace.cli.pipeline_file import PipelineFile
+    from headrace.client.models import PipelineRead, PipelineVersionRead
+    from headrace.domain.pipeline import Step
+
+app = typer.Typer(help="Pipelines of your organisation.", no_args_is_help=True)
+
+File = Annotated[Path, typer.Option("--file", "-f", help="Pipeline YAML: name, steps.")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+PipelineArg = Annotated[str, typer.Argument(help="Name or id of the pipeline.")]
+
+
+def _load(path: Path) -> PipelineFile:
+    from headrace.cli.pipeline_file import load
+
+    return load(path)
+
+
+def _steps(version: PipelineVersionRead | None) -> list[Step]:
+    from headrace.domain.pipeline import step_from_dict
+
+    if version is None:
+        return []
+    return [step_from_dict(s.name, s.config.model_dump()) for s in version.steps]
+
+
+def _summary(pipeline: PipelineRead) -> list[object]:
+    version = pipeline.current_version
+    return [
+        pipeline.name,
+        pipeline.id,
+        version.number if version else "",
+        len(version.steps) if version else 0,
+        when(pipeline.updated_at),
+    ]
+
+
+@app.command("list")
+@command
+def list_pipelines(as_json: Json = False) -> None:
+    """Every pipeline, with its current version."""
+    from headrace.cli.remote.config import connect
+
+    with connect() as client:
+        found = list(client.list_pipelines())
+    if as_json:
+        emit_json(found)
+        return
+    columns = ("name", "id", "version", "steps", "updated")
+    show_table("pipelines", columns, [_summary(p) for p in found])
+
+
+@app.command("show")
+@command
+def show(pipeline: PipelineArg, as_json: Json = False) -> None:
+    """A pipeline and the steps of its current version."""
+    from headrace.cli.remote.config import connect
+
+    with connect() as client:
+        found = client.find_pipeline(pipeline)
+    if as_json:
+        emit_json(found)
+        return
+    version = found.current_version
+    typer.echo(f"{found.name} ({found.id}) {found.description}".rstrip())
+    typer.echo(f"version {version.number if version else '-'}, updated {when(found.updated_at)}")
+    rows = [
+        (
+            s.name,
+            ", ".join(s.config.input_datasets),
+            ", ".join(s.config.output_datasets),
+        )
+        for s in (version.steps if version else [])
+    ]
+    show_table("steps", ("step", "inputs", "outputs"), rows)
+
+
+@app.command("create")
+@command
+def create(file: File, as_json: Json = False) -> None:
+    """Create the pipeline of a file, with its steps as version 1."""
+    from headrace.cli.remote.config import connect
+
+    doc = _load(file)
+    with connect() as client:
+        made = client.create_pipeline(doc.name, doc.step_bodies, description=doc.description)
+    if as_json:
+        emit_json(made)
+        return
+    typer.echo(f"created pipeline {made.name} ({made.id}), version 1 with {len(doc.steps)} steps")
+
+
+@app.command("push")
+@command
+def push(file: File, as_json: Json = False) -> None:
+    """Create the file's pipeline, or add a version when its steps differ from the current
+    one (printing what changed); nothing happens when they are the same."""
+    from headrace.cli.remote.config import connect
+    from headrace.cli.remote.diff import step_diff
+    from headrace.client import HeadraceApiError
+
+    doc = _load(file)
+    with connect() as client:
+        try:
+            found = client.find_pipeline(doc.name)
+        except HeadraceApiError as err:
+            if err.status != 404:
+                raise
+            made = client.create_pipeline(doc.name, doc.step_bodies, description=doc.description)
+            if as_json:
+                emit_json(made)
+            else:
+                typer.echo(f"created pipeline {made.name} ({made.id}), version 1")
+            return
+        if doc.description != found.description:
+            found = client.update_pipeline(found.id, description=doc.description)
+        changes = step_diff(_steps(found.current_version), doc.steps)
+        if changes:
+            client.create_version(found.id, doc.step_bodies)
+            found = client.get_pipeline(found.id)
+    if as_json:
+        emit_json(found)
+        return
+    number = found.current_version.number if found.current_version else "-"
+    if not changes:
+        typer.echo(f"{found.name}: steps unchanged, still version {number}")
+        return
+    for line in changes:
+        typer.echo(line)
+    typer.echo(f"{found.name}: new version {number}")
+
+
+@app.command("validate")
+@command
+def validate(file: File, as_json: Json = False) -> None:
+    """Check a file offline with the server's own validation; list every problem with its
+    step and field (exit 1 when there is any)."""
+    from headrace.cli.pipeline_file import PipelineFileError
+    from headrace.domain.validation import validate_steps
+
+    try:
+        problems = validate_steps(_load(file).steps)
+    except PipelineFileError as err:
+        if not err.problems:
+            raise
+        problems = err.problems
+    if as_json:
+        emit_json(
+            {
+                "valid": not problems,
+                "problems": [{"loc": list(p.loc), "msg": p.msg, "type": p.type} for p in problems],
+            }
+        )
+    elif not problems:
+        typer.echo(f"{file}: valid")
+    else:
+        typer.echo(f"{file}: {len(problems)} problem(s)")
+        for p in problems:
+            typer.echo(f"  {'.'.join(str(x) for x in p.loc)}: {p.msg}")
+    if problems:
+        raise typer.Exit(1)

@@ -1,0 +1,178 @@
+"""``headrace runs start|list|show|cancel|retry|logs``."""
+
+from __future__ import annotations
+
+from itertools import islice
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from headrace.cli.remote.output import command, emit_json, show_table, when
+
+if TYPE_CHECKING:
+    from headrace.client import Client
+    from headrace.client.models import RunRead
+
+app = typer.Typer(help="Runs of a pipeline.", no_args_is_help=True)
+
+Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+PipelineArg = Annotated[str, typer.Argument(help="Name or id of the pipeline.")]
+RunArg = Annotated[str, typer.Argument(help="Id of the run.")]
+Wait = Annotated[
+    bool, typer.Option("--wait", help="Follow the run until it ends; exit 0 only if it succeeded.")
+]
+
+
+def _finish(client: Client, run: RunRead, wait: bool, as_json: bool) -> None:
+    """Print the run, or follow it to its end and exit with its outcome."""
+    from headrace.cli.remote.progress import follow
+
+    if not wait:
+        if as_json:
+            emit_json(run)
+        else:
+            typer.echo(f"run {run.name} ({run.id}): {run.status}")
+        return
+    if as_json:
+        for _ in client.events(run.pipeline_id, run.id):
+            pass
+        run = client.get_run(run.pipeline_id, run.id)
+        emit_json(run)
+    else:
+        typer.echo(f"run {run.name} ({run.id})")
+        run = follow(client, run)
+        typer.echo(f"run {run.name}: {run.status}")
+    raise typer.Exit(0 if run.status == "Succeeded" else 1)
+
+
+@app.command("start")
+@command
+def start(
+    pipeline: PipelineArg,
+    first: Annotated[str | None, typer.Option("--start", help="First step to run.")] = None,
+    last: Annotated[str | None, typer.Option("--end", help="Last step to run.")] = None,
+    wait: Wait = False,
+    as_json: Json = False,
+) -> None:
+    """Run the pipeline's current version, whole or from --start to --end."""
+    from headrace.cli.remote.config import connect
+
+    with connect() as client:
+        found = client.find_pipeline(pipeline)
+        _finish(client, client.start_run(found.id, start=first, end=last), wait, as_json)
+
+
+def _progress(run: RunRead) -> str:
+    done = sum(1 for s in run.run_steps if s.status == "Succeeded")
+    return f"{done}/{len(run.run_steps)}"
+
+
+@app.command("list")
+@command
+def list_runs(
+    pipeline: PipelineArg,
+    status: Annotated[
+        list[str] | None, typer.Option("--status", help="Only runs in this status (repeatable).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many runs, newest first.")] = 50,
+    as_json: Json = False,
+) -> None:
+    """The pipeline's runs, newest first."""
+    from headrace.cli.remote.config import connect
+
+    with connect() as client:
+        found = client.find_pipeline(pipeline)
+        runs = list(
+            islice(
+                client.list_runs(found.id, status=status or [], page_size=min(limit, 1000)), limit
+            )
+        )
+    if as_json:
+        emit_json(runs)
+        return
+    rows = [
+        (r.id, r.name, r.status, _progress(r), when(r.created_at), when(r.finished_at))
+        for r in runs
+    ]
+    columns = ("id", "name", "status", "succeeded", "created", "finished")
+    show_table(f"runs of {found.name}", columns, rows)
+
+
+def _steps_table(run: RunRead) -> None:
+    rows = [
+        (
+            s.name,
+            s.status,
+            s.rows_written,
+            when(s.started_at),
+            when(s.finished_at),
+            s.error,
+        )
+        for s in run.run_steps
+    ]
+    columns = ("step", "status", "rows", "started", "finished", "error")
+    show_table(f"{run.name}: {run.status}", columns, rows)
+
+
+@app.command("show")
+@command
+def show(pipeline: PipelineArg, run_id: RunArg, as_json: Json = False) -> None:
+    """One run and its steps."""
+    from headrace.cli.remote.config import connect
+
+    with connect() as client:
+        run = client.get_run(client.find_pipeline(pipeline).id, run_id)
+    if as_json:
+        emit_json(run)
+        return
+    typer.echo(f"run {run.name} ({run.id}): {run.status}")
+    typer.echo(f"created {when(run.created_at)}, finished {when(run.finished_at) or '-'}")
+    _steps_table(run)
+
+
+@app.command("cancel")
+@command
+def cancel(pipeline: PipelineArg, run_id: RunArg, as_json: Json = False) -> None:
+    """Stop a Pending or Running run."""
+    from headrace.cli.remote.config import connect
+
+    with connect() as client:
+        run = client.cancel_run(client.find_pipeline(pipeline).id, run_id)
+    if as_json:
+        emit_json(run)
+    else:
+        typer.echo(f"run {run.name} ({run.id}): {run.status}, cancel requested")
+
+
+@app.command("retry")
+@command
+def retry(pipeline: PipelineArg, run_id: RunArg, wait: Wait = False, as_json: Json = False) -> None:
+    """A new run of what did not succeed (and everything downstream of it)."""
+    from headrace.cli.remote.config import connect
+
+    with connect() as client:
+        run = client.retry_run(client.find_pipeline(pipeline).id, run_id)
+        _finish(client, run, wait, as_json)
+
+
+@app.command("logs")
+@command
+def logs(
+    pipeline: PipelineArg,
+    run_id: RunArg,
+    step: Annotated[str | None, typer.Argument(help="Only this step's lines.")] = None,
+) -> None:
+    """The log lines of a step, or of every step that has some, kept after the worker is gone."""
+    from headrace.cli.remote.config import connect
+
+    with connect() as client:
+        pipeline_id = client.find_pipeline(pipeline).id
+        if step is not None:
+            typer.echo(client.step_logs(pipeline_id, run_id, step), nl=False)
+            return
+        run = client.get_run(pipeline_id, run_id)
+        for s in run.run_steps:
+            text = client.step_logs(pipeline_id, run_id, s.name)
+            if text:
+                typer.echo(f"== {s.name} ({s.status})")
+                typer.echo(text, nl=False)
