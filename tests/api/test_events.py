@@ -1,0 +1,145 @@
+"""The run event stream: one event per status change, resumable with Last-Event-ID.
+
+The test plays the worker by writing statuses into the metadata store, so every change and
+its order are known; the stream is read from a real server (uvicorn in a thread)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from headrace.api.app import create_app
+from headrace.client.sse import ServerSentEvent, apply, parse
+from headrace.persistence.db import Database
+from headrace.persistence.repositories import runs as runs_repo
+from headrace.settings import Settings
+from tests.factories import Api, make_pipeline
+from tests.live import serve_in_thread
+
+
+@pytest.fixture
+def live_url(db: Database, settings: Settings) -> Iterator[str]:
+    fast = settings.model_copy(update={"events_poll_seconds": 0.02})
+    with serve_in_thread(create_app(fast, db)) as url:
+        yield url
+
+
+def _set(db: Database, run_id: str, run: str | None = None, **steps: str) -> None:
+    """Change statuses in one transaction, as a worker would."""
+    now = dt.datetime.now(dt.UTC)
+    with db.unit_of_work() as conn:
+        rid = uuid.UUID(run_id)
+        if run is not None:
+            finished = now if run in ("Succeeded", "Failed", "Error", "Cancelled") else None
+            runs_repo.set_run(conn, rid, status=run, started_at=now, finished_at=finished)
+        for name, status in steps.items():
+            runs_repo.set_step(conn, rid, name, status=status, started_at=now)
+
+
+class Stream:
+    """An open event stream, read one event at a time."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.events = parse(response.iter_lines())
+
+    def next(self) -> ServerSentEvent:
+        return next(self.events)
+
+
+def _open(http: httpx.Client, api: Api, path: str, last_event_id: str | None = None) -> Any:
+    headers = api.headers({"Last-Event-ID": last_event_id} if last_event_id else None)
+    return http.stream("GET", path, headers=headers)
+
+
+def _seq(event: ServerSentEvent) -> int:
+    assert event.id is not None
+    return int(event.id.split("-")[0])
+
+
+def test_stream_follows_every_change_and_resumes_without_gaps_or_repeats(
+    api: Api, db: Database, live_url: str
+) -> None:
+    pipeline = make_pipeline(api)
+    run = api.post(f"/pipelines/{pipeline['id']}/runs/", json={}).json()
+    path = f"/pipelines/{pipeline['id']}/runs/{run['id']}/events/"
+    seen: list[ServerSentEvent] = []
+    with httpx.Client(base_url=live_url, timeout=10) as http:
+        with _open(http, api, path) as response:
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/event-stream")
+            stream = Stream(response)
+            first = stream.next()
+            assert first.event == "run"
+            assert json.loads(first.data)["status"] == "Pending"
+            seen.append(first)
+            _set(db, run["id"], "Running", gen="Running")
+            seen += [stream.next(), stream.next()]
+        # Disconnected: these happen while nobody listens.
+        _set(db, run["id"], gen="Succeeded", double="Running")
+        with _open(http, api, path, last_event_id=seen[-1].id) as response:
+            stream = Stream(response)
+            missed = [stream.next(), stream.next()]
+            _set(db, run["id"], "Succeeded", double="Succeeded", total="Succeeded")
+            rest = [stream.next(), stream.next(), stream.next()]
+            end = stream.next()
+            assert list(stream.events) == []  # the stream closes after `end`
+    assert [(e.event, json.loads(e.data).get("status")) for e in seen[1:]] == [
+        ("run", "Running"),
+        ("step", None),
+    ]
+    changed = [json.loads(e.data)["run_steps"][0] for e in missed]
+    assert [(s["name"], s["status"]) for s in changed] == [
+        ("gen", "Succeeded"),
+        ("double", "Running"),
+    ]
+    assert [e.event for e in rest] == ["step", "step", "run"]
+    assert (end.event, json.loads(end.data)) == ("end", {"status": "Succeeded"})
+    everything = [*seen, *missed, *rest]
+    assert [_seq(e) for e in everything] == list(range(1, 9))
+    state = json.loads(first.data)
+    for event in everything[1:]:
+        state = apply(state, json.loads(event.data))
+    final = api.get(f"/pipelines/{pipeline['id']}/runs/{run['id']}/").json()
+    assert state["status"] == final["status"] == "Succeeded"
+    assert {s["name"]: s["status"] for s in state["run_steps"]} == {
+        s["name"]: s["status"] for s in final["run_steps"]
+    }
+
+
+def test_resuming_an_ended_run_only_ends_and_a_foreign_id_starts_afresh(
+    api: Api, db: Database, live_url: str
+) -> None:
+    pipeline = make_pipeline(api)
+    run = api.post(f"/pipelines/{pipeline['id']}/runs/", json={}).json()
+    api.post(f"/pipelines/{pipeline['id']}/runs/{run['id']}/cancel/")
+    path = f"/pipelines/{pipeline['id']}/runs/{run['id']}/events/"
+    with httpx.Client(base_url=live_url, timeout=10) as http:
+        with _open(http, api, path) as response:
+            whole, end = list(parse(response.iter_lines()))
+        assert json.loads(whole.data)["run_steps"][0]["status"] == "Cancelled"
+        assert end.event == "end"
+        with _open(http, api, path, last_event_id=whole.id) as response:
+            assert [e.event for e in parse(response.iter_lines())] == ["end"]
+        with _open(http, api, path, last_event_id="not-an-id") as response:
+            again = list(parse(response.iter_lines()))
+        assert [e.event for e in again] == ["run", "end"]
+        assert json.loads(again[0].data)["id"] == run["id"]
+
+
+def test_events_need_a_key_and_hide_other_organisations(api: Api, db: Database) -> None:
+    from tests.factories import make_org
+
+    pipeline = make_pipeline(api)
+    run = api.post(f"/pipelines/{pipeline['id']}/runs/", json={}).json()
+    path = f"/pipelines/{pipeline['id']}/runs/{run['id']}/events/"
+    assert api.client.get(path).status_code == 401
+    other = make_org(api.client, db)
+    r = other.get(path)
+    assert (r.status_code, r.json()["code"]) == (404, "not_found")
+    assert api.get(f"/pipelines/{pipeline['id']}/runs/{uuid.uuid4()}/events").status_code == 404

@@ -1,0 +1,93 @@
+"""/metrics: Prometheus text from the metadata store and the request middleware."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from headrace.api.app import create_app
+from headrace.execution.worker import Worker
+from headrace.persistence.db import Database
+from headrace.persistence.repositories import runs as runs_repo
+from headrace.settings import Settings
+from tests.factories import Api, make_org, make_pipeline
+
+
+def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def _value(text: str, name: str, **labels: str) -> float:
+    return _samples(text)[(name, frozenset(labels.items()))]
+
+
+def test_metrics_report_runs_steps_durations_and_request_latency(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    pipeline = make_pipeline(api)
+    run = api.post(f"/pipelines/{pipeline['id']}/runs/", json={}).json()
+    worker = Worker(db, settings)
+    assert worker.claim(only=uuid.UUID(run["id"])) is not None
+    worker.execute(uuid.UUID(run["id"]))
+    r = api.client.get("/metrics")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
+    assert _value(r.text, "headrace_runs", status="Succeeded") >= 1
+    assert _value(r.text, "headrace_run_steps", status="Succeeded") >= 3
+    assert _value(r.text, "headrace_step_duration_seconds_count") >= 3
+    assert _value(r.text, "headrace_step_duration_seconds_bucket", le="+Inf") >= 3
+    assert _value(r.text, "headrace_run_queue_wait_seconds_count") >= 1
+    latency = _value(
+        r.text,
+        "headrace_http_request_duration_seconds_count",
+        method="POST",
+        route="/pipelines/{pipeline_id}/runs",
+        status="201",
+    )
+    assert latency == 1
+
+
+def test_workers_are_reported_with_their_last_heartbeat(api: Api, db: Database) -> None:
+    pipeline = make_pipeline(api)
+    run = api.post(f"/pipelines/{pipeline['id']}/runs/", json={}).json()
+    worker_id = f"test-worker-{uuid.uuid4().hex[:6]}"
+    lease_until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
+    with db.unit_of_work() as conn:
+        runs_repo.set_run(
+            conn,
+            uuid.UUID(run["id"]),
+            status="Running",
+            worker_id=worker_id,
+            lease_expires_at=lease_until,
+        )
+    try:
+        text = api.client.get("/metrics").text
+        beat = _value(text, "headrace_worker_last_heartbeat_timestamp_seconds", worker=worker_id)
+        assert beat == (lease_until - dt.timedelta(seconds=30)).timestamp()
+        assert _value(text, "headrace_workers_active") >= 1
+    finally:
+        with db.unit_of_work() as conn:
+            runs_repo.set_run(
+                conn,
+                uuid.UUID(run["id"]),
+                status="Cancelled",
+                worker_id=None,
+                lease_expires_at=None,
+                finished_at=dt.datetime.now(dt.UTC),
+            )
+
+
+def test_metrics_can_require_a_key(db: Database, settings: Settings) -> None:
+    guarded = settings.model_copy(update={"metrics_require_auth": True})
+    with TestClient(create_app(guarded, db)) as client:
+        r = client.get("/metrics")
+        assert (r.status_code, r.json()["code"]) == (401, "unauthorized")
+        viewer = make_org(client, db).with_role("viewer")
+        assert viewer.get("/metrics").status_code == 200
