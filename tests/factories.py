@@ -87,3 +87,39 @@ def make_pipeline(
     assert r.status_code == 201, r.text
     result: dict[str, Any] = r.json()
     return result
+
+
+def make_run(api: Api, pipeline_id: str, **body: Any) -> dict[str, Any]:
+    """POST a run (``body`` holds start_job_name/end_job_name/version_id) and return it."""
+    r = api.post(f"/pipelines/{pipeline_id}/runs/", json=body)
+    assert r.status_code == 201, r.text
+    result: dict[str, Any] = r.json()
+    return result
+
+
+def diamond_steps() -> list[dict[str, Any]]:
+    """src → (left, right) → join: a diamond that needs no uploaded dataset."""
+    return [
+        make_step("src", "SELECT range AS n FROM range(5)", [], ["base"]),
+        make_step("left", "SELECT n FROM base WHERE n % 2 = 0", ["base"], ["evens"]),
+        make_step("right", "SELECT n FROM base WHERE n % 2 = 1", ["base"], ["odds"]),
+        make_step(
+            "join",
+            "SELECT * FROM evens UNION ALL SELECT * FROM odds",
+            ["evens", "odds"],
+            ["all_numbers"],
+        ),
+    ]
+
+
+def add_dataset_version(db: Database, org_id: str, name: str) -> None:
+    """Record a catalog version of dataset ``name`` (metadata only: no bytes are written),
+    as an upload would, so that runs may read it as an external input."""
+    from headrace.services import datasets
+    from headrace.storage.delta import WrittenVersion
+
+    dataset_id = datasets.ensure(db, uuid.UUID(org_id), name)
+    written = WrittenVersion(
+        version=0, row_count=1, bytes=1, schema=[{"name": "n", "type": "int64"}]
+    )
+    datasets.record_version(db, dataset_id, written, operation="upload")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, SqlglotError
 from sqlglot.optimizer.scope import traverse_scope
 
 # A function whose name matches reads files, URLs, the catalog of settings or the environment.
@@ -62,20 +62,24 @@ def _check_functions(tree: exp.Expr, out: SqlAnalysis) -> None:
 def _tables_read(query: exp.Expr, out: SqlAnalysis) -> set[str]:
     """Names of real tables a query reads, walking scopes so that CTEs shadow table names."""
     found: set[str] = set()
-    for scope in traverse_scope(query):
-        for source in scope.selected_sources.values():
-            table = source[1]
-            if not isinstance(table, exp.Table):
-                continue
-            if not isinstance(table.this, exp.Identifier):
-                continue  # a table function; checked by _check_functions
-            if table.args.get("db") or table.args.get("catalog"):
-                out.fail(
-                    f"table {table.sql(dialect='duckdb')} is qualified: refer to datasets by name",
-                    "sql.qualified_table",
-                )
-                continue
-            found.add(table.name)
+    try:
+        scopes = traverse_scope(query)
+        sources = [s for scope in scopes for s in scope.selected_sources.values()]
+    except SqlglotError as err:  # e.g. one alias used for two tables
+        out.fail(f"the query is not valid: {err}", "sql.invalid")
+        return found
+    for _, table in sources:
+        if not isinstance(table, exp.Table):
+            continue
+        if not isinstance(table.this, exp.Identifier):
+            continue  # a table function; checked by _check_functions
+        if table.args.get("db") or table.args.get("catalog"):
+            out.fail(
+                f"table {table.sql(dialect='duckdb')} is qualified: refer to datasets by name",
+                "sql.qualified_table",
+            )
+            continue
+        found.add(table.name)
     return found
 
 
@@ -96,6 +100,9 @@ def analyse(sql: str, outputs: int) -> SqlAnalysis:
         out.fail("the query is empty", "sql.empty")
         return out
     for statement in statements:
+        if any(not select.expressions for select in statement.find_all(exp.Select)):
+            out.fail("the query cannot be parsed: a SELECT needs at least one column", "sql.parse")
+            return out
         _check_functions(statement, out)
     if outputs <= 1:
         _analyse_single(statements, out)

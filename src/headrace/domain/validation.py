@@ -54,11 +54,14 @@ def validate_steps(steps: Sequence[Step]) -> list[Problem]:
             )
         seen.setdefault(step.name, index)
         problems += _check_step(step, where, writers)
-    if not problems:
-        cycle = Dag.build(steps).cycle()
-        if cycle:
-            arrow = " -> ".join([*cycle, cycle[0]])
-            problems.append(Problem(("steps",), f"the steps form a cycle: {arrow}", "steps.cycle"))
+    # A cycle is reported alongside every other problem: the graph is built from the first
+    # step of each name (later ones are reported as duplicates; the first writer of a dataset
+    # wins), so it is well defined whatever else is wrong.
+    unique = [step for index, step in enumerate(steps) if seen[step.name] == index]
+    cycle = Dag.build(unique).cycle()
+    if cycle:
+        arrow = " -> ".join([*cycle, cycle[0]])
+        problems.append(Problem(("steps",), f"the steps form a cycle: {arrow}", "steps.cycle"))
     return problems
 
 
