@@ -25,7 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from deltalake import DeltaTable, Schema
+from deltalake import CommitProperties, DeltaTable, Schema
 from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
@@ -124,7 +124,8 @@ def _stats(count: int, column_stats: dict[str, Any] | None, schema: pa.Schema) -
     nulls: list[str] = []
     for f in schema:
         s = (column_stats or {}).get(f'"{f.name}"') or (column_stats or {}).get(f.name)
-        if s is None:
+        if s is None or pa.types.is_nested(f.type):
+            # Delta wants nested stats per leaf field (an object, not a number): leave them out
             continue
         key, t = json.dumps(f.name), f.type
         if s.get("null_count") is not None:
@@ -187,18 +188,39 @@ def commit_copy(
             )
         )
     if base is None:
-        create_table_with_add_actions(table, Schema.from_arrow(schema), adds, mode="overwrite")
+        # Two first writers can race: delta-rs then lands the later create as version 1 over
+        # the other (no error), so the version is found by a tag of ours, never assumed 0.
+        tag = uuid.uuid4().hex
+        create_table_with_add_actions(
+            table,
+            Schema.from_arrow(schema),
+            adds,
+            mode="overwrite",
+            commit_properties=CommitProperties(custom_metadata={_WRITE_TAG: tag}),
+        )
+        version = _tagged_version(table, tag)
     else:
         actions: list[AddAction | RemoveAction] = [*adds]
         base.create_write_transaction(actions, mode="overwrite", schema=schema)
+        # An overwrite conflicts with every concurrent commit, so on success ours directly
+        # follows the snapshot it was based on.
+        version = int(base.version()) + 1
     for filename in empty:  # only after the commit: a retried commit reads the schema again
         os.remove(filename)
-    # An overwrite conflicts with every concurrent commit, so on success ours directly follows
-    # the snapshot it was based on.
-    version = 0 if base is None else int(base.version()) + 1
     return WrittenVersion(
         version=version, row_count=total_rows, bytes=total_bytes, schema=schema_fields(schema)
     )
+
+
+_WRITE_TAG = "headrace.write"
+
+
+def _tagged_version(table: str, tag: str) -> int:
+    """The version whose commit carries ``tag`` in its custom metadata."""
+    for entry in DeltaTable(table).history():
+        if entry.get(_WRITE_TAG) == tag:
+            return int(entry["version"])
+    raise SystemFailure(f"the commit tagged {tag} is not in the history of {table}")
 
 
 def open_base(table: str) -> DeltaTable | None:
