@@ -7,9 +7,10 @@ import uuid
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Row, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, delete, insert, or_, select, update
 
 from headrace.persistence.paging import Keyset, page
+from headrace.persistence.records import DatasetRecord, DatasetVersionRecord
 from headrace.persistence.tables import dataset_versions, datasets
 
 if TYPE_CHECKING:
@@ -130,4 +131,82 @@ def add_written(
         written_by_key_id=key_id,
         run_id=run_id,
         step_name=step_name,
+    )
+
+
+def _version_record(row: Any) -> DatasetVersionRecord:
+    return DatasetVersionRecord(
+        version=row.version,
+        row_count=row.row_count,
+        bytes=row.bytes,
+        schema=list(row.schema),
+        operation=row.operation,
+        created_at=row.created_at,
+        written_by_key_id=row.written_by_key_id,
+        run_id=row.run_id,
+        step_name=row.step_name,
+    )
+
+
+def _with_current(conn: Connection, rows: list[Row[Any]]) -> list[DatasetRecord]:
+    """Dataset records, each with its current version's row (one query for all)."""
+    wanted = [(r.id, r.current_version) for r in rows if r.current_version is not None]
+    current: dict[uuid.UUID, DatasetVersionRecord] = {}
+    if wanted:
+        found = conn.execute(
+            select(dataset_versions).where(
+                or_(
+                    *(
+                        and_(dataset_versions.c.dataset_id == i, dataset_versions.c.version == v)
+                        for i, v in wanted
+                    )
+                )
+            )
+        )
+        current = {r.dataset_id: _version_record(r) for r in found}
+    return [
+        DatasetRecord(
+            id=r.id,
+            org_id=r.org_id,
+            name=r.name,
+            current_version=r.current_version,
+            created_at=r.created_at,
+            updated_at=r.updated_at,
+            current=current.get(r.id),
+        )
+        for r in rows
+    ]
+
+
+def record(
+    conn: Connection, org_id: uuid.UUID, dataset_id: uuid.UUID, *, lock: bool = False
+) -> DatasetRecord | None:
+    """One dataset of the organisation with its current version, or None."""
+    query = select(datasets).where(datasets.c.org_id == org_id, datasets.c.id == dataset_id)
+    if lock:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return _with_current(conn, [row])[0] if row is not None else None
+
+
+def records(
+    conn: Connection, org_id: uuid.UUID, *, after: Keyset | None, limit: int
+) -> list[DatasetRecord]:
+    """A page of the organisation's datasets, newest first, with their current versions."""
+    return _with_current(conn, list_for_org(conn, org_id, after=after, limit=limit))
+
+
+def version_records(conn: Connection, dataset_id: uuid.UUID) -> list[DatasetVersionRecord]:
+    """Every version of one dataset, newest first."""
+    return [_version_record(r) for r in versions(conn, [dataset_id])]
+
+
+def has_version(conn: Connection, dataset_id: uuid.UUID, version: int) -> bool:
+    return (
+        conn.execute(
+            select(dataset_versions.c.id).where(
+                dataset_versions.c.dataset_id == dataset_id, dataset_versions.c.version == version
+            )
+        ).first()
+        is not None
     )

@@ -1,0 +1,169 @@
+"""/datasets/: upload, upsert, list, read, download, delete."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from headrace.api.deps import Builder, Config, Db, Paging, Viewer
+from headrace.api.routing import SlashRouter
+from headrace.api.schemas.datasets import DatasetDetailRead, DatasetRead, UpsertBody
+from headrace.api.uploads import receive_form
+from headrace.domain.problems import Problem
+from headrace.errors import InvalidInput
+from headrace.services import datasets
+from headrace.storage.reading import ExportFormat
+
+router = SlashRouter(tags=["datasets"])
+
+CHUNK = 1024 * 1024
+
+_UPLOAD_FORM: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "name"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "CSV (with a header), Parquet, or JSON lines "
+                            "(.jsonl, .ndjson, .json)",
+                        },
+                        "name": {"type": "string", "description": "The dataset's name."},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/datasets/", status_code=201, response_model=DatasetRead, openapi_extra=_UPLOAD_FORM)
+async def upload_dataset(request: Request, who: Builder, db: Db, settings: Config) -> DatasetRead:
+    """A new dataset, or the next version of the one with this name. 413 when the file is
+    larger than the server accepts, 422 for a file that is not readable rows (nothing is
+    written then)."""
+    form = await receive_form(
+        request,
+        file_field="file",
+        folder=datasets.scratch_folder(settings),
+        max_bytes=settings.max_upload_bytes,
+    )
+    try:
+        problems = [
+            Problem(("body", f), "this field is required", "missing")
+            for f, present in (("file", form.file is not None), ("name", "name" in form.fields))
+            if not present
+        ]
+        if problems or form.file is None:
+            raise InvalidInput("the form needs the fields 'file' and 'name'", problems)
+        source = datasets.SourceFile(form.file.path, form.file.filename, form.file.content_type)
+        found = await run_in_threadpool(
+            datasets.upload, db, settings, who, form.fields["name"], source
+        )
+    finally:
+        form.discard()
+    return DatasetRead.of(found)
+
+
+@router.put("/datasets/upsert/", response_model=DatasetRead)
+def upsert_dataset(
+    body: UpsertBody,
+    who: Builder,
+    db: Db,
+    settings: Config,
+    check_schema: Annotated[
+        bool, Query(description="Refuse fields and values that do not fit the schema.")
+    ] = True,
+) -> DatasetRead:
+    """Merge rows by ``row_unique_identifier`` into a new version; the dataset is created
+    when it does not exist. A row replaces the stored row with the same key."""
+    found = datasets.upsert(
+        db,
+        settings,
+        who,
+        body.dataset_name,
+        body.row_unique_identifier,
+        body.data,
+        body.data_schema,
+        check_schema=check_schema,
+    )
+    return DatasetRead.of(found)
+
+
+@router.get("/datasets/", response_model=list[DatasetRead])
+def list_datasets(who: Viewer, db: Db, paging: Paging) -> list[DatasetRead]:
+    found = datasets.list_all(db, who, paging.after, paging.limit)
+    paging.link_next(found, lambda d: (d.created_at, d.id))
+    return [DatasetRead.of(d) for d in found]
+
+
+@router.get("/datasets/{dataset_id}/", response_model=DatasetDetailRead)
+def get_dataset(dataset_id: uuid.UUID, who: Viewer, db: Db) -> DatasetDetailRead:
+    detail = datasets.get(db, who, dataset_id)
+    base = DatasetRead.of(detail.dataset).model_dump(by_alias=True)
+    versions = [v.__dict__ for v in detail.versions]
+    return DatasetDetailRead.model_validate({**base, "versions": versions})
+
+
+@router.get("/datasets/{dataset_id}/rows/")
+def dataset_rows(
+    dataset_id: uuid.UUID,
+    who: Viewer,
+    db: Db,
+    settings: Config,
+    version: Annotated[int | None, Query(ge=0, description="Default: the current one.")] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    """Rows of a version as JSON objects: decimals, dates and timestamps as strings, bytes
+    as base64."""
+    return datasets.rows(db, settings, who, dataset_id, version=version, limit=limit, offset=offset)
+
+
+def _stream(path: str) -> Iterator[bytes]:
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(CHUNK):
+                yield chunk
+    finally:
+        os.remove(path)
+
+
+@router.get("/datasets/{dataset_id}/download/", response_class=StreamingResponse)
+def download_dataset(
+    dataset_id: uuid.UUID,
+    who: Viewer,
+    db: Db,
+    settings: Config,
+    version: Annotated[int | None, Query(ge=0, description="Default: the current one.")] = None,
+    format: Annotated[ExportFormat, Query()] = ExportFormat.PARQUET,
+) -> StreamingResponse:
+    """The whole version as one Parquet or CSV file."""
+    export = datasets.export(db, settings, who, dataset_id, version=version, fmt=format)
+    return StreamingResponse(
+        _stream(export.path),
+        media_type=export.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{export.filename}"',
+            "Content-Length": str(os.path.getsize(export.path)),
+        },
+    )
+
+
+@router.delete("/datasets/{dataset_id}/", status_code=204, response_class=Response)
+def delete_dataset(dataset_id: uuid.UUID, who: Builder, db: Db, settings: Config) -> Response:
+    """Delete the dataset with every version; 409 while a pipeline's current version reads
+    it."""
+    datasets.delete(db, settings, who, dataset_id)
+    return Response(status_code=204)

@@ -1,0 +1,284 @@
+"""Files clients send (CSV, Parquet, JSON lines) turned into a new version of a Delta table.
+
+DuckDB reads the file, every column is cast to a type Delta can store (``types.py``), and one
+``COPY … TO '<table>/w-<uuid>/part-<uuid>.parquet'`` writes the version's only file, which is
+then committed (``delta.commit_copy``). A file DuckDB cannot read as rows raises InvalidInput
+naming the line or column at fault; nothing is committed and the write folder is removed, so
+the table stays exactly as it was.
+
+Rules for what a file must be:
+
+- not empty (0 bytes), with at least one column;
+- CSV: a header line, then rows with as many fields as the header; the delimiter is the one of
+  ``, ; TAB |`` found most often in the header; a header with no rows is a valid, empty
+  version whose columns are all VARCHAR;
+- JSON: one object per line (``.jsonl``/``.ndjson``) or, for ``.json``, also one array of
+  objects; a field whose values mix kinds (number and string, scalar and object) is refused;
+- Parquet: any readable file.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import json
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import duckdb
+
+from headrace.domain.problems import Problem
+from headrace.errors import Conflict, InvalidInput
+from headrace.storage import delta
+from headrace.storage.duck import connect, literal
+from headrace.storage.types import quote, storable_select
+
+COMMIT_ATTEMPTS = 5
+_DELIMITERS = (",", ";", "\t", "|")
+_JSON_KINDS = {"UBIGINT": "number", "BIGINT": "number", "DOUBLE": "number", "VARCHAR": "string"}
+_LINE = re.compile(r"\bline (\d+)")
+
+
+class Format(enum.StrEnum):
+    CSV = "csv"
+    PARQUET = "parquet"
+    JSONL = "jsonl"
+    JSON = "json"
+
+
+_EXTENSIONS = {
+    ".csv": Format.CSV,
+    ".parquet": Format.PARQUET,
+    ".pq": Format.PARQUET,
+    ".jsonl": Format.JSONL,
+    ".ndjson": Format.JSONL,
+    ".json": Format.JSON,
+}
+_MEDIA_TYPES = {
+    "text/csv": Format.CSV,
+    "application/csv": Format.CSV,
+    "application/vnd.apache.parquet": Format.PARQUET,
+    "application/x-parquet": Format.PARQUET,
+    "application/parquet": Format.PARQUET,
+    "application/x-ndjson": Format.JSONL,
+    "application/ndjson": Format.JSONL,
+    "application/jsonl": Format.JSONL,
+    "application/json": Format.JSON,
+}
+
+
+def detect_format(filename: str | None, content_type: str | None) -> Format | None:
+    """The format named by the file's extension, else by its media type; None if neither."""
+    ext = os.path.splitext(filename or "")[1].lower()
+    if ext in _EXTENSIONS:
+        return _EXTENSIONS[ext]
+    media = (content_type or "").split(";")[0].strip().lower()
+    return _MEDIA_TYPES.get(media)
+
+
+def _bad(msg: str, type_: str, *loc: str | int) -> InvalidInput:
+    return InvalidInput(
+        f"the file is not valid: {msg}", [Problem(("body", "file", *loc), msg, type_)]
+    )
+
+
+def _clean(err: Exception, path: str, shown: str) -> str:
+    """DuckDB's message, first paragraph only, with our temp path replaced by the file name."""
+    text = str(err).replace(path, shown).strip().split("\n\n")[0].strip()
+    return re.sub(r"^[A-Za-z ]*Error: ", "", text)
+
+
+def _sniff_delimiter(path: str) -> str:
+    """The delimiter found most often (outside quotes) in the header line; ',' by default."""
+    with open(path, "rb") as f:
+        head = f.readline(65536).decode("utf-8", errors="replace")
+    counts = dict.fromkeys(_DELIMITERS, 0)
+    quoted = False
+    for ch in head:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    best = max(_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _csv_fault(path: str, delimiter: str) -> InvalidInput | None:
+    """The first structural fault of a CSV file (field count, encoding), found with Python's
+    csv module when DuckDB refused the file without saying where."""
+    reader: Any = None
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            reader = csv.reader(f, delimiter=delimiter, quotechar='"', doublequote=True)
+            header = next(reader, None)
+            if not header:
+                return _bad("the first line must be a header naming the columns", "csv.header")
+            for row in reader:
+                if row and len(row) != len(header):
+                    line = reader.line_num
+                    return _bad(
+                        f"line {line} has {len(row)} field(s) but the header has {len(header)}",
+                        "csv.field_count",
+                        f"line {line}",
+                    )
+    except UnicodeDecodeError:
+        line = (reader.line_num + 1) if reader is not None else 1
+        return _bad(f"line {line} is not UTF-8 text", "csv.encoding", f"line {line}")
+    except csv.Error as err:
+        line = reader.line_num if reader is not None else 1
+        return _bad(f"line {line}: {err}", "csv.syntax", f"line {line}")
+    return None
+
+
+def _json_fault(path: str) -> InvalidInput | None:
+    """The first line of a JSON lines file that is not a JSON object, found with Python's
+    json module (DuckDB's own line numbers run one ahead). None for a JSON array file."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            text = raw.strip()
+            if not text:
+                continue
+            if number == 1 and text.startswith(b"["):
+                return None
+            try:
+                value = json.loads(text)
+            except ValueError as err:
+                msg = getattr(err, "msg", "not UTF-8 text")
+                return _bad(
+                    f"line {number} is not valid JSON: {msg}", "json.syntax", f"line {number}"
+                )
+            if not isinstance(value, dict) or not value:
+                return _bad(
+                    f"line {number} is not a JSON object with fields",
+                    "json.not_rows",
+                    f"line {number}",
+                )
+    return None
+
+
+def _source(path: str, fmt: Format) -> str:
+    """The table function that reads the file."""
+    p = literal(path)
+    if fmt is Format.CSV:
+        delim = literal(_sniff_delimiter(path))
+        return (
+            f"read_csv({p}, header=true, delim={delim}, quote='\"', escape='\"', "
+            "sample_size=-1, encoding='utf-8', strict_mode=true)"
+        )
+    if fmt is Format.PARQUET:
+        return f"read_parquet({p})"
+    layout = "'newline_delimited'" if fmt is Format.JSONL else "'auto'"
+    return f"read_json({p}, format={layout}, records=true, sample_size=-1)"
+
+
+def _mixed_json_columns(
+    con: duckdb.DuckDBPyConnection, source: str, columns: list[str], types: list[str]
+) -> list[Problem]:
+    """Columns whose values DuckDB could only type as JSON: their kinds do not reconcile.
+    Each problem names the column and the first row of each kind."""
+    problems: list[Problem] = []
+    for name, type_ in zip(columns, types, strict=True):
+        if "JSON" not in type_.upper():
+            continue
+        where = ""
+        if type_.upper() == "JSON":
+            q = quote(name)
+            kinds = con.execute(
+                f"SELECT json_type({q}) AS kind, min(n) AS first FROM "
+                f"(SELECT {q}, row_number() OVER () AS n FROM {source}) "
+                f"WHERE {q} IS NOT NULL GROUP BY kind ORDER BY first"
+            ).fetchall()
+            where = ": " + ", ".join(
+                f"{_JSON_KINDS.get(str(k), str(k).lower())} first in row {n}" for k, n in kinds
+            )
+        problems.append(
+            Problem(
+                ("body", "file", name),
+                f"column {name!r} mixes kinds of values that cannot share one type{where}",
+                "json.mixed_types",
+            )
+        )
+    return problems
+
+
+def _json_message(msg: str) -> tuple[str, str]:
+    if "expected records" in msg or "non-record JSON" in msg:
+        return "every row must be a JSON object with at least one field", "json.not_rows"
+    return msg, "json.syntax"
+
+
+def _refusal(err: duckdb.Error, path: str, fmt: Format, shown: str) -> InvalidInput:
+    msg = _clean(err, path, shown)
+    if fmt is Format.CSV:
+        fault = _csv_fault(path, _sniff_delimiter(path))
+        return fault or _bad(msg, "csv.unreadable")
+    if fmt is Format.PARQUET:
+        return _bad(f"not a readable Parquet file ({msg})", "parquet.unreadable")
+    fault = _json_fault(path)
+    if fault is not None:
+        return fault
+    text, type_ = _json_message(msg)
+    return _bad(_LINE.sub("near line \\1", text), type_)
+
+
+def copy_file(
+    con: duckdb.DuckDBPyConnection, path: str, fmt: Format, folder: str, shown: str
+) -> list[tuple[Any, ...]]:
+    """Read the file and COPY it, storable, into ``folder``; the RETURN_STATS rows."""
+    source = _source(path, fmt)
+    try:
+        relation = con.sql(f"SELECT * FROM {source}")
+        columns, types = relation.columns, [str(t) for t in relation.types]
+        if not columns:
+            raise _bad("the file has no columns", "file.no_columns")
+        if fmt in (Format.JSON, Format.JSONL):
+            problems = _mixed_json_columns(con, source, columns, types)
+            if problems:
+                raise InvalidInput(f"the file is not valid: {problems[0].msg}", problems)
+        target = os.path.join(folder, f"part-{uuid.uuid4().hex}.parquet")
+        return con.execute(
+            f"COPY (SELECT {storable_select(columns, types)} FROM {source}) "
+            f"TO {literal(target)} (FORMAT parquet, RETURN_STATS)"
+        ).fetchall()
+    except duckdb.Error as err:
+        raise _refusal(err, path, fmt, shown) from err
+
+
+def write_version(
+    table: str, produce: Callable[[str], list[tuple[Any, ...]]]
+) -> delta.WrittenVersion:
+    """Commit what ``produce(write_folder)`` wrote as the table's next version.
+
+    The base snapshot is opened before anything is written, so a concurrent commit is seen;
+    an upload replaces the whole table, so ours then simply lands after it (retry on a fresh
+    snapshot; the files stay in place). On any failure the write folder is removed."""
+    base = delta.open_base(table)
+    folder = delta.new_write_folder(table)
+    try:
+        written = produce(folder)
+        for attempt in range(COMMIT_ATTEMPTS):
+            try:
+                return delta.commit_copy(table, written, base=base)
+            except delta.CommitFailedError:
+                time.sleep(0.01 * (attempt + 1))
+                base = delta.open_base(table)
+        raise Conflict("other writes to this dataset kept landing first; try again")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def ingest(table: str, path: str, fmt: Format, shown: str) -> delta.WrittenVersion:
+    """The file at ``path`` as the next version of ``table``; ``shown`` names it in errors."""
+    if os.path.getsize(path) == 0:
+        raise _bad("the file is empty", "file.empty")
+    con = connect()
+    try:
+        return write_version(table, lambda folder: copy_file(con, path, fmt, folder, shown))
+    finally:
+        con.close()

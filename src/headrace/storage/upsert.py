@@ -1,0 +1,196 @@
+"""Rows merged by key into a Delta table as one new version (deltalake's MERGE).
+
+The rows arrive as JSON. DuckDB types them: existing columns keep the table's types, declared
+types (``data_schema``) type new columns, the rest are inferred. A row replaces the stored row
+with the same key entirely (fields it leaves out become NULL); rows with a new key are
+inserted. The first write of a table is an ordinary COPY + commit, as for an upload.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from deltalake import DeltaTable
+
+from headrace.domain.problems import Problem
+from headrace.errors import Conflict, InvalidInput
+from headrace.storage import delta
+from headrace.storage.duck import connect, literal
+from headrace.storage.ingest import write_version
+from headrace.storage.types import quote, storable_select
+
+MERGE_ATTEMPTS = 5
+_TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?(\[\])*$")
+_LINE = re.compile(r"\bline (\d+)")
+
+
+def duck_types(schema: pa.Schema) -> dict[str, str]:
+    """The DuckDB type of each column of an Arrow (Delta) schema."""
+    con = connect()
+    try:
+        relation = con.from_arrow(schema.empty_table())
+        return {name: str(t) for name, t in zip(relation.columns, relation.types, strict=True)}
+    finally:
+        con.close()
+
+
+def current_columns(table: str) -> dict[str, str] | None:
+    """The DuckDB-typed columns of the newest version, or None when there is no table."""
+    base = delta.open_base(table)
+    return None if base is None else duck_types(pa.schema(base.schema().to_arrow()))
+
+
+def resolve_types(declared: Mapping[str, str]) -> dict[str, str]:
+    """DuckDB's own name for each declared type; 422 for a type DuckDB does not know."""
+    problems: list[Problem] = []
+    resolved: dict[str, str] = {}
+    con = connect()
+    try:
+        for name, type_name in declared.items():
+            loc = ("body", "data_schema", name)
+            if not _TYPE_NAME.match(type_name.strip()):
+                problems.append(Problem(loc, f"{type_name!r} is not a type name", "type.invalid"))
+                continue
+            try:
+                resolved[name] = str(con.sql(f"SELECT CAST(NULL AS {type_name}) AS x").types[0])
+            except duckdb.Error:
+                problems.append(Problem(loc, f"{type_name!r} is not a known type", "type.unknown"))
+    finally:
+        con.close()
+    if problems:
+        raise InvalidInput("data_schema names types that are not valid", problems)
+    return resolved
+
+
+def _struct(columns: Mapping[str, str]) -> str:
+    return "{" + ", ".join(f"{literal(n)}: {literal(t)}" for n, t in columns.items()) + "}"
+
+
+def _infer(con: duckdb.DuckDBPyConnection, path: str, known: Mapping[str, str]) -> dict[str, str]:
+    """Every column of the rows with its type: ``known`` ones as given, the rest inferred."""
+    relation = con.sql(
+        f"SELECT * FROM read_json({literal(path)}, format='newline_delimited', records=true, "
+        "sample_size=-1)"
+    )
+    inferred = dict(zip(relation.columns, (str(t) for t in relation.types), strict=True))
+    mixed = [n for n, t in inferred.items() if n not in known and "JSON" in t.upper()]
+    if mixed:
+        raise InvalidInput(
+            "some fields mix kinds of values that cannot share one type",
+            [
+                Problem(
+                    ("body", "data", "*", n),
+                    f"{n!r} holds values of different kinds",
+                    "field.mixed_types",
+                )
+                for n in mixed
+            ],
+        )
+    return {**known, **{n: t for n, t in inferred.items() if n not in known}}
+
+
+def _refusal(err: duckdb.Error) -> InvalidInput:
+    msg = str(err).split("\n")[0]
+    msg = re.sub(r"^[A-Za-z ]*Error: ", "", msg)
+    msg = re.sub(r' in file "[^"]*"', "", msg)
+    line = _LINE.search(msg)
+    loc: tuple[str | int, ...] = ("body", "data")
+    if line:
+        loc = (*loc, int(line.group(1)) - 1)
+    return InvalidInput(f"the rows do not fit the dataset: {msg}", [Problem(loc, msg, "row.cast")])
+
+
+def _written(table: DeltaTable) -> delta.WrittenVersion:
+    adds = pa.table(table.get_add_actions(flatten=True))
+    rows = sum(n or 0 for n in adds.column("num_records").to_pylist()) if adds.num_rows else 0
+    size = sum(adds.column("size_bytes").to_pylist()) if adds.num_rows else 0
+    return delta.WrittenVersion(
+        version=int(table.version()),
+        row_count=int(rows),
+        bytes=int(size),
+        schema=delta.schema_fields(pa.schema(table.schema().to_arrow())),
+    )
+
+
+def _merge(
+    table: str, base: DeltaTable, source: pa.Table, key: str, *, allow_new_columns: bool
+) -> delta.WrittenVersion:
+    """MERGE ``source`` into the table, retried on a fresh snapshot when another writer
+    committed first (the merge is recomputed against what is there now)."""
+    k = quote(key)
+    target = base
+    for attempt in range(MERGE_ATTEMPTS):
+        try:
+            (
+                target.merge(
+                    source,
+                    predicate=f"t.{k} = s.{k}",
+                    source_alias="s",
+                    target_alias="t",
+                    merge_schema=allow_new_columns,
+                )
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute()
+            )
+            return _written(target)
+        except delta.CommitFailedError:
+            time.sleep(0.01 * (attempt + 1))
+            target = DeltaTable(table)
+    raise Conflict("other writes to this dataset kept landing first; try again")
+
+
+def upsert(
+    table: str,
+    rows: Sequence[Mapping[str, Any]],
+    key: str,
+    *,
+    declared: Mapping[str, str],
+    allow_new_columns: bool,
+    scratch: str,
+) -> delta.WrittenVersion:
+    """Merge ``rows`` by ``key`` into ``table`` (created when missing) as a new version.
+    ``scratch`` is a folder for the rows' temporary JSON lines file."""
+    os.makedirs(scratch, exist_ok=True)
+    fd, path = tempfile.mkstemp(prefix="upsert-", suffix=".jsonl", dir=scratch)
+    con = connect()
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row) + "\n")
+        base = delta.open_base(table)
+        known = duck_types(pa.schema(base.schema().to_arrow())) if base is not None else {}
+        known = {**known, **{n: t for n, t in declared.items() if n not in known}}
+        try:
+            columns = _infer(con, path, known)
+            source = (
+                f"read_json({literal(path)}, format='newline_delimited', records=true, "
+                f"columns={_struct(columns)})"
+            )
+            select = (
+                f"SELECT {storable_select(list(columns), list(columns.values()))} FROM {source}"
+            )
+            if base is None:
+
+                def produce(folder: str) -> list[tuple[Any, ...]]:
+                    target = literal(os.path.join(folder, "part-0.parquet"))
+                    return con.execute(
+                        f"COPY ({select}) TO {target} (FORMAT parquet, RETURN_STATS)"
+                    ).fetchall()
+
+                return write_version(table, produce)
+            arrow = con.sql(select).to_arrow_table()
+        except duckdb.Error as err:
+            raise _refusal(err) from err
+        return _merge(table, base, arrow, key, allow_new_columns=allow_new_columns)
+    finally:
+        con.close()
+        os.remove(path)
