@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from headrace.persistence.db import Database
 from headrace.services import keys
+from headrace.settings import Settings
 
 
 @dataclass
@@ -123,3 +124,15 @@ def add_dataset_version(db: Database, org_id: str, name: str) -> None:
         version=0, row_count=1, bytes=1, schema=[{"name": "n", "type": "int64"}]
     )
     datasets.record_version(db, dataset_id, written, operation="upload")
+
+
+def make_runs(api: Api, db: Database, settings: Settings, pipeline_id: str, count: int) -> None:
+    """Create ``count`` whole runs of the current version through the service (no HTTP), for
+    tests that need many runs quickly."""
+    from headrace.services import runs
+
+    who = keys.authenticate(db, api.key, None)
+    for _ in range(count):
+        runs.create(
+            db, settings, who, uuid.UUID(pipeline_id), start=None, end=None, version_id=None
+        )
