@@ -102,8 +102,9 @@ class Http:
     ) -> httpx.Response:
         """Send with retries; a 4xx/5xx answer raises ``HeadraceApiError``."""
         clean = {k: v for k, v in (params or {}).items() if v is not None}
+        # None, not {}: an empty mapping would wipe the query of a Link URL.
         request = self.client.build_request(
-            method, path, params=clean, json=json, data=data, files=files
+            method, path, params=clean or None, json=json, data=data, files=files
         )
         return self._send(request, stream=False, files=files)
 
@@ -132,7 +133,7 @@ class Http:
         request = self.client.build_request(
             method,
             path,
-            params=clean,
+            params=clean or None,
             headers=headers,
             timeout=timeout if timeout is not None else self.client.timeout,
         )

@@ -21,7 +21,7 @@ class CliError(Exception):
 
 def _one_line(err: Exception) -> str:
     from headrace.cli.pipeline_file import PipelineFileError
-    from headrace.client import HeadraceApiError
+    from headrace.client import HeadraceApiError, HeadraceClientError
 
     if isinstance(err, HeadraceApiError):
         text = err.detail
@@ -33,7 +33,7 @@ def _one_line(err: Exception) -> str:
         if err.status == 401:
             text += "; check the key or run `headrace login`"
         return f"{text} [{err.status} {err.code}]"
-    if isinstance(err, PipelineFileError | CliError | TimeoutError):
+    if isinstance(err, PipelineFileError | CliError | TimeoutError | HeadraceClientError):
         return str(err)
     if isinstance(err, OSError):
         return f"{err.strerror or err}: {err.filename}" if err.filename else str(err)

@@ -1,0 +1,75 @@
+"""``headrace runs …`` in-process against a real server and its worker."""
+
+from __future__ import annotations
+
+import json
+
+from headrace.client import Client
+from tests.cli.conftest import Cli, one_line_error
+from tests.factories import make_step
+
+# Far too many rows to finish: it runs until it is cancelled.
+ENDLESS = "SELECT sum(a.range * b.range) AS s FROM range(1000000) a, range(1000000) b"
+
+
+def test_start_wait_follows_the_run_and_exits_0(cli: Cli) -> None:
+    cli("pipelines", "create", "-f", str(cli.pipeline_file("chain")))
+    started = cli("runs", "start", "chain", "--wait")
+    assert started.exit_code == 0, started.output
+    for line in ("gen: Succeeded (10 rows)", "double: Succeeded", "total: Succeeded (1 rows)"):
+        assert line in started.stdout
+    assert started.stdout.rstrip().endswith(": Succeeded")
+    [run] = json.loads(cli("runs", "list", "chain", "--json").stdout)
+    assert run["status"] == "Succeeded"
+    listed = cli("runs", "list", "chain")
+    assert run["id"] in listed.stdout and "3/3" in listed.stdout
+    shown = cli("runs", "show", "chain", run["id"])
+    assert shown.exit_code == 0 and "total" in shown.stdout
+    assert json.loads(cli("runs", "show", "chain", run["id"], "--json").stdout) == run
+
+
+def test_partial_run_and_logs(cli: Cli) -> None:
+    cli("pipelines", "create", "-f", str(cli.pipeline_file("logged")))
+    full = json.loads(cli("runs", "start", "logged", "--wait", "--json").stdout)
+    assert full["status"] == "Succeeded"
+    partial = cli("runs", "start", "logged", "--start", "double", "--end", "double", "--json")
+    run = json.loads(partial.stdout)
+    assert [s["name"] for s in run["run_steps"]] == ["double"]
+    logs = cli("runs", "logs", "logged", full["id"])
+    assert logs.exit_code == 0
+    assert [line for line in logs.stdout.splitlines() if line.startswith("==")] == [
+        "== gen (Succeeded)",
+        "== double (Succeeded)",
+        "== total (Succeeded)",
+    ]
+    step = cli("runs", "logs", "logged", full["id"], "double")
+    assert "started" in step.stdout and "reads numbers@v" in step.stdout
+    assert "wrote doubled@v" in step.stdout
+    unknown = cli("runs", "logs", "logged", full["id"], "nope")
+    assert "no step named 'nope'" in one_line_error(unknown)
+
+
+def test_failed_run_exits_1_and_retry_runs_it_again(cli: Cli) -> None:
+    steps = [make_step("bad", "SELECT 'x'::INTEGER AS n", [], ["bad_out"])]
+    cli("pipelines", "create", "-f", str(cli.pipeline_file("failing", steps)))
+    started = cli("runs", "start", "failing", "--wait")
+    assert started.exit_code == 1, started.output
+    assert "bad: Failed" in started.stdout
+    [run] = json.loads(cli("runs", "list", "failing", "--json").stdout)
+    retried = cli("runs", "retry", "failing", run["id"], "--wait", "--json")
+    assert retried.exit_code == 1
+    again = json.loads(retried.stdout)
+    assert (again["retry_of"], again["status"]) == (run["id"], "Failed")
+
+
+def test_cancel_stops_a_running_run(cli: Cli) -> None:
+    cli("pipelines", "create", "-f", str(cli.pipeline_file("long", [make_step("slow", ENDLESS)])))
+    run = json.loads(cli("runs", "start", "long", "--json").stdout)
+    cancelled = cli("runs", "cancel", "long", run["id"])
+    assert cancelled.exit_code == 0, cancelled.output
+    assert "cancel requested" in cancelled.stdout
+    with Client(cli.env["HEADRACE_URL"], cli.env["HEADRACE_API_KEY"]) as client:
+        final = client.wait(client.get_run(run["pipeline_id"], run["id"]), timeout=60)
+    assert final.status == "Cancelled"
+    twice = cli("runs", "cancel", "long", run["id"])
+    assert "has already ended" in one_line_error(twice)

@@ -1,0 +1,138 @@
+"""The typed client against a real server: every endpoint, paging, errors, retries, events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from headrace.client import Client, HeadraceApiError, Retry, ServerUnreachable
+from headrace.client.sse import apply
+from tests.factories import generated_steps, make_step
+from tests.live import Served, free_port
+
+
+@pytest.fixture
+def hr(served: Served) -> Client:
+    return Client(served.url, served.new_org_key())
+
+
+def test_pipelines_versions_and_paging(hr: Client) -> None:
+    made = [hr.create_pipeline(f"p{i}", generated_steps(), description="d") for i in range(3)]
+    assert {p.name for p in hr.list_pipelines(page_size=1)} == {"p0", "p1", "p2"}
+    assert hr.find_pipeline("p1").id == made[1].id
+    assert hr.find_pipeline(str(made[2].id)).name == "p2"
+    assert hr.update_pipeline(made[0].id, description="new").description == "new"
+    version = hr.create_version(made[0].id, generated_steps()[:1])
+    assert version.number == 2
+    assert [v.number for v in hr.list_versions(made[0].id, page_size=1)] == [2, 1]
+    assert hr.get_version(made[0].id, version.id).steps[0].name == "gen"
+    hr.delete_pipeline(made[0].id)
+    with pytest.raises(HeadraceApiError) as err:
+        hr.get_pipeline(made[0].id)
+    assert (err.value.status, err.value.code) == (404, "not_found")
+    with pytest.raises(HeadraceApiError) as missing:
+        hr.find_pipeline("nope")
+    assert missing.value.status == 404
+
+
+def test_runs_wait_events_logs_cancel_retry(hr: Client) -> None:
+    pipeline = hr.create_pipeline("r", generated_steps())
+    run = hr.start_run(pipeline.id)
+    state = run.model_dump(mode="json")
+    events = list(hr.events(pipeline.id, run.id))
+    assert events[-1].event == "end"
+    for event in events[:-1]:
+        state = apply(state, event.data)
+    done = hr.wait(run, timeout=60)
+    assert done.status == state["status"] == "Succeeded"
+    assert "started" in hr.step_logs(pipeline.id, run.id, "gen")
+    partial = hr.wait(hr.start_run(pipeline.id, start="total"), timeout=60)
+    assert [s.name for s in partial.run_steps] == ["total"]
+    assert [r.id for r in hr.list_runs(pipeline.id, page_size=1)] == [partial.id, run.id]
+    assert [r.id for r in hr.list_runs(pipeline.id, status=["Succeeded"])][-1] == run.id
+    assert hr.get_run(pipeline.id, run.id).id == run.id
+    with pytest.raises(HeadraceApiError) as ended:
+        hr.cancel_run(pipeline.id, run.id)
+    assert (ended.value.status, ended.value.code) == (409, "conflict")
+    failing = hr.create_pipeline("f", [make_step("bad", "SELECT 'x'::INTEGER AS n")])
+    failed = hr.wait(hr.start_run(failing.id), timeout=60)
+    assert failed.status == "Failed"
+    assert hr.wait(hr.retry_run(failing.id, failed.id), timeout=60).retry_of == failed.id
+    waiting = hr.start_run(hr.create_pipeline("w", generated_steps()).id)
+    with pytest.raises(TimeoutError):
+        hr.wait(waiting, timeout=0)
+
+
+def test_datasets_and_keys(hr: Client, served: Served, tmp_path: Path) -> None:
+    csv = tmp_path / "t.csv"
+    csv.write_text("id,v\n1,a\n2,b\n")
+    assert hr.health() == {"status": "ok"}
+    uploaded = hr.upload_dataset(csv, "t")
+    assert uploaded.row_count == 2
+    merged = hr.upsert_rows("t", "id", [{"id": 2, "v": "B"}, {"id": 3, "v": "c"}])
+    assert merged.row_count == 3
+    assert [d.name for d in hr.list_datasets()] == ["t"]
+    assert hr.find_dataset("t").id == uploaded.id
+    assert len(hr.get_dataset(uploaded.id).versions) == 2
+    assert hr.dataset_rows(uploaded.id, version=uploaded.current_version) == [
+        {"id": 1, "v": "a"},
+        {"id": 2, "v": "b"},
+    ]
+    target = hr.download_dataset(uploaded.id, tmp_path / "t.out.csv", format="csv")
+    assert target.read_text().splitlines()[0] == "id,v"
+    hr.delete_dataset(uploaded.id)
+    assert list(hr.list_datasets()) == []
+    key = hr.create_key("viewer", "viewer")
+    assert key.id in {k.id for k in hr.list_keys(page_size=1)}
+    hr.revoke_key(key.id)
+    with pytest.raises(HeadraceApiError) as revoked:
+        next(Client(served.url, key.api_key).list_pipelines())
+    assert (revoked.value.status, revoked.value.code) == (401, "unauthorized")
+
+
+def test_invalid_input_carries_every_problem(hr: Client) -> None:
+    steps = [make_step("a", "SELECT * FROM nowhere"), make_step("a", "SELECT 1 AS x")]
+    with pytest.raises(HeadraceApiError) as err:
+        hr.create_pipeline("bad", steps)
+    assert (err.value.status, err.value.code) == (422, "invalid_input")
+    locs = [tuple(e.loc) for e in err.value.errors]
+    assert ("steps", "a", "name") in locs and ("steps", "a", "config", "query") in locs
+
+
+def _mock(answers: list[int | Exception], seen: list[str]) -> httpx.MockTransport:
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.method)
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        body = {"detail": "nope", "code": "x", "errors": []} if answer >= 400 else []
+        return httpx.Response(answer, json=body)
+
+    return httpx.MockTransport(handle)
+
+
+def test_retries_on_unavailable_and_connection_errors_never_on_4xx() -> None:
+    fast = Retry(attempts=3, backoff=0)
+    seen: list[str] = []
+    answers: list[int | Exception] = [503, httpx.ConnectError("refused"), 200]
+    client = Client("http://x", "k", retry=fast, transport=_mock(answers, seen))
+    assert list(client.list_keys()) == []
+    assert seen == ["GET"] * 3
+    seen.clear()
+    client = Client("http://x", "k", retry=fast, transport=_mock([404], seen))
+    with pytest.raises(HeadraceApiError):
+        client.get_pipeline("p")
+    assert seen == ["GET"]
+    seen.clear()
+    client = Client("http://x", "k", retry=fast, transport=_mock([502], seen))
+    with pytest.raises(HeadraceApiError) as bad_gateway:
+        client.start_run("p")  # may have been handled: a POST is not sent twice
+    assert (seen, bad_gateway.value.status) == (["POST"], 502)
+
+
+def test_an_unreachable_server_raises_after_the_retries() -> None:
+    client = Client(f"http://127.0.0.1:{free_port()}", "k", retry=Retry(attempts=2, backoff=0))
+    with pytest.raises(ServerUnreachable):
+        client.health()
