@@ -53,10 +53,14 @@ class Interrupt:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def attach(self, con: duckdb.DuckDBPyConnection | None) -> None:
+        """Route later ``fire()`` calls to ``con``; raise at once when already fired, since
+        DuckDB ignores an interrupt sent while no statement is running."""
         with self._lock:
             self._con = con
             if con is not None and self.reason is not None:
-                con.interrupt()
+                raise duckdb.InterruptException(
+                    f"the step was stopped before it began: {self.reason}"
+                )
 
     def fire(self, reason: str) -> None:
         with self._lock:
@@ -139,13 +143,10 @@ class StepRunner:
         report.set(status=StepStatus.RUNNING.value, started_at=utcnow(), error=None)
         report.line("started")
         report.flush(self.db)
-        timer = threading.Timer(
-            self.settings.step_timeout_seconds,
-            interrupt.fire,
-            args=(f"timed out after {self.settings.step_timeout_seconds:g} s",),
-        )
-        timer.daemon = True
-        timer.start()
+        done = threading.Event()
+        threading.Thread(
+            target=self._watch, args=(interrupt, done), name="headrace-step-timeout", daemon=True
+        ).start()
         started = time.perf_counter()
         try:
             outcome = self._execute(run, step, interrupt, report)
@@ -155,7 +156,7 @@ class StepRunner:
             reason = interrupt.reason or "interrupted"
             status = StepStatus.CANCELLED if reason == "cancelled" else StepStatus.FAILED
             outcome = StepOutcome(
-                status, f"the step was {reason}" if status is StepStatus.FAILED else "cancelled"
+                status, f"the step {reason}" if status is StepStatus.FAILED else "cancelled"
             )
         except duckdb.OutOfMemoryException as err:
             outcome = StepOutcome(StepStatus.FAILED, f"out of memory: {err}")
@@ -167,7 +168,7 @@ class StepRunner:
             log.exception("step %s of run %s failed unexpectedly", step_name, run_id)
             outcome = StepOutcome(StepStatus.ERROR, f"{type(err).__name__}: {err}")
         finally:
-            timer.cancel()
+            done.set()
         elapsed = time.perf_counter() - started
         if outcome.error:
             report.line(f"{outcome.status}: {outcome.error}")
@@ -175,6 +176,17 @@ class StepRunner:
         report.set(status=outcome.status.value, finished_at=utcnow(), error=outcome.error)
         report.flush(self.db)
         return outcome
+
+    def _watch(self, interrupt: Interrupt, done: threading.Event) -> None:
+        """Interrupt the step when its time is up, then again until it has ended: DuckDB drops
+        an interrupt that arrives between two of the step's statements."""
+        if done.wait(self.settings.step_timeout_seconds):
+            return
+        reason = f"timed out after {self.settings.step_timeout_seconds:g} s"
+        while True:
+            interrupt.fire(reason)
+            if done.wait(0.1):
+                return
 
     def _pinned_inputs(self, run: RunRecord, step: Step) -> dict[str, int]:
         """The version of each input: the one this run (or the run it retries) wrote, else the
@@ -216,8 +228,8 @@ class StepRunner:
                 con = open_sandbox(
                     self.pool.take(), snapshots, list(folders.values()), self.limits, spill
                 )
-                interrupt.attach(con)
                 try:
+                    interrupt.attach(con)
                     copies = self._write(con, step, folders)
                 finally:
                     interrupt.attach(None)

@@ -93,6 +93,12 @@ class Worker:
 
     def execute(self, run_id: uuid.UUID) -> RunStatus:
         """Run every step that has not ended yet, dependencies first, up to the parallel limit."""
+        if self.settings.executor == "argo":  # the steps run as pods; follow the Workflow
+            from headrace.execution.argo.follow import run_on_argo
+
+            return run_on_argo(
+                self.db, self.settings, run_id, heartbeat=lambda: self._heartbeat(run_id)
+            )
         with self.db.unit_of_work() as conn:
             run = runs_repo.get_by_id(conn, run_id)
             assert run is not None
@@ -116,6 +122,9 @@ class Worker:
             while True:
                 if not cancelled and self._cancel_requested(run_id):
                     cancelled = True
+                if cancelled:
+                    # On every pass, not once: DuckDB drops an interrupt that arrives while a
+                    # step is between two statements (or has not started its first).
                     for interrupt in interrupts.values():
                         interrupt.fire("cancelled")
                 for name, state in status.items():
