@@ -13,7 +13,6 @@ from typing import Any
 import duckdb
 import httpx
 import pyarrow.parquet as pq
-import pytest
 from fastapi.testclient import TestClient
 
 from headrace.api.app import create_app
@@ -137,30 +136,28 @@ def test_header_only_csv_is_an_empty_version(api: Api) -> None:
     assert r.text.strip() == "a,b"
 
 
-@pytest.mark.parametrize(
-    ("content", "filename", "where"),
-    [
-        (b"", "e.csv", None),
-        (os.urandom(3000), "g.csv", "line"),
-        (os.urandom(3000), "g.parquet", None),
-        (b"a,b\n1,2\n3,4,5\n6,7\n", "inconsistent.csv", "line 3"),
-        (b'{"a": 1}\n{"a": }\n{"a": 3}\n', "broken.jsonl", "line 2"),
-        (b"[1, 2, 3]", "scalars.json", None),
-        (b'{"a": 1}\n{"a": "x"}\n', "mixed.jsonl", "a"),
-    ],
-)
-def test_bad_file_is_422_and_leaves_the_dataset_untouched(
-    api: Api, content: bytes, filename: str, where: str | None
-) -> None:
+BAD_FILES: list[tuple[bytes, str, str | None]] = [
+    (b"", "e.csv", None),
+    (os.urandom(3000), "g.csv", "line"),
+    (os.urandom(3000), "g.parquet", None),
+    (b"a,b\n1,2\n3,4,5\n6,7\n", "inconsistent.csv", "line 3"),
+    (b'{"a": 1}\n{"a": }\n{"a": 3}\n', "broken.jsonl", "line 2"),
+    (b"[1, 2, 3]", "scalars.json", None),
+    (b'{"a": 1}\n{"a": "x"}\n', "mixed.jsonl", "a"),
+]
+
+
+def test_bad_files_are_422_and_leave_the_dataset_untouched(api: Api) -> None:
     d = new_dataset(api)
-    r = upload(api, d["name"], content, filename)
-    assert r.status_code == 422, r.text
-    body = r.json()
-    assert body["code"] == "invalid_input"
-    loc = body["errors"][0]["loc"]
-    assert loc[:2] == ["body", "file"]
-    if where is not None:
-        assert any(str(x).startswith(where) for x in loc[2:]), body
+    for content, filename, where in BAD_FILES:
+        r = upload(api, d["name"], content, filename)
+        assert r.status_code == 422, (filename, r.text)
+        body = r.json()
+        assert body["code"] == "invalid_input"
+        loc = body["errors"][0]["loc"]
+        assert loc[:2] == ["body", "file"], filename
+        if where is not None:
+            assert any(str(x).startswith(where) for x in loc[2:]), (filename, body)
     after = api.get(f"/datasets/{d['id']}/").json()
     assert after["current_version"] == 0
     assert len(after["versions"]) == 1

@@ -56,7 +56,7 @@ def _version(table: str, version: int) -> Iterator[duckdb.DuckDBPyConnection]:
     try:
         if snap.files:
             con.execute(
-                f"CREATE VIEW v AS SELECT * FROM read_parquet({literal_list(snap.files)}, "
+                f"CREATE TEMP VIEW v AS SELECT * FROM read_parquet({literal_list(snap.files)}, "
                 "union_by_name=true)"
             )
         else:

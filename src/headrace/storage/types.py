@@ -3,8 +3,9 @@
 Measured in ``shared/notes/delta-duckdb.md`` §2: HUGEINT is written to Parquet as DOUBLE
 (precision loss), TIMESTAMP_NS makes the table unreadable, UUID and INTERVAL become opaque
 binary, TIME and NULL-typed columns have no Delta type, unsigned integers overflow the signed
-Delta types; JSON would land as an ``arrow.json`` extension type, so it is stored as text. Top-level columns of those types are cast; nested ones (lists, structs) are left
-to fail loudly at write time rather than be silently rewritten.
+Delta types; JSON would land as an ``arrow.json`` extension type, so it is stored as text.
+Top-level columns of those types are cast; nested ones (lists, structs) are left to fail
+loudly at write time rather than be silently rewritten.
 """
 
 from __future__ import annotations
