@@ -136,3 +136,20 @@ def make_runs(api: Api, db: Database, settings: Settings, pipeline_id: str, coun
         runs.create(
             db, settings, who, uuid.UUID(pipeline_id), start=None, end=None, version_id=None
         )
+
+
+def app_routes(app: Any) -> list[tuple[str, str]]:
+    """(method, path) of every route of ``app``, including those of included routers (which
+    FastAPI keeps behind one entry of ``app.routes`` per router). HEAD, which Starlette adds
+    to every GET route, is left out."""
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        entries = (
+            [(c.path, c.original_route) for c in contexts()] if contexts else [(route.path, route)]
+        )
+        for path, original in entries:
+            for method in getattr(original, "methods", None) or ():
+                if method != "HEAD":
+                    found.add((method, path))
+    return sorted(found)
