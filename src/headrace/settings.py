@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -60,6 +60,48 @@ class Settings(BaseSettings):
         86400, description="Argo activeDeadlineSeconds of a whole Workflow."
     )
     argo_pod_gc: str = Field("OnPodSuccess", description="Argo podGC strategy.")
+    executor: Literal["local", "argo"] = Field(
+        "local",
+        description="Who executes a claimed run: `local` runs its steps in the worker, `argo` "
+        "submits its manifest to the Argo Server and follows the Workflow.",
+    )
+    argo_server_url: str = Field(
+        "https://argo-server.argo:2746",
+        description="Base URL of the Argo Server (HTTPS by default; include any --base-href).",
+    )
+    argo_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for the Argo Server (a ServiceAccount token with "
+        "--auth-mode=client); sent as `Authorization: Bearer <token>`.",
+    )
+    argo_token_file: Path | None = Field(
+        None,
+        description="File holding the Argo Server token, read at each connection (a projected "
+        "ServiceAccount token rotates); used when argo_token is unset.",
+    )
+    argo_verify_tls: bool = Field(
+        True, description="Verify the Argo Server's TLS certificate (turn off only for tests)."
+    )
+    argo_ca_file: Path | None = Field(
+        None, description="CA bundle to verify the Argo Server with, instead of the system's."
+    )
+    argo_poll_seconds: float = Field(
+        2.0, description="How often the Argo executor polls a Workflow's status."
+    )
+    argo_connect_timeout_seconds: float = Field(
+        5.0, description="Timeout to connect to the Argo Server."
+    )
+    argo_request_timeout_seconds: float = Field(
+        30.0, description="Timeout to read, write or wait for a connection in each request."
+    )
+    argo_retries: int = Field(
+        4,
+        description="Retries of one Argo Server request on 5xx, 429 or a connection error, "
+        "with exponential backoff; then the run is Error.",
+    )
+    argo_backoff_seconds: float = Field(
+        0.5, description="First backoff between retries; doubled each time, at most 8 s."
+    )
     events_poll_seconds: float = Field(
         0.25,
         description="How often a run's event stream looks for status changes in the "

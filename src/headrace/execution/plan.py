@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -47,16 +48,40 @@ class ExecutionPlan:
 
 
 _NOT_DNS = re.compile(r"[^a-z0-9-]+")
+_MAX_TASK = 63  # a DNS-1123 label, which Argo also requires of task names
+# Argo evaluates ``depends`` with expr after turning ``-`` into ``_``: a task name must not read
+# as a number or as one of expr's words there.
+_EXPR_WORD_LIST = (
+    "true false nil not and or in matches contains startswith endswith let if else all any "
+    "none one filter map count len abs int float string type"
+)
+_EXPR_WORDS = frozenset(_EXPR_WORD_LIST.split())
 
 
-def task_name(step_name: str) -> str:
-    """A DNS-1123 label for a step: the name itself when it already is one, else a slug plus a
-    hash of the name so that two names never map to the same task."""
-    slug = _NOT_DNS.sub("-", step_name.lower()).strip("-")[:50].strip("-")
-    if slug == step_name and slug:
-        return slug
-    digest = hashlib.sha1(step_name.encode()).hexdigest()[:8]
-    return f"{slug}-{digest}" if slug else f"s-{digest}"
+def _slug(step_name: str) -> str:
+    slug = _NOT_DNS.sub("-", step_name.lower()).strip("-")[:_MAX_TASK].rstrip("-")
+    if not slug or not slug[0].isalpha() or slug.replace("-", "_") in _EXPR_WORDS:
+        slug = f"s-{slug}"[:_MAX_TASK].rstrip("-")
+    return slug
+
+
+def task_names(step_names: Collection[str]) -> dict[str, str]:
+    """A DNS-1123 task name for each step: the step name itself, lower-cased with every run of
+    other characters turned into ``-`` (``load_orders_0042`` → ``load-orders-0042``), so that
+    users recognise it in the Argo UI. Only names that would then clash (``a_b``/``a-b``/``A_B``)
+    get a hash of the step name appended. Computed over all the steps of a version, so a step
+    keeps its task name in every run of that version, partial or retried."""
+    names = {name: _slug(name) for name in step_names}
+    length = 8
+    while True:
+        taken = Counter(names.values())
+        clashing = [n for n, slug in names.items() if taken[slug] > 1]
+        if not clashing:
+            return names
+        for name in clashing:
+            digest = hashlib.sha1(name.encode()).hexdigest()[:length]
+            names[name] = f"{_slug(name)[: _MAX_TASK - length - 1].rstrip('-')}-{digest}"
+        length += 4
 
 
 def select(dag: Dag, start: str | None, end: str | None) -> set[str]:
@@ -94,6 +119,7 @@ def compile_plan(steps: Sequence[Step], selected: Collection[str]) -> ExecutionP
     """The plan that runs exactly ``selected`` in dependency order."""
     dag = Dag.build(steps)
     by_name = {s.name: s for s in steps}
+    tasks = task_names(list(by_name))
     chosen = set(selected)
     written = {out for name in chosen for out in by_name[name].config.output_datasets}
     planned: list[PlannedStep] = []
@@ -108,7 +134,7 @@ def compile_plan(steps: Sequence[Step], selected: Collection[str]) -> ExecutionP
         planned.append(
             PlannedStep(
                 name=name,
-                task_name=task_name(name),
+                task_name=tasks[name],
                 depends=tuple(up for up in dag.upstream[name] if up in chosen),
                 inputs=config.input_datasets,
                 outputs=config.output_datasets,

@@ -2,7 +2,14 @@
 
 One shared container template runs ``headrace step exec`` with the run id (a workflow
 parameter) and the step name (a task parameter). The manifest carries no SQL and no secrets:
-the pod reads its step's definition from the metadata store by run id.
+the pod reads its step's definition from the metadata store by run id, and its environment
+(database URL, warehouse) from a Kubernetes Secret named in settings.
+
+Size matters: a Workflow, status included, must stay under etcd's ~1 MB. Everything shared by
+the steps is said once (the container template); each DAG task carries only its name, its
+step and its ``depends``. Task names are the step names made DNS-safe (see
+``plan.task_names``), so users recognise them in the Argo UI, and ``depends`` uses the bare
+form (``a && b``: each upstream Succeeded or Skipped).
 """
 
 from __future__ import annotations
@@ -13,8 +20,11 @@ from typing import Any
 from headrace.execution.plan import ExecutionPlan
 
 STEP_TEMPLATE = "step"
+STEP_PARAM = "step"
+RUN_PARAM = "run-id"
 ENTRYPOINT = "main"
 LABEL_PREFIX = "headrace.dev"
+COMMAND = ("headrace", "step", "exec")
 
 
 @dataclass(frozen=True)
@@ -44,16 +54,20 @@ class RunIdentity:
     version_id: str
 
 
-def render_manifest(plan: ExecutionPlan, run: RunIdentity, cfg: ManifestSettings) -> dict[str, Any]:
-    """The complete Workflow for ``plan``."""
+def node_name(workflow_name: str, task_name: str) -> str:
+    """The Argo node name of a DAG task of the entrypoint: what run steps record as run_name."""
+    return f"{workflow_name}.{task_name}"
+
+
+def _step_template(cfg: ManifestSettings) -> dict[str, Any]:
     container: dict[str, Any] = {
         "image": cfg.image,
-        "command": ["headrace", "step", "exec"],
+        "command": list(COMMAND),
         "args": [
             "--run",
-            "{{workflow.parameters.run-id}}",
+            f"{{{{workflow.parameters.{RUN_PARAM}}}}}",
             "--step",
-            "{{inputs.parameters.step}}",
+            f"{{{{inputs.parameters.{STEP_PARAM}}}}}",
         ],
         "resources": {
             "requests": {"cpu": cfg.cpu_request, "memory": cfg.memory_request},
@@ -62,17 +76,33 @@ def render_manifest(plan: ExecutionPlan, run: RunIdentity, cfg: ManifestSettings
     }
     if cfg.env_secret:
         container["envFrom"] = [{"secretRef": {"name": cfg.env_secret}}]
-    tasks = []
+    return {
+        "name": STEP_TEMPLATE,
+        "inputs": {"parameters": [{"name": STEP_PARAM}]},
+        # A step's own failure (exit 1) is final; only what broke around it is retried:
+        # a pod that was evicted, or an init/wait container that failed.
+        "retryStrategy": {"limit": str(cfg.retry_limit), "retryPolicy": "OnError"},
+        "container": container,
+    }
+
+
+def _tasks(plan: ExecutionPlan) -> list[dict[str, Any]]:
     task_of = {step.name: step.task_name for step in plan.steps}
+    tasks = []
     for step in plan.steps:
         task: dict[str, Any] = {
             "name": step.task_name,
             "template": STEP_TEMPLATE,
-            "arguments": {"parameters": [{"name": "step", "value": step.name}]},
+            "arguments": {"parameters": [{"name": STEP_PARAM, "value": step.name}]},
         }
         if step.depends:
             task["depends"] = " && ".join(task_of[up] for up in step.depends)
         tasks.append(task)
+    return tasks
+
+
+def render_manifest(plan: ExecutionPlan, run: RunIdentity, cfg: ManifestSettings) -> dict[str, Any]:
+    """The complete Workflow for ``plan``."""
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Workflow",
@@ -91,18 +121,12 @@ def render_manifest(plan: ExecutionPlan, run: RunIdentity, cfg: ManifestSettings
             "serviceAccountName": cfg.service_account,
             "activeDeadlineSeconds": cfg.active_deadline_seconds,
             "podGC": {"strategy": cfg.pod_gc},
-            "arguments": {"parameters": [{"name": "run-id", "value": run.run_id}]},
+            "arguments": {"parameters": [{"name": RUN_PARAM, "value": run.run_id}]},
             "templates": [
-                {
-                    "name": STEP_TEMPLATE,
-                    "inputs": {"parameters": [{"name": "step"}]},
-                    "retryStrategy": {
-                        "limit": str(cfg.retry_limit),
-                        "retryPolicy": "OnError",
-                    },
-                    "container": container,
-                },
-                {"name": ENTRYPOINT, "dag": {"tasks": tasks}},
+                _step_template(cfg),
+                # failFast off: like the local executor, a failed step omits only what
+                # depends on it, and independent branches run to the end.
+                {"name": ENTRYPOINT, "dag": {"failFast": False, "tasks": _tasks(plan)}},
             ],
         },
     }

@@ -251,3 +251,18 @@ def renew_lease(
 
 def cancel_requested(conn: Connection, run_id: uuid.UUID) -> bool:
     return bool(conn.execute(select(runs.c.cancel_requested).where(runs.c.id == run_id)).scalar())
+
+
+def set_step_if_active(conn: Connection, run_id: uuid.UUID, name: str, **values: Any) -> bool:
+    """Update a step that has not ended yet; False when it has. A remote executor writes
+    through this, so an end the step's pod recorded itself is never overwritten."""
+    result = conn.execute(
+        update(run_steps)
+        .where(
+            run_steps.c.run_id == run_id,
+            run_steps.c.name == name,
+            run_steps.c.status.in_(ACTIVE),
+        )
+        .values(**values)
+    )
+    return result.rowcount == 1
