@@ -188,15 +188,19 @@ def commit_copy(
             )
         )
     if base is None:
-        # Two first writers can race: delta-rs then lands the later create as version 1 over
-        # the other (no error), so the version is found by a tag of ours, never assumed 0.
+        # Two first writers can race. Left to retry, delta-rs rebases the losing create onto
+        # the winner as one version holding both writers' files; with no retry it raises
+        # CommitFailedError (the caller retries on a fresh base) or, when it already saw the
+        # winner's table, replaces it as version 1. So the version is found by a tag of ours.
         tag = uuid.uuid4().hex
         create_table_with_add_actions(
             table,
             Schema.from_arrow(schema),
             adds,
             mode="overwrite",
-            commit_properties=CommitProperties(custom_metadata={_WRITE_TAG: tag}),
+            commit_properties=CommitProperties(
+                custom_metadata={_WRITE_TAG: tag}, max_commit_retries=0
+            ),
         )
         version = _tagged_version(table, tag)
     else:
@@ -216,10 +220,19 @@ _WRITE_TAG = "headrace.write"
 
 
 def _tagged_version(table: str, tag: str) -> int:
-    """The version whose commit carries ``tag`` in its custom metadata."""
-    for entry in DeltaTable(table).history():
-        if entry.get(_WRITE_TAG) == tag:
-            return int(entry["version"])
+    """The version whose commit carries ``tag`` in its custom metadata.
+
+    ``history()`` numbers the commits it lists down from the version of the snapshot it
+    loaded; a commit landing in between is listed too and shifts the numbers (the oldest
+    becomes -1), so such a reading is taken again."""
+    for _ in range(20):
+        entries = DeltaTable(table).history()
+        if entries and int(entries[-1]["version"]) >= 0:
+            for entry in entries:
+                if entry.get(_WRITE_TAG) == tag:
+                    return int(entry["version"])
+            break
+        time.sleep(0.01)
     raise SystemFailure(f"the commit tagged {tag} is not in the history of {table}")
 
 
