@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from headrace import __version__
 from headrace.api import errors
 from headrace.api.metrics import Metrics, RequestLatency
-from headrace.api.routes import datasets, events, keys, pipelines, runs
+from headrace.api.routes import datasets, events, keys, pipelines, runs, ui
 from headrace.api.routes.metrics import make_router as metrics_router
 from headrace.persistence.db import Database
 from headrace.settings import Settings
@@ -58,7 +58,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         """Liveness; no key needed."""
         return {"status": "ok"}
 
-    for module in (keys, pipelines, runs, events, datasets):
+    for module in (keys, pipelines, runs, events, datasets, ui):
         app.include_router(module.router)
     app.include_router(metrics_router(settings.metrics_require_auth))
     return app

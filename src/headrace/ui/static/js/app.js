@@ -1,0 +1,76 @@
+// The UI's shell: sign-in state, the navigation, and a hash router. Each view is an async
+// function (main, params, ctx) that renders into <main>; ctx.signal aborts when the user
+// navigates away (open event streams and pending calls stop with it).
+
+import { session } from "./api.js";
+import { errorBox, h, parseHash } from "./dom.js";
+import { datasetPage, datasetsList } from "./views/datasets.js";
+import { pipelinePage, pipelinesList } from "./views/pipelines.js";
+import { findRun, runPage, runsList } from "./views/runs.js";
+import { signIn } from "./views/signin.js";
+
+const ROUTES = [
+  [/^\/pipelines\/?$/, pipelinesList, "pipelines"],
+  [/^\/pipelines\/([^/]+)\/?$/, pipelinePage, "pipelines"],
+  [/^\/pipelines\/([^/]+)\/runs\/?$/, runsList, "pipelines"],
+  [/^\/pipelines\/([^/]+)\/runs\/([^/]+)\/?$/, runPage, "pipelines"],
+  [/^\/runs\/([^/]+)\/?$/, findRun, "pipelines"],
+  [/^\/datasets\/?$/, datasetsList, "datasets"],
+  [/^\/datasets\/([^/]+)\/?$/, datasetPage, "datasets"],
+];
+
+const main = document.getElementById("main");
+const nav = document.getElementById("nav");
+const signOut = document.getElementById("sign-out");
+let current = null; // AbortController of the view on screen
+let notice = null; // a message for the sign-in page (e.g. why the user was signed out)
+
+function chrome(signedIn, section) {
+  nav.hidden = !signedIn;
+  signOut.hidden = !signedIn;
+  for (const a of nav.querySelectorAll("a")) {
+    if (a.dataset.section === section) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+}
+
+async function render() {
+  current?.abort();
+  current = new AbortController();
+  const ctx = { signal: current.signal, query: null };
+  const { path, query } = parseHash(location.hash);
+  ctx.query = query;
+  if (!session.key) {
+    chrome(false);
+    signIn(main, { notice, onSignedIn: () => { notice = null; render(); } });
+    return;
+  }
+  for (const [pattern, view, section] of ROUTES) {
+    const m = path.match(pattern);
+    if (!m) continue;
+    chrome(true, section);
+    try {
+      await view(main, m.slice(1).map(decodeURIComponent), ctx);
+    } catch (err) {
+      if (ctx.signal.aborted || err.name === "AbortError") return;
+      if (err.status === 401) return; // the signed-out handler renders the sign-in page
+      main.replaceChildren(errorBox(err));
+    }
+    return;
+  }
+  chrome(true);
+  main.replaceChildren(h("p", {}, "There is no such page. ", h("a", { href: "#/pipelines" }, "Pipelines")));
+}
+
+window.addEventListener("hashchange", render);
+window.addEventListener("headrace:signed-out", (ev) => {
+  notice = `Signed out: ${ev.detail}`;
+  render();
+});
+signOut.addEventListener("click", () => {
+  session.clear();
+  notice = "Signed out.";
+  render();
+});
+
+render();

@@ -1,0 +1,165 @@
+// Pipelines: the list (with each one's last run) and a pipeline's page (its current
+// version's DAG, a form to start a run, and a step-level diff between any two versions).
+
+import { getAll, getJson, getPage, postJson } from "../api.js";
+import { drawDag } from "../dag.js";
+import { diffLines, diffVersions } from "../diff.js";
+import { errorBox, fmtTime, h, mount, statusBadge } from "../dom.js";
+
+export async function pipelinesList(main, _params, { signal }) {
+  let next = "/pipelines/";
+  const body = h("tbody", {});
+  const more = h("button", { type: "button", class: "secondary", hidden: true }, "More pipelines");
+  const empty = h("p", { class: "muted", hidden: true },
+    "No pipelines yet. Create one with `headrace pipelines create` or POST /pipelines/.");
+
+  async function loadPage() {
+    const page = await getPage(next, { signal });
+    next = page.next;
+    more.hidden = !next;
+    empty.hidden = body.children.length + page.items.length > 0;
+    // The last run of each pipeline: one small call each, in parallel.
+    const lasts = await Promise.all(page.items.map((p) =>
+      getJson(`/pipelines/${p.id}/runs/`, { query: { limit: 1 }, signal }).then((r) => r[0] || null)));
+    page.items.forEach((p, i) => {
+      const run = lasts[i];
+      body.append(h("tr", { "data-pipeline": p.name },
+        h("td", {}, h("a", { href: `#/pipelines/${p.id}` }, p.name),
+          p.description ? h("div", { class: "muted small" }, p.description) : null),
+        h("td", {}, p.current_version ? `v${p.current_version.number}` : "—"),
+        h("td", {}, p.current_version ? p.current_version.steps.length : 0),
+        h("td", { class: "last-run" }, run
+          ? h("a", { href: `#/pipelines/${p.id}/runs/${run.id}` }, statusBadge(run.status))
+          : statusBadge(null)),
+        h("td", {}, run ? fmtTime(run.created_at) : "—"),
+        h("td", {}, h("a", { href: `#/pipelines/${p.id}/runs` }, "runs"))));
+    });
+  }
+  more.addEventListener("click", () => loadPage().catch((err) => more.after(errorBox(err))));
+
+  await loadPage();
+  mount(main,
+    h("h1", {}, "Pipelines"),
+    h("div", { class: "table-wrap" }, h("table", { id: "pipelines" },
+      h("thead", {}, h("tr", {}, ["Pipeline", "Version", "Steps", "Last run", "Last run started", ""]
+        .map((x) => h("th", { scope: "col" }, x)))),
+      body)),
+    empty, more);
+}
+
+function runForm(pipeline, steps) {
+  const options = (label) => [h("option", { value: "" }, label),
+    ...steps.map((st) => h("option", { value: st.name }, st.name))];
+  const start = h("select", { id: "run-start", name: "start" }, options("first step"));
+  const end = h("select", { id: "run-end", name: "end" }, options("last step"));
+  const message = h("div", { class: "form-message" });
+  const button = h("button", { type: "submit" }, "Start run");
+  const form = h("form", { class: "run-form", "aria-label": "Start a run" },
+    h("label", {}, "From ", start), h("label", {}, "to ", end), button, message);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    button.disabled = true;
+    mount(message);
+    try {
+      const run = await postJson(`/pipelines/${pipeline.id}/runs/`, {
+        start_job_name: start.value || null, end_job_name: end.value || null,
+      });
+      location.hash = `#/pipelines/${pipeline.id}/runs/${run.id}`;
+    } catch (err) {
+      mount(message, errorBox(err));
+      button.disabled = false;
+    }
+  });
+  return form;
+}
+
+function stepList(steps) {
+  return h("div", { class: "steps" }, steps.map((st) => h("details", { class: "step-config" },
+    h("summary", {}, h("strong", {}, st.name), " ",
+      h("span", { class: "muted small" },
+        `${st.config.input_datasets.join(", ") || "no inputs"} → ${st.config.output_datasets.join(", ")}`)),
+    h("pre", { class: "sql" }, st.config.query))));
+}
+
+function listText(value) {
+  return Array.isArray(value) ? value.join(", ") || "(none)" : String(value);
+}
+
+function renderDiff(older, newer) {
+  const rows = diffVersions(older, newer);
+  const changed = rows.filter((r) => r.change !== "same");
+  const items = rows.map((r) => {
+    const details = [];
+    for (const field of r.fields) {
+      if (field === "query") {
+        details.push(h("pre", { class: "diff" }, diffLines(r.before.config.query, r.after.config.query)
+          .map(([mark, line]) => h("span", { class: `line ${{ "+": "add", "-": "del", " ": "ctx" }[mark]}` }, `${mark} ${line}\n`))));
+      } else {
+        details.push(h("div", { class: "small" }, `${field}: `,
+          h("del", {}, listText(r.before.config[field])), " → ", h("ins", {}, listText(r.after.config[field]))));
+      }
+    }
+    if (r.change === "added" || r.change === "removed") {
+      const st = r.after || r.before;
+      details.push(h("pre", { class: `diff ${r.change}` }, st.config.query));
+    }
+    return h("li", { class: `diff-step ${r.change}`, "data-step": r.name, "data-change": r.change },
+      h("span", { class: "change" }, r.change), " ", h("strong", {}, r.name),
+      r.fields.length ? h("span", { class: "muted small" }, ` (${r.fields.join(", ")})`) : null,
+      details);
+  });
+  return h("div", { id: "diff-result" },
+    h("p", { class: "muted" }, changed.length
+      ? `${changed.length} step(s) differ between v${older.number} and v${newer.number}.`
+      : `v${older.number} and v${newer.number} have the same steps.`),
+    h("ul", { class: "diff-list" }, items));
+}
+
+function versionsSection(versions) {
+  if (versions.length < 2) {
+    return h("section", { id: "versions" }, h("h2", {}, "Versions"),
+      h("p", { class: "muted" }, `Only one version so far (v${versions[0]?.number ?? 1}).`));
+  }
+  const opts = (selected) => versions.map((v) =>
+    h("option", { value: v.id, selected: v.id === selected }, `v${v.number} · ${fmtTime(v.created_at)}`));
+  // Newest first: compare the previous version with the current one by default.
+  const from = h("select", { id: "diff-from" }, opts(versions[1].id));
+  const to = h("select", { id: "diff-to" }, opts(versions[0].id));
+  const out = h("div", {});
+  const show = () => {
+    const a = versions.find((v) => v.id === from.value);
+    const b = versions.find((v) => v.id === to.value);
+    const [older, newer] = a.number <= b.number ? [a, b] : [b, a];
+    mount(out, renderDiff(older, newer));
+  };
+  from.addEventListener("change", show);
+  to.addEventListener("change", show);
+  show();
+  return h("section", { id: "versions" }, h("h2", {}, "Versions"),
+    h("ul", { class: "inline-list" }, versions.map((v) =>
+      h("li", {}, `v${v.number}: ${v.steps.length} steps, ${fmtTime(v.created_at)}`))),
+    h("div", { class: "diff-pick" }, h("label", {}, "Compare ", from), h("label", {}, " with ", to)),
+    out);
+}
+
+export async function pipelinePage(main, [id], { signal }) {
+  const [pipeline, versions] = await Promise.all([
+    getJson(`/pipelines/${id}/`, { signal }),
+    getAll(`/pipelines/${id}/versions/`, { signal }),
+  ]);
+  const version = pipeline.current_version;
+  const graph = h("div", { class: "graph", id: "graph" });
+  mount(main,
+    h("nav", { class: "crumbs" }, h("a", { href: "#/pipelines" }, "Pipelines"), " / ", pipeline.name),
+    h("div", { class: "title-row" },
+      h("h1", {}, pipeline.name),
+      h("span", { class: "muted" }, version ? `current version v${version.number}` : "no version"),
+      h("a", { class: "button secondary", href: `#/pipelines/${id}/runs` }, "Runs")),
+    pipeline.description ? h("p", {}, pipeline.description) : null,
+    version ? runForm(pipeline, version.steps) : null,
+    h("section", {}, h("h2", {}, "Graph"), graph),
+    version ? h("section", {}, h("h2", {}, "Steps"), stepList(version.steps)) : null,
+    versionsSection(versions));
+  if (version) drawDag(graph, version.steps);
+}
+

@@ -1,0 +1,259 @@
+// Runs: a pipeline's runs (filterable by status and version), and a run's page (its DAG
+// coloured by step status, live from the event stream while the run is active, each step's
+// details and logs, cancel and retry).
+
+import { call, getAll, getJson, getPage, postJson } from "../api.js";
+import { drawDag } from "../dag.js";
+import { errorBox, fmtDuration, fmtNumber, fmtTime, h, mount, shortId, statusBadge } from "../dom.js";
+import { follow } from "../sse.js";
+
+const RUN_STATUSES = ["Pending", "Running", "Succeeded", "Failed", "Error", "Cancelled"];
+const TERMINAL = new Set(["Succeeded", "Failed", "Error", "Cancelled", "Skipped", "Omitted"]);
+
+function selection(run) {
+  if (!run.start_job_name && !run.end_job_name) return "whole";
+  return `${run.start_job_name || "first"} → ${run.end_job_name || "last"}`;
+}
+
+export async function runsList(main, [pipelineId], { signal, query }) {
+  const [pipeline, versions] = await Promise.all([
+    getJson(`/pipelines/${pipelineId}/`, { signal }),
+    getAll(`/pipelines/${pipelineId}/versions/`, { signal }),
+  ]);
+  const status = query.get("status") || "";
+  const versionId = query.get("version") || "";
+  // Filters live in the URL's hash, so a filtered list can be bookmarked and reloaded.
+  const refilter = () => {
+    const q = new URLSearchParams();
+    if (statusSel.value) q.set("status", statusSel.value);
+    if (versionSel.value) q.set("version", versionSel.value);
+    location.hash = `#/pipelines/${pipelineId}/runs${q.size ? `?${q}` : ""}`;
+  };
+  const statusSel = h("select", { id: "filter-status", onchange: refilter },
+    h("option", { value: "" }, "any status"),
+    RUN_STATUSES.map((st) => h("option", { value: st, selected: st === status }, st)));
+  const versionSel = h("select", { id: "filter-version", onchange: refilter },
+    h("option", { value: "" }, "any version"),
+    versions.map((v) => h("option", { value: v.id, selected: v.id === versionId }, `v${v.number}`)));
+
+  const body = h("tbody", {});
+  const more = h("button", { type: "button", class: "secondary", hidden: true }, "More runs");
+  const empty = h("p", { class: "muted", hidden: true }, "No runs match.");
+  let next = null;
+  const addRows = (runs) => {
+    for (const run of runs) {
+      body.append(h("tr", { "data-run": run.id, "data-status": run.status },
+        h("td", {}, h("a", { href: `#/pipelines/${pipelineId}/runs/${run.id}` }, run.name)),
+        h("td", {}, statusBadge(run.status)),
+        h("td", {}, `v${run.pipeline_version.number}`),
+        h("td", {}, fmtTime(run.started_at || run.created_at)),
+        h("td", {}, run.started_at ? fmtDuration(run.started_at, run.finished_at) : "—"),
+        h("td", {}, selection(run))));
+    }
+    empty.hidden = body.children.length > 0;
+  };
+  const first = await getPage(`/pipelines/${pipelineId}/runs/`, {
+    query: { status: status || undefined, version_id: versionId || undefined, limit: 50 }, signal,
+  });
+  addRows(first.items);
+  next = first.next;
+  more.hidden = !next;
+  more.addEventListener("click", async () => {
+    const page = await getPage(next, { signal });
+    addRows(page.items);
+    next = page.next;
+    more.hidden = !next;
+  });
+
+  mount(main,
+    h("nav", { class: "crumbs" }, h("a", { href: "#/pipelines" }, "Pipelines"), " / ",
+      h("a", { href: `#/pipelines/${pipelineId}` }, pipeline.name), " / runs"),
+    h("h1", {}, `Runs of ${pipeline.name}`),
+    h("div", { class: "filters" }, h("label", {}, "Status ", statusSel), h("label", {}, "Version ", versionSel)),
+    h("div", { class: "table-wrap" }, h("table", { id: "runs" },
+      h("thead", {}, h("tr", {}, ["Run", "Status", "Version", "Started", "Duration", "Steps"]
+        .map((x) => h("th", { scope: "col" }, x)))),
+      body)),
+    empty, more);
+}
+
+/** The run object after one event: fields replaced, run_steps merged by name. */
+function applyPatch(run, patch) {
+  const merged = { ...run, ...patch, run_steps: run.run_steps };
+  if (patch.run_steps) {
+    const byName = new Map(run.run_steps.map((st) => [st.name, st]));
+    for (const st of patch.run_steps) byName.set(st.name, { ...byName.get(st.name), ...st });
+    merged.run_steps = [...byName.values()];
+  }
+  return merged;
+}
+
+function inputsText(step) {
+  const entries = Object.entries(step.input_versions || {});
+  return entries.length ? entries.map(([name, v]) => `${name}@v${v}`).join(", ") : "—";
+}
+
+export async function runPage(main, [pipelineId, runId], { signal }) {
+  const base = `/pipelines/${pipelineId}/runs/${runId}/`;
+  let run = await getJson(base, { signal });
+  const pipeline = await getJson(`/pipelines/${pipelineId}/`, { signal });
+  let selected = (run.run_steps.find((st) => ["Failed", "Error"].includes(st.status)) || {}).name || null;
+
+  const header = h("div", { class: "run-summary" });
+  const live = h("span", { id: "live", class: "live", "data-state": "idle" });
+  const actionMsg = h("div", { class: "form-message" });
+  const cancelBtn = h("button", { type: "button", id: "cancel", class: "danger" }, "Cancel");
+  const retryBtn = h("button", { type: "button", id: "retry" }, "Retry");
+  const graph = h("div", { class: "graph", id: "graph" });
+  const stepsBody = h("tbody", {});
+  const panel = h("section", { id: "step-panel", class: "card", hidden: true });
+  let logsFor = null; // "step:status" the logs on screen belong to
+
+  const select = (name) => {
+    selected = name;
+    dag.select(name);
+    logsFor = null;
+    renderAll();
+  };
+  const dag = drawDag(graph, run.pipeline_version.steps, { onSelect: select });
+
+  function renderHeader() {
+    const terminal = TERMINAL.has(run.status);
+    mount(header, h("dl", {},
+      h("dt", {}, "Status"), h("dd", { id: "run-status", "data-status": run.status }, statusBadge(run.status)),
+      h("dt", {}, "Version"), h("dd", {}, `v${run.pipeline_version.number}`),
+      h("dt", {}, "Steps"), h("dd", {}, selection(run)),
+      h("dt", {}, "Created"), h("dd", {}, fmtTime(run.created_at)),
+      h("dt", {}, "Started"), h("dd", {}, fmtTime(run.started_at)),
+      h("dt", {}, "Finished"), h("dd", {}, fmtTime(run.finished_at)),
+      h("dt", {}, "Duration"), h("dd", {}, fmtDuration(run.started_at, run.finished_at)),
+      run.retry_of ? [h("dt", {}, "Retry of"),
+        h("dd", {}, h("a", { href: `#/pipelines/${pipelineId}/runs/${run.retry_of}` }, shortId(run.retry_of)))] : null,
+      run.argo_metadata?.progress ? [h("dt", {}, "Progress"), h("dd", {}, run.argo_metadata.progress)] : null));
+    cancelBtn.disabled = terminal;
+    retryBtn.disabled = !terminal || run.status === "Succeeded";
+  }
+
+  function renderSteps() {
+    mount(stepsBody, run.run_steps.map((st) => h("tr", {
+      "data-step": st.name, "data-status": st.status,
+      class: st.name === selected ? "selected" : null,
+      onclick: () => select(st.name),
+    },
+      h("td", {}, h("button", { type: "button", class: "link" }, st.name)),
+      h("td", {}, statusBadge(st.status)),
+      h("td", {}, fmtTime(st.started_at)),
+      h("td", {}, fmtTime(st.finished_at)),
+      h("td", {}, st.started_at ? fmtDuration(st.started_at, st.finished_at) : "—"),
+      h("td", { class: "num" }, fmtNumber(st.rows_written)),
+      h("td", {}, inputsText(st)),
+      h("td", { class: "error-cell" }, st.error ? st.error.split("\n")[0] : ""))));
+  }
+
+  async function renderPanel() {
+    const st = run.run_steps.find((x) => x.name === selected);
+    panel.hidden = !st;
+    if (!st) return;
+    const key = `${st.name}:${st.status}`;
+    if (logsFor === key) return;
+    logsFor = key;
+    const logs = h("pre", { class: "logs", id: "step-logs" }, "Loading logs…");
+    mount(panel, [
+      h("h2", {}, "Step ", st.name, " ", statusBadge(st.status)),
+      h("dl", {},
+        h("dt", {}, "Started"), h("dd", {}, fmtTime(st.started_at)),
+        h("dt", {}, "Finished"), h("dd", {}, fmtTime(st.finished_at)),
+        h("dt", {}, "Rows written"), h("dd", {}, fmtNumber(st.rows_written)),
+        h("dt", {}, "Inputs read"), h("dd", {}, inputsText(st)),
+        h("dt", {}, "Outputs written"), h("dd", {}, Object.entries(st.output_versions || {})
+          .map(([n, v]) => `${n}@v${v}`).join(", ") || "—")),
+      st.error ? [h("h3", {}, "Error"), h("pre", { class: "step-error", id: "step-error" }, st.error)] : null,
+      h("h3", {}, "Logs"), logs]);
+    try {
+      const res = await call(`${base}steps/${encodeURIComponent(st.name)}/logs/`, { signal });
+      const text = await res.text();
+      logs.textContent = text || "(no log lines yet)";
+    } catch (err) {
+      if (!signal.aborted) logs.textContent = `Logs could not be read: ${err.message}`;
+    }
+  }
+
+  function renderAll() {
+    renderHeader();
+    renderSteps();
+    dag.setStatuses(Object.fromEntries(run.run_steps.map((st) => [st.name, st.status])));
+    dag.select(selected);
+    renderPanel();
+  }
+
+  cancelBtn.addEventListener("click", async () => {
+    mount(actionMsg);
+    try {
+      run = await postJson(`${base}cancel/`, undefined);
+      renderAll();
+    } catch (err) { mount(actionMsg, errorBox(err)); }
+  });
+  retryBtn.addEventListener("click", async () => {
+    mount(actionMsg);
+    try {
+      const again = await postJson(`${base}retry/`, undefined);
+      location.hash = `#/pipelines/${pipelineId}/runs/${again.id}`;
+    } catch (err) { mount(actionMsg, errorBox(err)); }
+  });
+
+  mount(main,
+    h("nav", { class: "crumbs" }, h("a", { href: "#/pipelines" }, "Pipelines"), " / ",
+      h("a", { href: `#/pipelines/${pipelineId}` }, pipeline.name), " / ",
+      h("a", { href: `#/pipelines/${pipelineId}/runs` }, "runs"), " / ", run.name),
+    h("div", { class: "title-row" }, h("h1", {}, run.name), live,
+      h("div", { class: "actions" }, cancelBtn, retryBtn)),
+    actionMsg, header,
+    h("section", {}, h("h2", {}, "Graph"), graph),
+    h("section", {}, h("h2", {}, "Steps"), h("div", { class: "table-wrap" }, h("table", { id: "run-steps" },
+      h("thead", {}, h("tr", {}, ["Step", "Status", "Started", "Finished", "Duration", "Rows written", "Inputs read", "Error"]
+        .map((x) => h("th", { scope: "col" }, x)))),
+      stepsBody))),
+    panel);
+  renderAll();
+
+  if (TERMINAL.has(run.status)) {
+    live.dataset.state = "ended";
+    return;
+  }
+  // Active: follow the event stream; durations of running steps tick once a second.
+  const tick = setInterval(() => { renderHeader(); renderSteps(); }, 1000);
+  signal.addEventListener("abort", () => clearInterval(tick), { once: true });
+  const labels = { live: "● live", reconnecting: "reconnecting…", ended: "" };
+  follow(`${base}events/`, {
+    signal,
+    onState: (state) => { live.dataset.state = state; live.textContent = labels[state]; },
+    onEvent: ({ event, data }) => {
+      if (event === "end") return;
+      run = applyPatch(run, data);
+      renderAll();
+    },
+  }).then(async () => {
+    clearInterval(tick);
+    if (signal.aborted) return;
+    run = await getJson(base, { signal }); // the final state, in full
+    renderAll();
+  }).catch((err) => {
+    clearInterval(tick);
+    if (!signal.aborted) mount(actionMsg, errorBox(err));
+  });
+}
+
+/** #/runs/{id}: a run known only by its id (e.g. from a dataset version) → its page. */
+export async function findRun(main, [runId], { signal }) {
+  mount(main, h("p", { class: "muted" }, "Looking for run ", shortId(runId), "…"));
+  const pipelines = await getAll("/pipelines/", { signal });
+  const found = await Promise.any(pipelines.map((p) =>
+    getJson(`/pipelines/${p.id}/runs/${runId}/`, { signal }).then(() => p.id)))
+    .catch(() => null);
+  if (signal.aborted) return;
+  if (!found) {
+    mount(main, h("p", {}, `There is no run ${runId} in this organisation any more.`));
+    return;
+  }
+  location.replace(`#/pipelines/${found}/runs/${runId}`);
+}

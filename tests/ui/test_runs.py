@@ -1,0 +1,150 @@
+"""Runs in the browser: start one and watch its steps turn green live, a partial run, a
+failed step with its error and logs, retry, and the runs list with its filters."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.factories import generated_steps, make_step
+from tests.ui.conftest import Org, Screens, go, sign_in
+
+
+def test_start_a_run_and_watch_its_steps_turn_green(page: Page, org: Org, screens: Screens) -> None:
+    pipeline = org.post("/pipelines/", json={"name": "chain", "steps": generated_steps()})
+    streams: list[str] = []
+    page.on("request", lambda r: streams.append(r.url) if r.url.endswith("/events/") else None)
+    sign_in(page, org)
+    page.get_by_role("link", name="chain").click()
+    page.get_by_role("button", name="Start run").click()
+
+    expect(page).to_have_url(re.compile(rf"#/pipelines/{pipeline['id']}/runs/[0-9a-f-]+$"))
+    graph = page.locator("#graph svg.dag")
+    for name in ("gen", "double", "total"):
+        expect(graph.locator(f"g.node.step[data-step='{name}']")).to_have_attribute(
+            "data-status", "Succeeded"
+        )
+    expect(page.locator("#run-status")).to_have_attribute("data-status", "Succeeded")
+    expect(page.locator("#live")).to_have_attribute("data-state", "ended")
+    # The page learnt all that from the event stream, not from reloading.
+    assert streams, "the run page did not open the event stream"
+
+    gen = page.locator("#run-steps tr[data-step='gen']")
+    expect(gen).to_contain_text("10")  # rows written
+    expect(page.locator("#run-steps tr[data-step='double']")).to_contain_text("numbers@v0")
+    # Succeeded node colour comes from the stylesheet, not from inline style.
+    fill = graph.locator("g.node.step[data-step='gen'] rect").evaluate(
+        "el => getComputedStyle(el).fill"
+    )
+    assert fill == "rgb(220, 243, 229)"
+    expect(page.get_by_role("button", name="Cancel")).to_be_disabled()
+    expect(page.get_by_role("button", name="Retry")).to_be_disabled()
+    screens.shot(page, "run-succeeded")
+
+    graph.locator("g.node.step[data-step='double']").click()
+    panel = page.locator("#step-panel")
+    expect(panel).to_contain_text("Step double")
+    expect(panel.locator("#step-logs")).to_contain_text("reads numbers@v0")
+    expect(panel.locator("#step-logs")).to_contain_text("wrote doubled@v0")
+    screens.shot(page, "run-step-logs")
+
+    # A partial run from `double`: gen is skipped, and the last run shows in the list.
+    page.get_by_role("link", name="chain").click()
+    page.locator("#run-start").select_option("double")
+    page.get_by_role("button", name="Start run").click()
+    expect(graph.locator("g.node.step[data-step='total']")).to_have_attribute(
+        "data-status", "Succeeded"
+    )
+    expect(page.locator("#run-steps tr[data-step='gen']")).to_have_count(0)
+    expect(page.locator("#run-steps tr[data-step='double']")).to_contain_text("numbers@v0")
+    expect(page.locator(".run-summary")).to_contain_text("double → last")
+    go(page, "Pipelines")
+    expect(page.locator("tr[data-pipeline='chain'] .last-run")).to_contain_text("Succeeded")
+
+
+def test_failed_step_shows_its_error_and_can_be_retried(
+    page: Page, org: Org, screens: Screens
+) -> None:
+    failing = [
+        make_step("gen", "SELECT range AS n FROM range(3)", [], ["numbers"]),
+        make_step(
+            "parse",
+            "SELECT CAST('not a number' AS INTEGER) AS n FROM numbers",
+            ["numbers"],
+            ["parsed"],
+        ),
+        make_step("total", "SELECT sum(n) AS s FROM parsed", ["parsed"], ["total"]),
+    ]
+    pipeline = org.post("/pipelines/", json={"name": "breaks", "steps": failing})
+    pid = pipeline["id"]
+    sign_in(page, org)
+    page.get_by_role("link", name="breaks").click()
+    page.get_by_role("button", name="Start run").click()
+
+    graph = page.locator("#graph svg.dag")
+    expect(graph.locator("g.node.step[data-step='gen']")).to_have_attribute(
+        "data-status", "Succeeded"
+    )
+    expect(graph.locator("g.node.step[data-step='parse']")).to_have_attribute(
+        "data-status", "Failed"
+    )
+    expect(graph.locator("g.node.step[data-step='total']")).to_have_attribute(
+        "data-status", "Omitted"
+    )
+    expect(page.locator("#run-status")).to_have_attribute("data-status", "Failed")
+    expect(page.locator("#run-steps tr[data-step='parse'] .error-cell")).to_contain_text(
+        "not a number"
+    )
+    # The failed step is selected by itself once the run has ended: its error is shown whole.
+    page.reload()
+    expect(page.locator("#step-error")).to_contain_text("not a number")
+    expect(page.locator("#step-panel")).to_contain_text("Step parse")
+    expect(page.get_by_role("button", name="Retry")).to_be_enabled()
+    screens.shot(page, "run-failed")
+    first_url = page.url
+
+    page.get_by_role("button", name="Retry").click()
+    expect(page).not_to_have_url(first_url)
+    expect(graph.locator("g.node.step[data-step='parse']")).to_have_attribute(
+        "data-status", "Failed"
+    )
+    expect(graph.locator("g.node.step[data-step='gen']")).to_have_attribute(
+        "data-status", "Skipped"
+    )
+    expect(page.locator(".run-summary")).to_contain_text("Retry of")
+
+    # Fix the step in a new version and run that; then filter the runs list.
+    fixed = [
+        failing[0],
+        make_step("parse", "SELECT n FROM numbers", ["numbers"], ["parsed"]),
+        failing[2],
+    ]
+    org.post(f"/pipelines/{pid}/versions/", json={"steps": fixed})
+    good = org.post(f"/pipelines/{pid}/runs/", json={})
+    org.wait_run(pid, good["id"])
+    page.goto(f"{org.url}/ui/#/pipelines/{pid}/runs")
+    rows = page.locator("#runs tbody tr")
+    expect(rows).to_have_count(3)
+    screens.shot(page, "runs-list")
+    page.locator("#filter-status").select_option("Failed")
+    expect(rows).to_have_count(2)
+    expect(page.locator("#runs tbody tr[data-status='Succeeded']")).to_have_count(0)
+    page.locator("#filter-status").select_option("")
+    page.locator("#filter-version").select_option(label="v2")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-status", "Succeeded")
+    expect(rows.first).to_contain_text("v2")
+    screens.shot(page, "runs-list-filtered")
+
+
+def test_cancel_a_pending_run(page: Page, org: Org) -> None:
+    """A run whose input has no version yet fails at once; cancel is only offered while
+    a run is active, and the API's refusal of a finished run shows as a message."""
+    pipeline = org.post("/pipelines/", json={"name": "quick", "steps": generated_steps()})
+    run = org.post(f"/pipelines/{pipeline['id']}/runs/", json={})
+    org.wait_run(pipeline["id"], run["id"])
+    sign_in(page, org)
+    page.goto(f"{org.url}/ui/#/pipelines/{pipeline['id']}/runs/{run['id']}")
+    expect(page.locator("#run-status")).to_have_attribute("data-status", "Succeeded")
+    expect(page.get_by_role("button", name="Cancel")).to_be_disabled()
