@@ -70,11 +70,11 @@ def _import_sources(db: Database, settings: Settings, who: Principal, file: Pipe
         ):
             console.print(f"[dim]source {name}: unchanged (version {current})[/dim]")
             continue
-        written = datasets.import_file(db, settings, who, name, path)
-        state[name] = {"digest": digest, "version": written.version}
-        console.print(
-            f"source {name}: loaded {written.row_count} rows as version {written.version}"
-        )
+        source = datasets.SourceFile(path=str(path), filename=path.name, content_type=None)
+        record = datasets.upload(db, settings, who, name, source)
+        rows = record.current.row_count if record.current else 0
+        state[name] = {"digest": digest, "version": record.current_version}
+        console.print(f"source {name}: loaded {rows} rows as version {record.current_version}")
     state_path.parent.mkdir(parents=True, exist_ok=True)
     state_path.write_text(json.dumps(state, indent=2))
 

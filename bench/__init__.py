@@ -1,0 +1,1 @@
+"""Benchmarks of headrace, each reported as a ratio to a baseline measured in the same run."""
