@@ -24,7 +24,8 @@ from rich.table import Table
 
 from headrace.cli.pipeline_file import PipelineFile, load
 
-console = Console()
+# Wide enough for the result table when the output is not a terminal (make demo in CI, a pipe).
+console = Console(width=None if sys.stdout.isatty() else 150)
 EXAMPLE = Path("examples/shop/pipeline.yaml")
 TERMINAL = {"Succeeded", "Failed", "Error", "Cancelled"}
 
