@@ -8,6 +8,7 @@ fresh folders of its own outputs; no other file, no network, no extension, no se
 
 from __future__ import annotations
 
+import atexit
 import os
 import queue
 import tempfile
@@ -48,7 +49,20 @@ class SandboxPool:
     def __init__(self, limits: SandboxLimits, size: int = 2) -> None:
         self.limits = limits
         self._ready: queue.Queue[duckdb.DuckDBPyConnection] = queue.Queue(maxsize=size)
-        threading.Thread(target=self._fill, name="headrace-sandbox-pool", daemon=True).start()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._fill, name="headrace-sandbox-pool", daemon=True
+        )
+        self._thread.start()
+        # A daemon thread still inside duckdb.connect() when the interpreter finalises aborts
+        # the process (SIGABRT, "exception not rethrown"): a `headrace step exec` pod whose step
+        # succeeded would exit 134. Stop the filler before finalisation instead.
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        """Stop making databases (waits for the one being made)."""
+        self._stop.set()
+        self._thread.join(timeout=10)
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(
@@ -63,8 +77,16 @@ class SandboxPool:
         )
 
     def _fill(self) -> None:
-        while True:
-            self._ready.put(self._connect())
+        while not self._stop.is_set():
+            con = self._connect()
+            while not self._stop.is_set():
+                try:
+                    self._ready.put(con, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+            else:
+                con.close()
 
     def take(self) -> duckdb.DuckDBPyConnection:
         """A never-used connection: from the pool when one is ready, else made now."""
