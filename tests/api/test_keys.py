@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from headrace.persistence.db import Database
 from headrace.persistence.tables import api_keys
-from tests.factories import Api, make_org, make_pipeline
+from tests.factories import Api, generated_steps, make_org, make_pipeline
 
 
 def test_create_key_shows_the_secret_once(api: Api) -> None:
@@ -121,7 +121,7 @@ def test_viewer_can_read_but_not_write(api: Api) -> None:
     assert viewer.get(f"/pipelines/{pid}/").status_code == 200
     assert viewer.get(f"/pipelines/{pid}/runs/").status_code == 200
     writes = [
-        ("POST", "/pipelines/", {"name": "v", "steps": pipeline["current_version"]["steps"]}),
+        ("POST", "/pipelines/", {"name": "v", "steps": generated_steps()}),
         ("PATCH", f"/pipelines/{pid}/", {"description": "x"}),
         ("DELETE", f"/pipelines/{pid}/", None),
         ("POST", f"/pipelines/{pid}/versions/", {"steps": []}),

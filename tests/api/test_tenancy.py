@@ -152,6 +152,10 @@ UNSCOPED: dict[tuple[str, str], Callable[[Api, Objects], httpx.Response]] = {
     ("GET", "/docs"): _public("/docs"),
     ("GET", "/docs/oauth2-redirect"): _public("/docs/oauth2-redirect"),
     ("GET", "/redoc"): _public("/redoc"),
+    # the web UI: static files, the same for everyone, holding no data
+    ("GET", "/"): _public("/"),
+    ("GET", "/ui"): _public("/ui"),
+    ("GET", "/ui/{relative:path}"): _public("/ui/index.html"),
 }
 
 
