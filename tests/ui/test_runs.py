@@ -3,9 +3,10 @@ failed step with its error and logs, retry, and the runs list with its filters."
 
 from __future__ import annotations
 
+import json
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.factories import generated_steps, make_step
 from tests.ui.conftest import Org, Screens, go, sign_in
@@ -138,13 +139,69 @@ def test_failed_step_shows_its_error_and_can_be_retried(
     screens.shot(page, "runs-list-filtered")
 
 
-def test_cancel_a_pending_run(page: Page, org: Org) -> None:
-    """A run whose input has no version yet fails at once; cancel is only offered while
-    a run is active, and the API's refusal of a finished run shows as a message."""
+def test_cancel_shows_the_apis_answer(page: Page, org: Org) -> None:
+    """The page offers Cancel while it believes the run active; the API has the last word,
+    and its refusal (the run has ended meanwhile) is shown as it was given."""
     pipeline = org.post("/pipelines/", json={"name": "quick", "steps": generated_steps()})
-    run = org.post(f"/pipelines/{pipeline['id']}/runs/", json={})
-    org.wait_run(pipeline["id"], run["id"])
+    pending = org.post(f"/pipelines/{pipeline['id']}/runs/", json={})
+    org.wait_run(pipeline["id"], pending["id"])
+    base = f"/pipelines/{pipeline['id']}/runs/{pending['id']}/"
     sign_in(page, org)
-    page.goto(f"{org.url}/ui/#/pipelines/{pipeline['id']}/runs/{run['id']}")
-    expect(page.locator("#run-status")).to_have_attribute("data-status", "Succeeded")
-    expect(page.get_by_role("button", name="Cancel")).to_be_disabled()
+    # The page sees the run as created; its stream is held back for a minute.
+    page.route(re.compile(re.escape(base) + "$"), lambda route: route.fulfill(json=pending))
+    page.route(
+        re.compile(re.escape(base) + "events/$"),
+        lambda route: route.fulfill(
+            status=200, headers={"Content-Type": "text/event-stream"}, body="retry: 60000\n\n"
+        ),
+    )
+    page.goto(f"{org.url}/ui/#{base.rstrip('/')}")
+    expect(page.locator("#run-status")).to_have_attribute("data-status", "Pending")
+    expect(page.locator("#live")).to_have_attribute("data-state", "reconnecting")
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("alert")).to_contain_text("it cannot be cancelled")
+
+
+def test_a_dropped_event_stream_resumes_with_last_event_id(page: Page, org: Org) -> None:
+    """The page reads the stream with fetch(); when the connection drops it reconnects after
+    the server's ``retry:`` delay and sends the last event id back, and the real server
+    resumes from there. The first answers are stand-ins that show the run still Pending."""
+    pipeline = org.post("/pipelines/", json={"name": "resume", "steps": generated_steps()})
+    pending = org.post(f"/pipelines/{pipeline['id']}/runs/", json={})
+    assert pending["status"] == "Pending"
+    org.wait_run(pipeline["id"], pending["id"])
+    base = f"/pipelines/{pipeline['id']}/runs/{pending['id']}/"
+    seen: list[dict[str, str]] = []
+
+    def first_read(route: Route) -> None:
+        # The page's first GET of the run: as it was when it was created.
+        if not seen and not route.request.url.endswith("/events/"):
+            route.fulfill(json=pending)
+        else:
+            route.continue_()
+
+    def events(route: Route) -> None:
+        seen.append(route.request.headers)
+        if len(seen) == 1:  # one event, then the connection closes without `end`
+            data = json.dumps(pending)
+            route.fulfill(
+                status=200,
+                headers={"Content-Type": "text/event-stream"},
+                body=f"retry: 50\n\nevent: run\nid: 1-PPPP\ndata: {data}\n\n",
+            )
+        else:
+            route.continue_()
+
+    sign_in(page, org)
+    page.route(re.compile(re.escape(base) + "$"), first_read)
+    page.route(re.compile(re.escape(base) + "events/$"), events)
+    page.goto(f"{org.url}/ui/#{base.rstrip('/')}")
+    for name in ("gen", "double", "total"):
+        expect(page.locator(f"g.node.step[data-step='{name}']")).to_have_attribute(
+            "data-status", "Succeeded"
+        )
+    expect(page.locator("#live")).to_have_attribute("data-state", "ended")
+    assert len(seen) == 2
+    assert "last-event-id" not in seen[0]
+    assert seen[1]["last-event-id"] == "1-PPPP"
+    assert seen[1]["authorization"] == f"Bearer {org.key}"

@@ -144,7 +144,8 @@ export function drawDag(container, steps, { onSelect } = {}) {
         s("text", { x: box.x, y: box.y }, n.name)));
       continue;
     }
-    const label = s("text", { class: "step-name", x: box.x, y: box.y - 7 }, n.name);
+    // The name sits in the middle; it moves up to make room when a status is shown.
+    const label = s("text", { class: "step-name", x: box.x, y: box.y }, n.name);
     const status = s("text", { class: "step-status", x: box.x, y: box.y + 11 }, "");
     const el = s("g", {
       class: "node step", "data-step": n.name, tabindex: onSelect ? 0 : null,
@@ -156,7 +157,7 @@ export function drawDag(container, steps, { onSelect } = {}) {
         if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); onSelect(n.name); }
       });
     }
-    stepNodes.set(n.name, { el, status });
+    stepNodes.set(n.name, { el, status, label, y: box.y });
     nodeLayer.append(el);
   }
   svg.append(nodeLayer);
@@ -164,11 +165,12 @@ export function drawDag(container, steps, { onSelect } = {}) {
 
   return {
     setStatuses(statuses) {
-      for (const [name, { el, status }] of stepNodes) {
+      for (const [name, { el, status, label, y }] of stepNodes) {
         const st = statuses[name];
         if (st) el.setAttribute("data-status", st);
         else el.removeAttribute("data-status");
         status.textContent = st || "";
+        label.setAttribute("y", st ? y - 7 : y);
       }
     },
     select(name) {
