@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import pipeline
+from bench import argo_manifest, pipeline
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -39,6 +39,9 @@ def main() -> None:
         result = pipeline.measure(rows, args.repeat)
         report[label] = result
         console.print(_table(f"example pipeline, {rows:,} orders", result["figures"]))
+    argo = argo_manifest.measure(args.repeat)
+    report["argo_manifest"] = argo
+    console.print(_table("Argo manifest, 100 / 1,000 / 10,000 steps", argo["figures"]))
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(report, indent=2))
