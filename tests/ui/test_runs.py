@@ -16,6 +16,17 @@ def test_start_a_run_and_watch_its_steps_turn_green(page: Page, org: Org, screen
     pipeline = org.post("/pipelines/", json={"name": "chain", "steps": generated_steps()})
     streams: list[str] = []
     page.on("request", lambda r: streams.append(r.url) if r.url.endswith("/events/") else None)
+    # Record every status each step's node shows, in order.
+    page.add_init_script(
+        """window.statusLog = [];
+        new MutationObserver((changes) => {
+          for (const c of changes) {
+            if (c.target.matches?.("g.node.step") && c.target.dataset.status) {
+              window.statusLog.push([c.target.dataset.step, c.target.dataset.status]);
+            }
+          }
+        }).observe(document, {subtree: true, attributeFilter: ["data-status"]});"""
+    )
     sign_in(page, org)
     page.get_by_role("link", name="chain").click()
     page.get_by_role("button", name="Start run").click()
@@ -28,8 +39,13 @@ def test_start_a_run_and_watch_its_steps_turn_green(page: Page, org: Org, screen
         )
     expect(page.locator("#run-status")).to_have_attribute("data-status", "Succeeded")
     expect(page.locator("#live")).to_have_attribute("data-state", "ended")
-    # The page learnt all that from the event stream, not from reloading.
+    # The page learnt all that from the event stream, not from reloading: each node was
+    # drawn not yet done, then turned green.
     assert streams, "the run page did not open the event stream"
+    log = page.evaluate("window.statusLog")
+    for name in ("gen", "double", "total"):
+        shown = [status for step, status in log if step == name]
+        assert shown[0] in ("Pending", "Running") and shown[-1] == "Succeeded", (name, shown)
 
     gen = page.locator("#run-steps tr[data-step='gen']")
     expect(gen).to_contain_text("10")  # rows written
