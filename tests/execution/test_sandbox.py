@@ -1,0 +1,294 @@
+"""Hostile step SQL (hostile_sql.yaml): refused at validation or failing at run time, and the
+locked DuckDB connection refusing it on its own, as if validation had been bypassed."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import yaml
+
+from headrace.execution.sandbox import SandboxLimits, SandboxPool, open_sandbox
+from headrace.persistence.db import Database
+from headrace.settings import Settings
+from headrace.storage import delta
+from headrace.storage.warehouse import Warehouse
+from tests.execution.support import execute, get_run, steps, table_path, write_dataset
+from tests.factories import Api, make_org, make_pipeline, make_run, make_step
+
+ENTRIES: list[dict[str, Any]] = yaml.safe_load(
+    (Path(__file__).parent / "hostile_sql.yaml").read_text()
+)
+BY_ID = {e["id"]: e for e in ENTRIES}
+VALIDATION = "refused at validation"
+RUN_TIME = "fails at run time"
+LIMITS = SandboxLimits(memory_limit="256MB", threads=1)
+_pool: SandboxPool | None = None
+
+
+def test_the_suite_is_large_and_well_formed() -> None:
+    assert len(ENTRIES) >= 30
+    assert len(BY_ID) == len(ENTRIES)
+    for entry in ENTRIES:
+        assert entry["expected"] in (VALIDATION, RUN_TIME), entry
+        assert entry["sandbox"] in ("refused", "harmless"), entry
+        assert entry["attempts"] and entry["query"], entry
+
+
+def _pool_take() -> duckdb.DuckDBPyConnection:
+    global _pool
+    if _pool is None:
+        _pool = SandboxPool(LIMITS, size=1)
+    return _pool.take()
+
+
+def _files(root: Path, skip: tuple[str, ...] = ()) -> dict[str, bytes]:
+    """Every file under ``root`` (not following links) with its content."""
+    found = {}
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if os.path.join(folder, d) not in skip]
+        for name in names:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                found[path] = Path(path).read_bytes()
+    return found
+
+
+@dataclass
+class Place:
+    """A secret outside the warehouse, and the paths an attacker would aim at."""
+
+    token: str
+    paths: dict[str, str]
+
+    def fill(self, query: str) -> str:
+        return query.format(**self.paths)
+
+
+def _secret(root: Path) -> tuple[str, Path]:
+    token = f"SECRET-{uuid.uuid4().hex}"
+    folder = root / "secret"
+    folder.mkdir(parents=True)
+    (folder / "passwd.csv").write_text(f"user,token\nroot,{token}\n")
+    return token, folder / "passwd.csv"
+
+
+def _write_table(table: str, query: str) -> str:
+    """Write one version of a Delta table; return its Parquet file."""
+    con = duckdb.connect()
+    folder = delta.new_write_folder(table)
+    copy = con.execute(
+        f"COPY ({query}) TO '{folder}/part-0.parquet' (FORMAT parquet, RETURN_STATS)"
+    ).fetchall()
+    con.close()
+    delta.commit_copy(table, copy, base=delta.open_base(table))
+    return delta.snapshot(table, 0).files[0]
+
+
+@dataclass
+class Sandbox:
+    con: duckdb.DuckDBPyConnection
+    place: Place
+    root: Path
+    write: str
+    spill: str
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    """A locked connection over a real input table of org A, with org B's table, symlinks
+    and a neighbouring spill folder around it."""
+    token, secret = _secret(tmp_path)
+    warehouse = Warehouse(str(tmp_path / "warehouse"))
+    org_a, org_b = uuid.uuid4(), uuid.uuid4()
+    numbers = warehouse.table(org_a, uuid.uuid4())
+    _write_table(numbers, "SELECT range AS n FROM range(5)")
+    other = _write_table(warehouse.table(org_b, uuid.uuid4()), f"SELECT '{token}' AS token")
+    write = delta.new_write_folder(warehouse.table(org_a, uuid.uuid4()))
+    spill_root = tmp_path / "spills"
+    spill = spill_root / "headrace-spill-mine"
+    spill.mkdir(parents=True)
+    (spill_root / "neighbour").mkdir()
+    (spill_root / "neighbour" / "secret.csv").write_text(f"token\n{token}\n")
+    os.symlink(secret, os.path.join(write, "link.csv"))
+    os.symlink(secret.parent, os.path.join(write, "linkdir"))
+    os.symlink(secret, spill / "link.csv")
+    paths = {
+        "secret": str(secret),
+        "secret_dir": str(secret.parent),
+        "secret_rel": os.path.relpath(secret),
+        "dotdot": os.path.join(write, os.path.relpath(secret, write)),
+        "other_org": other,
+        "symlink": os.path.join(write, "link.csv"),
+        "symlink_dir": os.path.join(write, "linkdir"),
+        "spill": str(spill),
+        "outside": str(tmp_path / "secret" / "written.csv"),
+        "outside_db": str(tmp_path / "secret" / "new.duckdb"),
+        "outside_dir": str(tmp_path / "secret" / "export"),
+    }
+    assert ".." in paths["dotdot"]
+    con = open_sandbox(
+        _pool_take(), {"numbers": delta.snapshot(numbers, 0)}, [write], LIMITS, str(spill)
+    )
+    yield Sandbox(con, Place(token, paths), tmp_path, write, str(spill))
+    con.close()
+
+
+def test_the_sandbox_runs_legitimate_sql(sandbox: Sandbox) -> None:
+    rows = sandbox.con.execute("SELECT sum(n) FROM numbers").fetchall()
+    assert rows == [(10,)]
+    # the symlinks are there and do point at the secret: refusals below are the sandbox's
+    assert sandbox.place.token in Path(sandbox.place.paths["symlink"]).read_text()
+
+
+@pytest.mark.parametrize("entry_id", sorted(BY_ID))
+def test_the_sandbox_alone_refuses(sandbox: Sandbox, entry_id: str) -> None:
+    entry = BY_ID[entry_id]
+    query = sandbox.place.fill(entry["query"])
+    skip = (sandbox.write, sandbox.spill)
+    before = _files(sandbox.root, skip)
+    try:
+        result = repr(sandbox.con.execute(query).fetchall())
+    except duckdb.Error as err:
+        result = f"{type(err).__name__}: {err}"
+        refused = True
+    else:
+        refused = False
+    if entry["sandbox"] == "refused":
+        assert refused, f"the sandbox ran {query!r}: {result}"
+    assert sandbox.place.token not in result
+    assert _files(sandbox.root, skip) == before, "a file outside the step's output changed"
+    # the lock still holds afterwards
+    with pytest.raises(duckdb.Error):
+        sandbox.con.execute(f"SELECT * FROM read_text('{sandbox.place.paths['secret']}')")
+
+
+def _api_place(tmp_path: Path, settings: Settings) -> Place:
+    token, secret = _secret(tmp_path)
+    spill = tmp_path / "spills" / "headrace-spill-guess"
+    warehouse = settings.effective_warehouse
+    other = os.path.join(warehouse, uuid.uuid4().hex, uuid.uuid4().hex, "w-0", "part-0.parquet")
+    paths = {
+        "secret": str(secret),
+        "secret_dir": str(secret.parent),
+        "secret_rel": os.path.relpath(secret),
+        "dotdot": os.path.join(warehouse, os.path.relpath(secret, warehouse)),
+        "other_org": other,
+        "symlink": os.path.join(warehouse, "link.csv"),
+        "symlink_dir": os.path.join(warehouse, "linkdir"),
+        "spill": str(spill),
+        "outside": str(tmp_path / "secret" / "written.csv"),
+        "outside_db": str(tmp_path / "secret" / "new.duckdb"),
+        "outside_dir": str(tmp_path / "secret" / "export"),
+    }
+    return Place(token, paths)
+
+
+def _step_for(entry: dict[str, Any], query: str) -> dict[str, Any]:
+    outputs = ["a", "b"] if entry.get("outputs", 1) == 2 else ["hostile_out"]
+    return make_step("attack", query, [], outputs)
+
+
+def test_validation_refuses_every_hostile_query_it_should(
+    api: Api, settings: Settings, tmp_path: Path
+) -> None:
+    """One pipeline per query outcome: the refused ones all at once (each problem is located
+    at its step), the others accepted."""
+    place = _api_place(tmp_path, settings)
+    refused = [e for e in ENTRIES if e["expected"] == VALIDATION]
+    hostile = []
+    for entry in refused:
+        step = _step_for(entry, place.fill(entry["query"]))
+        step["name"] = entry["id"]
+        if entry.get("outputs", 1) == 1:
+            step["config"]["output_datasets"] = [f"{entry['id']}_out"]
+        hostile.append(step)
+    body = {"name": "hostile", "steps": hostile}
+    r = api.post("/pipelines/", json=body)
+    assert r.status_code == 422, r.text
+    # scripts share their outputs a and b: a second writer is no reason of refusal here
+    beside = {"datasets.two_writers", "sql.output_not_created"}
+    reasons: dict[str, set[str]] = {e["id"]: set() for e in refused}
+    for error in r.json()["errors"]:
+        if error["loc"][:1] == ["steps"] and error["type"] not in beside:
+            reasons[error["loc"][1]].add(error["type"])
+    assert {name for name, found in reasons.items() if not found} == set(), reasons
+    for entry in ENTRIES:
+        if entry["expected"] == RUN_TIME:
+            step = _step_for(entry, place.fill(entry["query"]))
+            r = api.post("/pipelines/", json={"name": f"ok-{entry['id']}", "steps": [step]})
+            assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize("entry_id", sorted(e["id"] for e in ENTRIES if e["expected"] == RUN_TIME))
+def test_hostile_sql_that_passes_validation_fails_at_run_time(
+    api: Api,
+    db: Database,
+    settings: Settings,
+    tmp_path: Path,
+    entry_id: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    entry = BY_ID[entry_id]
+    place = _api_place(tmp_path, settings)
+    query = place.fill(entry["query"])
+    r = api.post("/pipelines/", json={"name": f"h-{entry_id}", "steps": [_step_for(entry, query)]})
+    assert r.status_code == 201, r.text
+    pipeline = r.json()
+    before = _files(tmp_path)
+    caplog.set_level(logging.DEBUG)
+    run = make_run(api, pipeline["id"])
+    execute(db, settings, run["id"])
+    ended = get_run(api, pipeline["id"], run["id"])
+    assert ended["status"] == "Failed", ended
+    attack = steps(ended)["attack"]
+    assert attack["status"] == "Failed" and attack["error"]
+    assert attack["output_versions"] == {}
+    logs = api.get(f"/pipelines/{pipeline['id']}/runs/{run['id']}/steps/attack/logs/").text
+    for text in (str(ended), logs, caplog.text):
+        assert place.token not in text
+    assert _files(tmp_path) == before, "the failed step left or changed files"
+
+
+def test_another_organisations_table_is_out_of_reach(
+    api: Api, db: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """Org B's real Delta file: org A can neither name it in SQL nor read it in a sandbox
+    built for org A's own inputs; naming B's dataset reaches nothing of B's."""
+    other = make_org(api.client, db)
+    token = f"SECRET-{uuid.uuid4().hex}"
+    write_dataset(other, db, settings, "vault", f"SELECT '{token}' AS token")
+    vault = table_path(db, settings, other.org_id, "vault")
+    [path] = delta.snapshot(vault, 0).files
+    assert token.encode() in Path(path).read_bytes() or os.path.getsize(path) > 0
+    for query in (
+        f"SELECT * FROM read_parquet('{path}')",
+        f"SELECT * FROM '{path}'",
+        f"SELECT * FROM read_blob('{path}')",
+    ):
+        r = api.post("/pipelines/", json={"name": "steal", "steps": [make_step("s", query)]})
+        assert r.status_code == 422, r.text
+    # org A declaring an input called "vault" gets its own (missing) dataset, not B's
+    thief = make_pipeline(api, [make_step("s", "SELECT * FROM vault", ["vault"], ["loot"])])
+    r = api.post(f"/pipelines/{thief['id']}/runs/", json={})
+    assert r.status_code == 422, r.text
+    # and a sandbox over org A's own table refuses B's file
+    mine = write_dataset(api, db, settings, "mine", "SELECT 1 AS n")
+    assert mine["status"] == "Succeeded"
+    own = delta.snapshot(table_path(db, settings, api.org_id, "mine"), 0)
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    con = open_sandbox(_pool_take(), {"mine": own}, [], LIMITS, str(spill))
+    try:
+        assert con.execute("SELECT n FROM mine").fetchall() == [(1,)]
+        with pytest.raises(duckdb.PermissionException):
+            con.execute(f"SELECT * FROM read_parquet('{path}')").fetchall()
+    finally:
+        con.close()
