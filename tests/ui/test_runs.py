@@ -221,3 +221,34 @@ def test_a_dropped_event_stream_resumes_with_last_event_id(page: Page, org: Org)
     assert "last-event-id" not in seen[0]
     assert seen[1]["last-event-id"] == "1-PPPP"
     assert seen[1]["authorization"] == f"Bearer {org.key}"
+
+
+def test_event_parser_handles_any_chunking(page: Page, org: Org) -> None:
+    """The page's stream parser: events split anywhere across chunks, CRLF line ends,
+    comments, multi-line data, and the last id and retry kept."""
+    page.goto(f"{org.url}/ui/")
+    stream = (
+        'retry: 250\r\n\r\n: keepalive\r\nevent: run\r\nid: 1-PP\r\ndata: {"a":\r\ndata: 1}\r\n\r\n'
+    )
+    stream += 'event: end\nid: 2-SS\ndata: {"status": "Succeeded"}\n\n'
+    result = page.evaluate(
+        """async (text) => {
+            const { EventParser } = await import("./js/sse.js");
+            const runs = [];
+            for (const size of [1, 2, 3, 7, text.length]) {
+                const got = [];
+                const parser = new EventParser((ev) => got.push(ev));
+                for (let i = 0; i < text.length; i += size) parser.push(text.slice(i, i + size));
+                runs.push({ got, retry: parser.retry, lastId: parser.lastId });
+            }
+            return runs;
+        }""",
+        stream,
+    )
+    for run in result:
+        assert run["got"] == [
+            {"event": "run", "data": '{"a":\n1}', "id": "1-PP"},
+            {"event": "end", "data": '{"status": "Succeeded"}', "id": "2-SS"},
+        ]
+        assert run["retry"] == 250
+        assert run["lastId"] == "2-SS"
