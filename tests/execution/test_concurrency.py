@@ -107,7 +107,7 @@ def test_a_writer_overtaken_between_its_write_and_its_commit_lands_after_the_oth
             assert go.wait(30)
             return StepRunner._commit(table, copy, base)
 
-        slow_worker.runner._commit = held_commit  # type: ignore[method-assign]
+        slow_worker.runner._commit = held_commit
         errors: list[BaseException] = []
 
         def slow(

@@ -150,9 +150,11 @@ def test_types_delta_cannot_hold_are_written_as_storable_types(
     version = steps(run)["odd"]["output_versions"]["odd_types"]
     [row] = read_rows(table, version)
     # DuckDB's own cast to microseconds (it rounds the nanoseconds) is the reference
-    [(micros,)] = duckdb.sql(
-        "SELECT TIMESTAMP_NS '2024-01-02 03:04:05.123456789'::TIMESTAMP"
-    ).fetchall()
+    [(micros,)] = (
+        duckdb.connect()
+        .execute("SELECT TIMESTAMP_NS '2024-01-02 03:04:05.123456789'::TIMESTAMP")
+        .fetchall()
+    )
     assert abs(micros - dt.datetime(2024, 1, 2, 3, 4, 5, 123456)) <= dt.timedelta(microseconds=1)
     assert row == (
         decimal.Decimal(2**64),  # past BIGINT and past 2^53: no double on the way

@@ -98,7 +98,8 @@ def _crash_and_take_over(api: Api, db: Database, settings: Settings, tmp_path: P
 
         def slow_running() -> bool:
             assert worker.poll() is None, (tmp_path / "worker.log").read_text()
-            return steps(get_run(api, pipeline["id"], run["id"]))["slow"]["status"] == "Running"
+            status: str = steps(get_run(api, pipeline["id"], run["id"]))["slow"]["status"]
+            return status == "Running"
 
         wait_for(slow_running, timeout=60, what="the subprocess worker to run the slow step")
     finally:
