@@ -16,15 +16,18 @@ from bench import argo_manifest, pipeline
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def _value(value: float, unit: str) -> str:
+    return f"{value:.3f} s" if unit == "s" else f"{value:.0f} {unit}"
+
+
 def _table(title: str, figures: list[dict[str, Any]]) -> Table:
     table = Table(title=title)
     for column in ("figure", "median", "min", "max", "runs", "ratio to baseline"):
         table.add_column(column, justify="right" if column != "figure" else "left")
     for f in figures:
-        unit = f["unit"]
-        fmt = (lambda v: f"{v:.3f} s") if unit == "s" else (lambda v: f"{v:.0f} {unit}")
-        ratio = f"{f['ratio']:.2f}× {f['baseline']}" if "ratio" in f else "baseline"
-        table.add_row(f["name"], fmt(f["median"]), fmt(f["min"]), fmt(f["max"]), str(f["runs"]), ratio)
+        shown = [_value(f[k], f["unit"]) for k in ("median", "min", "max")]
+        ratio = f"{f['ratio']:.2f}x {f['baseline']}" if "ratio" in f else "baseline"
+        table.add_row(f["name"], *shown, str(f["runs"]), ratio)
     return table
 
 

@@ -26,7 +26,10 @@ def _child(mode: str, data: Path, work: Path) -> dict[str, Any]:
     """Run one measurement in a new interpreter and return what it printed."""
     out = subprocess.run(
         [sys.executable, "-m", "bench.pipeline", mode, str(data), str(work)],
-        check=True, capture_output=True, text=True, cwd=EXAMPLE.parent.parent.parent,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=EXAMPLE.parent.parent.parent,
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -39,7 +42,9 @@ def make_orders(data: Path, rows: int) -> None:
     data.mkdir(parents=True, exist_ok=True)
     src = EXAMPLE.parent / "data"
     con = duckdb.connect()
-    con.execute(f"COPY (SELECT * FROM read_csv('{src}/customers.csv')) TO '{data}/customers.parquet'")
+    con.execute(
+        f"COPY (SELECT * FROM read_csv('{src}/customers.csv')) TO '{data}/customers.parquet'"
+    )
     con.execute(f"COPY (SELECT * FROM read_csv('{src}/products.csv')) TO '{data}/products.parquet'")
     con.execute(
         f"""COPY (SELECT range + 1 AS order_id, 1 + (hash(range) % 200)::BIGINT AS customer_id,
@@ -126,7 +131,9 @@ def measure(rows: int, repeat: int) -> dict[str, Any]:
                 work.mkdir()
                 results[mode].append(_child(mode, data, work))
     wall = {m: Figure(f"{m} wall", [r["seconds"] for r in rs]) for m, rs in results.items()}
-    peak = {m: Figure(f"{m} peak RSS", [r["peak_mb"] for r in rs], "MB") for m, rs in results.items()}
+    peak = {
+        m: Figure(f"{m} peak RSS", [r["peak_mb"] for r in rs], "MB") for m, rs in results.items()
+    }
     return {
         "rows": rows,
         "figures": [

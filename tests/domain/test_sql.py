@@ -163,3 +163,10 @@ def test_problems_of_every_statement_are_kept() -> None:
     types = _types("SELECT * FROM read_csv('a'); SELECT getenv('x')", 1)
     assert types.count("sql.forbidden_function") == 2
     assert "sql.statement_count" in types
+
+
+def test_untokenizable_sql_is_a_located_problem_not_a_crash() -> None:
+    from headrace.domain.sql import analyse
+
+    result = analyse("SELECT 1 /* a /* b */", 1)
+    assert [t for _, t in result.problems] == ["sql.parse"]

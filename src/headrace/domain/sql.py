@@ -96,6 +96,9 @@ def analyse(sql: str, outputs: int) -> SqlAnalysis:
         where = f" at line {first.get('line')}, column {first.get('col')}" if first else ""
         out.fail(f"the query cannot be parsed{where}: {first.get('description', err)}", "sql.parse")
         return out
+    except SqlglotError as err:  # e.g. TokenError: an unterminated comment or quote
+        out.fail(f"the query cannot be parsed: {err}", "sql.parse")
+        return out
     if not statements:
         out.fail("the query is empty", "sql.empty")
         return out
