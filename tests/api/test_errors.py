@@ -9,7 +9,7 @@ import httpx
 from fastapi.testclient import TestClient
 from jsonschema import Draft202012Validator
 
-from headrace.api.schemas.common import ErrorBody
+from headrace.schemas.common import ErrorBody
 from tests.factories import Api, app_routes, generated_steps, make_pipeline
 
 # The shape, pinned independently of the code's own model.

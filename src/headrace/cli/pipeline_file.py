@@ -10,10 +10,10 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from headrace.api.schemas.common import Strict
-from headrace.api.schemas.pipelines import StepIn
 from headrace.domain.pipeline import Step
 from headrace.domain.problems import Loc, Problem
+from headrace.schemas.common import Strict
+from headrace.schemas.pipelines import StepIn
 
 
 class PipelineFileError(Exception):

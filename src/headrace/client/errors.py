@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from headrace.api.schemas.common import ErrorItem
+from headrace.schemas.common import ErrorItem
 
 
 class HeadraceClientError(Exception):

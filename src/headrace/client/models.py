@@ -7,10 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from headrace.api.schemas.datasets import DatasetDetailRead, DatasetRead, DatasetVersionRead
-from headrace.api.schemas.keys import ApiKeyCreated, ApiKeyRead
-from headrace.api.schemas.pipelines import PipelineRead, PipelineVersionRead, StepIn, StepRead
-from headrace.api.schemas.runs import RunRead, RunStepMetadata
+from headrace.schemas.datasets import DatasetDetailRead, DatasetRead, DatasetVersionRead
+from headrace.schemas.keys import ApiKeyCreated, ApiKeyRead
+from headrace.schemas.pipelines import PipelineRead, PipelineVersionRead, StepIn, StepRead
+from headrace.schemas.runs import RunRead, RunStepMetadata
 
 __all__ = [
     "ApiKeyCreated",

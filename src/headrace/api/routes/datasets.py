@@ -13,10 +13,10 @@ from fastapi.responses import StreamingResponse
 
 from headrace.api.deps import Builder, Config, Db, Paging, Viewer
 from headrace.api.routing import SlashRouter
-from headrace.api.schemas.datasets import DatasetDetailRead, DatasetRead, UpsertBody
 from headrace.api.uploads import receive_form
 from headrace.domain.problems import Problem
 from headrace.errors import InvalidInput
+from headrace.schemas.datasets import DatasetDetailRead, DatasetRead, UpsertBody
 from headrace.services import datasets
 from headrace.storage.reading import ExportFormat
 

@@ -14,9 +14,9 @@ from starlette.concurrency import run_in_threadpool
 
 from headrace.api.deps import Config, Db, Viewer
 from headrace.api.routing import SlashRouter
-from headrace.api.schemas.events import RunStatusPatch, StepPatch, StreamEnd
-from headrace.api.schemas.pipelines import PipelineVersionRead
-from headrace.api.schemas.runs import RunRead
+from headrace.schemas.events import RunStatusPatch, StepPatch, StreamEnd
+from headrace.schemas.pipelines import PipelineVersionRead
+from headrace.schemas.runs import RunRead
 from headrace.services import run_events
 from headrace.services.run_events import Poll, RunWatch
 from headrace.settings import Settings

@@ -8,7 +8,7 @@ from fastapi import Response
 
 from headrace.api.deps import Admin, Db, Paging
 from headrace.api.routing import SlashRouter
-from headrace.api.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
+from headrace.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from headrace.services import keys
 
 router = SlashRouter(tags=["api-keys"])

@@ -8,7 +8,7 @@ from fastapi import Response
 
 from headrace.api.deps import Builder, Db, Paging, Viewer
 from headrace.api.routing import SlashRouter
-from headrace.api.schemas.pipelines import (
+from headrace.schemas.pipelines import (
     PipelineCreate,
     PipelineRead,
     PipelineUpdate,

@@ -10,9 +10,9 @@ from fastapi.responses import PlainTextResponse
 
 from headrace.api.deps import Builder, Config, Db, Paging, Viewer
 from headrace.api.routing import SlashRouter
-from headrace.api.schemas.pipelines import PipelineVersionRead
-from headrace.api.schemas.runs import RunCreate, RunRead
 from headrace.domain.runs import RunStatus
+from headrace.schemas.pipelines import PipelineVersionRead
+from headrace.schemas.runs import RunCreate, RunRead
 from headrace.services import runs
 from headrace.services.runs import RunView
 

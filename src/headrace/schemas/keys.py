@@ -7,9 +7,9 @@ import uuid
 
 from pydantic import BaseModel
 
-from headrace.api.schemas.common import Strict
 from headrace.domain.access import Role
 from headrace.persistence.records import ApiKeyRecord
+from headrace.schemas.common import Strict
 
 
 class ApiKeyCreate(Strict):

@@ -8,9 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from headrace.api.schemas.common import Strict
 from headrace.domain.pipeline import DataTransform, Step
 from headrace.persistence.records import PipelineRecord, VersionRecord
+from headrace.schemas.common import Strict
 
 
 class DataTransformConfig(Strict):

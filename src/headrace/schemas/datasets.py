@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from headrace.api.schemas.common import Strict
 from headrace.persistence.records import DatasetRecord, DatasetVersionRecord
+from headrace.schemas.common import Strict
 
 
 class Column(BaseModel):

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from headrace.api.schemas.common import Strict
-from headrace.api.schemas.pipelines import PipelineVersionRead
 from headrace.persistence.records import RunRecord, RunStepRecord
+from headrace.schemas.common import Strict
+from headrace.schemas.pipelines import PipelineVersionRead
 
 
 class RunCreate(Strict):

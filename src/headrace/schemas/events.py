@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from headrace.api.schemas.runs import RunStepMetadata
 from headrace.persistence.records import RunRecord, RunStepRecord
+from headrace.schemas.runs import RunStepMetadata
 
 
 class RunStatusPatch(BaseModel):
