@@ -36,5 +36,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+# The reliability suites in their long form (docs/reliability.md); the bounded form runs in `make test`.
+stress: $(STAMP)
+	scripts/postgres-up
+	HEADRACE_STRESS=1 $(BIN)/pytest -n 2 tests
+
 clean:
 	rm -rf $(VENV) .headrace .headrace-demo .pytest_cache .mypy_cache .ruff_cache
