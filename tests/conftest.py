@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -75,13 +74,19 @@ def db(database_url: str) -> Iterator[Database]:
     database.dispose()
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, run_worker=False)
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """One warehouse per store and session, shared like the database: organisations keep
+    tests apart. A test that needs other settings derives them with ``model_copy``."""
+    return Settings(
+        data_dir=tmp_path_factory.mktemp("data"), database_url=database_url, run_worker=False
+    )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def client(settings: Settings, db: Database) -> Iterator[TestClient]:
+    """One app per store and session: FastAPI builds each route's dependency state on first
+    use, which cost every test that made its own app a few hundred milliseconds."""
     with TestClient(create_app(settings, db), raise_server_exceptions=False) as c:
         yield c
 
