@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,8 +22,16 @@ from headrace.persistence.db import Database
 from headrace.settings import Settings
 from headrace.storage import delta
 from headrace.storage.warehouse import Warehouse
-from tests.execution.support import execute, get_run, steps, table_path, write_dataset
+from tests.execution.support import (
+    execute,
+    get_run,
+    read_rows,
+    steps,
+    table_path,
+    write_dataset,
+)
 from tests.factories import Api, make_org, make_pipeline, make_run, make_step
+from tests.stress import scaled
 
 ENTRIES: list[dict[str, Any]] = yaml.safe_load(
     (Path(__file__).parent / "hostile_sql.yaml").read_text()
@@ -29,17 +39,21 @@ ENTRIES: list[dict[str, Any]] = yaml.safe_load(
 BY_ID = {e["id"]: e for e in ENTRIES}
 VALIDATION = "refused at validation"
 RUN_TIME = "fails at run time"
-LIMITS = SandboxLimits(memory_limit="256MB", threads=1)
+LIMITS = SandboxLimits(memory_limit="256MB", threads=1, max_temp_size="256MB")
+SANDBOX_SECONDS = 1.0  # how long the sandbox alone lets a resource-exhausting query run
 _pool: SandboxPool | None = None
 
 
 def test_the_suite_is_large_and_well_formed() -> None:
-    assert len(ENTRIES) >= 30
+    assert len(ENTRIES) >= 60
     assert len(BY_ID) == len(ENTRIES)
     for entry in ENTRIES:
         assert entry["expected"] in (VALIDATION, RUN_TIME), entry
         assert entry["sandbox"] in ("refused", "harmless"), entry
         assert entry["attempts"] and entry["query"], entry
+        assert entry.get("limit") in (None, "time", "memory"), entry
+        # every query that reaches run time says how its step must fail
+        assert (entry["expected"] == RUN_TIME) == ("message" in entry), entry
 
 
 def _pool_take() -> duckdb.DuckDBPyConnection:
@@ -132,6 +146,8 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
         "outside": str(tmp_path / "secret" / "written.csv"),
         "outside_db": str(tmp_path / "secret" / "new.duckdb"),
         "outside_dir": str(tmp_path / "secret" / "export"),
+        "warehouse": warehouse.root,
+        "other_org_dir": os.path.dirname(other),
     }
     assert ".." in paths["dotdot"]
     con = open_sandbox(
@@ -154,6 +170,9 @@ def test_the_sandbox_alone_refuses(sandbox: Sandbox, entry_id: str) -> None:
     query = sandbox.place.fill(entry["query"])
     skip = (sandbox.write, sandbox.spill)
     before = _files(sandbox.root, skip)
+    # The sandbox has no clock of its own: the step's watchdog interrupts it (as here).
+    watchdog = threading.Timer(SANDBOX_SECONDS, sandbox.con.interrupt)
+    watchdog.start()
     try:
         result = repr(sandbox.con.execute(query).fetchall())
     except duckdb.Error as err:
@@ -161,8 +180,13 @@ def test_the_sandbox_alone_refuses(sandbox: Sandbox, entry_id: str) -> None:
         refused = True
     else:
         refused = False
+    finally:
+        watchdog.cancel()
     if entry["sandbox"] == "refused":
         assert refused, f"the sandbox ran {query!r}: {result}"
+    if "limit" in entry:
+        stopped = (duckdb.InterruptException, duckdb.OutOfMemoryException)
+        assert result.startswith(tuple(e.__name__ for e in stopped)), result
     assert sandbox.place.token not in result
     assert _files(sandbox.root, skip) == before, "a file outside the step's output changed"
     # the lock still holds afterwards
@@ -187,6 +211,8 @@ def _api_place(tmp_path: Path, settings: Settings) -> Place:
         "outside": str(tmp_path / "secret" / "written.csv"),
         "outside_db": str(tmp_path / "secret" / "new.duckdb"),
         "outside_dir": str(tmp_path / "secret" / "export"),
+        "warehouse": warehouse,
+        "other_org_dir": os.path.dirname(other),
     }
     return Place(token, paths)
 
@@ -227,34 +253,50 @@ def test_validation_refuses_every_hostile_query_it_should(
             assert r.status_code == 201, r.text
 
 
-@pytest.mark.parametrize("entry_id", sorted(e["id"] for e in ENTRIES if e["expected"] == RUN_TIME))
+def short_limits(settings: Settings) -> Settings:
+    """The step limits hostile queries run under in tests: they end in seconds, not hours."""
+    return settings.model_copy(
+        update={
+            "step_timeout_seconds": scaled(2, 20),
+            "step_memory_limit": "128MB",
+            "step_threads": 1,
+            "max_parallel_steps": 4,
+        }
+    )
+
+
 def test_hostile_sql_that_passes_validation_fails_at_run_time(
-    api: Api,
-    db: Database,
-    settings: Settings,
-    tmp_path: Path,
-    entry_id: str,
-    caplog: pytest.LogCaptureFixture,
+    api: Api, db: Database, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    entry = BY_ID[entry_id]
+    """Every such query as a step of one run, beside an honest step: each hostile step fails
+    with its own clear message (its time or memory limit named), the honest one succeeds."""
+    entries = [e for e in ENTRIES if e["expected"] == RUN_TIME]
     place = _api_place(tmp_path, settings)
-    query = place.fill(entry["query"])
-    r = api.post("/pipelines/", json={"name": f"h-{entry_id}", "steps": [_step_for(entry, query)]})
+    attacks = [make_step(e["id"], place.fill(e["query"]), [], [f"{e['id']}_out"]) for e in entries]
+    honest = make_step("honest", "SELECT range AS n FROM range(1000)", [], ["honest_out"])
+    r = api.post("/pipelines/", json={"name": "hostile", "steps": [*attacks, honest]})
     assert r.status_code == 201, r.text
     pipeline = r.json()
     before = _files(tmp_path)
     caplog.set_level(logging.DEBUG)
     run = make_run(api, pipeline["id"])
-    execute(db, settings, run["id"])
+    execute(db, short_limits(settings), run["id"])
     ended = get_run(api, pipeline["id"], run["id"])
     assert ended["status"] == "Failed", ended
-    attack = steps(ended)["attack"]
-    assert attack["status"] == "Failed" and attack["error"]
-    assert attack["output_versions"] == {}
-    logs = api.get(f"/pipelines/{pipeline['id']}/runs/{run['id']}/steps/attack/logs/").text
-    for text in (str(ended), logs, caplog.text):
-        assert place.token not in text
-    assert _files(tmp_path) == before, "the failed step left or changed files"
+    by_name = steps(ended)
+    assert by_name["honest"]["status"] == "Succeeded", by_name["honest"]
+    assert read_rows(table_path(db, settings, api.org_id, "honest_out"), 0) == [
+        (n,) for n in sorted(range(1000), key=lambda n: repr((n,)))
+    ]
+    for entry in entries:
+        attack = by_name[entry["id"]]
+        assert attack["status"] == "Failed", attack
+        assert re.search(entry["message"], attack["error"]), (entry["id"], attack["error"])
+        assert attack["output_versions"] == {}
+        logs = api.get(f"/pipelines/{pipeline['id']}/runs/{run['id']}/steps/{entry['id']}/logs/")
+        assert place.token not in logs.text
+    assert place.token not in str(ended) and place.token not in caplog.text
+    assert _files(tmp_path) == before, "a failed step left or changed files"
 
 
 def test_another_organisations_table_is_out_of_reach(
