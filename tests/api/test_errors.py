@@ -111,6 +111,17 @@ def test_framework_validation_errors_are_located(api: Api) -> None:
     assert malformed["errors"][0]["type"] == "json_invalid"
 
 
+def test_a_json_body_that_is_not_utf8_is_invalid_input(api: Api) -> None:
+    """Found by the fuzzer: FastAPI answered these with an undocumented bare 400."""
+    for method, path in (("POST", "/pipelines/"), ("PUT", "/datasets/upsert/")):
+        r = api.request(
+            method, path, content=b"\xff\xfe{", headers={"Content-Type": "application/json"}
+        )
+        body = _assert_error(r, 422, "invalid_input")
+        assert body["errors"][0]["loc"] == ["body"]
+        assert body["errors"][0]["type"] == "json_invalid"
+
+
 def test_unauthorized_and_unknown_routes_do_not_leak_a_500(client: TestClient) -> None:
     for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
         r = client.request(method, f"/pipelines/{uuid.uuid4()}/runs/{uuid.uuid4()}/")

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from headrace import __version__
-from headrace.api import errors
+from headrace.api import errors, openapi
 from headrace.api.metrics import Metrics, RequestLatency
 from headrace.api.routes import datasets, events, keys, pipelines, runs, ui
 from headrace.api.routes.metrics import make_router as metrics_router
@@ -52,6 +52,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.metrics = Metrics(database, settings.lease_seconds)
     app.add_middleware(RequestLatency, metrics=app.state.metrics)
     errors.install(app)
+    openapi.install(app)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

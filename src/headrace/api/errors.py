@@ -63,9 +63,19 @@ def _validation(_: Request, exc: Exception) -> JSONResponse:
 
 def _http(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, UnicodeDecodeError):
+        # FastAPI answers a JSON body that is not UTF-8 with a bare 400, one that is not JSON
+        # with a located 422: both are invalid input.
+        return _not_utf8(exc.__cause__)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     return JSONResponse(error_body(detail, code), exc.status_code, headers=exc.headers)
+
+
+def _not_utf8(cause: UnicodeDecodeError) -> JSONResponse:
+    problem = {"loc": ["body"], "msg": f"not UTF-8: {cause}", "type": "json_invalid"}
+    detail = "the request is not valid: body: the JSON body is not UTF-8"
+    return JSONResponse(error_body(detail, "invalid_input", [problem]), 422)
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:

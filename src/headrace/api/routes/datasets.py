@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from headrace.api.deps import Builder, Config, Db, Paging, Viewer
+from headrace.api.openapi import errors
 from headrace.api.routing import SlashRouter
 from headrace.api.uploads import receive_form
 from headrace.domain.problems import Problem
@@ -48,7 +49,13 @@ _UPLOAD_FORM: dict[str, Any] = {
 }
 
 
-@router.post("/datasets/", status_code=201, response_model=DatasetRead, openapi_extra=_UPLOAD_FORM)
+@router.post(
+    "/datasets/",
+    status_code=201,
+    response_model=DatasetRead,
+    openapi_extra=_UPLOAD_FORM,
+    responses=errors(409, 413),
+)
 async def upload_dataset(request: Request, who: Builder, db: Db, settings: Config) -> DatasetRead:
     """A new dataset, or the next version of the one with this name. 413 when the file is
     larger than the server accepts, 422 for a file that is not readable rows (nothing is
@@ -76,7 +83,7 @@ async def upload_dataset(request: Request, who: Builder, db: Db, settings: Confi
     return DatasetRead.of(found)
 
 
-@router.put("/datasets/upsert/", response_model=DatasetRead)
+@router.put("/datasets/upsert/", response_model=DatasetRead, responses=errors(409))
 def upsert_dataset(
     body: UpsertBody,
     who: Builder,
@@ -161,7 +168,9 @@ def download_dataset(
     )
 
 
-@router.delete("/datasets/{dataset_id}/", status_code=204, response_class=Response)
+@router.delete(
+    "/datasets/{dataset_id}/", status_code=204, response_class=Response, responses=errors(409)
+)
 def delete_dataset(dataset_id: uuid.UUID, who: Builder, db: Db, settings: Config) -> Response:
     """Delete the dataset with every version; 409 while a pipeline's current version reads
     it."""

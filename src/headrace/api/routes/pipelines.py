@@ -7,6 +7,7 @@ import uuid
 from fastapi import Response
 
 from headrace.api.deps import Builder, Db, Paging, Viewer
+from headrace.api.openapi import errors
 from headrace.api.routing import SlashRouter
 from headrace.schemas.pipelines import (
     PipelineCreate,
@@ -20,7 +21,7 @@ from headrace.services import pipelines
 router = SlashRouter(tags=["pipelines"])
 
 
-@router.post("/pipelines/", status_code=201, response_model=PipelineRead)
+@router.post("/pipelines/", status_code=201, response_model=PipelineRead, responses=errors(409))
 def create_pipeline(body: PipelineCreate, who: Builder, db: Db) -> PipelineRead:
     """A pipeline with its first version; 422 lists every problem of the steps."""
     view = pipelines.create(
@@ -42,7 +43,7 @@ def get_pipeline(pipeline_id: uuid.UUID, who: Viewer, db: Db) -> PipelineRead:
     return PipelineRead.of(view.pipeline, view.current_version)
 
 
-@router.patch("/pipelines/{pipeline_id}/", response_model=PipelineRead)
+@router.patch("/pipelines/{pipeline_id}/", response_model=PipelineRead, responses=errors(409))
 def update_pipeline(
     pipeline_id: uuid.UUID, body: PipelineUpdate, who: Builder, db: Db
 ) -> PipelineRead:
@@ -50,7 +51,12 @@ def update_pipeline(
     return PipelineRead.of(view.pipeline, view.current_version)
 
 
-@router.delete("/pipelines/{pipeline_id}/", status_code=204, response_class=Response)
+@router.delete(
+    "/pipelines/{pipeline_id}/",
+    status_code=204,
+    response_class=Response,
+    responses=errors(409),
+)
 def delete_pipeline(pipeline_id: uuid.UUID, who: Builder, db: Db) -> Response:
     """Delete with its versions and runs; 409 while a run is Pending or Running."""
     pipelines.delete(db, who, pipeline_id)

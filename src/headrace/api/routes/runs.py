@@ -9,6 +9,7 @@ from fastapi import Query
 from fastapi.responses import PlainTextResponse
 
 from headrace.api.deps import Builder, Config, Db, Paging, Viewer
+from headrace.api.openapi import errors
 from headrace.api.routing import SlashRouter
 from headrace.domain.runs import RunStatus
 from headrace.schemas.pipelines import PipelineVersionRead
@@ -76,14 +77,19 @@ def get_run(pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Viewer, db: Db) -> R
     return _read([runs.get(db, who, pipeline_id, run_id)])[0]
 
 
-@router.post("/pipelines/{pipeline_id}/runs/{run_id}/cancel/", response_model=RunRead)
+@router.post(
+    "/pipelines/{pipeline_id}/runs/{run_id}/cancel/", response_model=RunRead, responses=errors(409)
+)
 def cancel_run(pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Builder, db: Db) -> RunRead:
     """Stop a Pending or Running run; 409 once it has ended."""
     return _read([runs.cancel(db, who, pipeline_id, run_id)])[0]
 
 
 @router.post(
-    "/pipelines/{pipeline_id}/runs/{run_id}/retry/", status_code=201, response_model=RunRead
+    "/pipelines/{pipeline_id}/runs/{run_id}/retry/",
+    status_code=201,
+    response_model=RunRead,
+    responses=errors(409),
 )
 def retry_run(
     pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Builder, db: Db, settings: Config

@@ -1,0 +1,86 @@
+"""The OpenAPI document declares every answer the API gives, errors included.
+
+FastAPI documents each route's success and a 422 in its own shape (``HTTPValidationError``),
+which this API never sends. Here every operation also gets, in the one error shape
+(``ErrorBody``), the statuses that follow from what it takes: 401 and 403 where it needs a
+key, 404 where its path names an object, 422 where it parses anything. Statuses that only
+some routes answer with (409, 413) are declared on those routes with ``errors(...)``. The
+fuzzing suite (``tests/api/test_fuzz.py``) checks every answer against this document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from headrace.schemas.common import ErrorBody
+
+_MEANING = {
+    401: "No API key, or one that is unknown or revoked.",
+    403: "The key's role is too small, or Current-Org-Id is not the key's organisation.",
+    404: "No such object in the key's organisation.",
+    409: "Conflicts with the current state; the detail says which.",
+    413: "The file is larger than the server accepts.",
+    422: "Invalid input: every problem, each with its location.",
+}
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for the error statuses that only this route answers with."""
+    return {s: {"model": ErrorBody, "description": _MEANING[s]} for s in statuses}
+
+
+def _error(status: int) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": _MEANING[status],
+        "content": {"application/json": {"schema": _ERROR_REF}},
+    }
+    if status == 401:
+        response["headers"] = {
+            "WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}
+        }
+    return response
+
+
+def _implied(operation: dict[str, Any]) -> set[int]:
+    """The error statuses that follow from what the operation takes."""
+    parameters = operation.get("parameters", [])
+    statuses = set()
+    if operation.get("security"):
+        statuses |= {401, 403}
+    if any(p["in"] == "path" for p in parameters):
+        statuses.add(404)
+    if parameters or "requestBody" in operation:
+        statuses.add(422)
+    return statuses
+
+
+def declare_errors(document: dict[str, Any]) -> None:
+    """Give every operation of ``document`` its implied error statuses (in place)."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for fastapi_shape in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(fastapi_shape, None)
+    body = ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(body.pop("$defs", {}))
+    schemas["ErrorBody"] = body
+    for item in document["paths"].values():
+        for operation in item.values():
+            responses = operation["responses"]
+            for status in _implied(operation):
+                responses[str(status)] = _error(status)
+
+
+def install(app: FastAPI) -> None:
+    """Serve FastAPI's document with the errors declared (built once, on first request)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()  # FastAPI keeps it as app.openapi_schema
+        declare_errors(document)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
