@@ -10,8 +10,9 @@ list is empty.
 Its controller walks the phases a real one walks, one step per GET of the workflow:
 "" → Pending → Running; each task a ``Retry`` node with ``Pod`` attempts that go Pending →
 Running → Succeeded/Failed/Error; tasks whose dependencies did not succeed are Omitted; the
-workflow ends Succeeded, Failed or Error. A pod is a callback: by default the test's own
-``StepRunner`` runs the step, as ``headrace step exec`` in a real pod would.
+workflow ends Succeeded, Failed or Error. A pod is a callback given the task's container
+command with Argo's variables substituted (``pod_command``): the test's own ``StepRunner``
+runs the step it names, as ``headrace step exec`` in a real pod would.
 
 Faults can be queued: an HTTP status (503, 429) or a dropped connection, before or after
 the request is handled.
@@ -36,10 +37,11 @@ from urllib.parse import parse_qs
 import uvicorn
 
 from tests.argo.contracts import swagger, swagger_errors, workflow_errors
+from tests.argo.pod_command import pod_command
 
-# A pod: (run id, step name) → exit code (0 ok, else the step failed) or "error" (the pod
+# A pod: its container command → exit code (0 ok, else the step failed) or "error" (the pod
 # itself failed: OOM-killed, evicted, deleted).
-Pod = Callable[[str, str], "int | str"]
+Pod = Callable[[list[str]], "int | str"]
 STOP_MESSAGE = "Stopped with strategy 'Stop'"
 POD_ERROR_MESSAGE = "OOMKilled (exit code 137)"
 
@@ -86,7 +88,7 @@ def _node_id(workflow: str, node_name: str) -> str:
 @dataclass
 class Task:
     name: str
-    step: str
+    command: list[str]
     deps: list[str]
     node_id: str | None = None
     attempts: list[str] = field(default_factory=list)
@@ -104,9 +106,6 @@ class WorkflowSim:
         self.name: str = meta["name"]
         self.pod = pod
         spec = self.obj["spec"]
-        self.run_id = next(
-            p["value"] for p in spec["arguments"]["parameters"] if p["name"] == "run-id"
-        )
         templates = {t["name"]: t for t in spec["templates"]}
         dag = templates[spec["entrypoint"]]["dag"]
         step_template = templates[dag["tasks"][0]["template"]]
@@ -114,7 +113,7 @@ class WorkflowSim:
         self.tasks = {
             t["name"]: Task(
                 name=t["name"],
-                step=t["arguments"]["parameters"][0]["value"],
+                command=pod_command(self.obj, t["name"]),
                 deps=[d.strip() for d in t["depends"].split("&&")] if t.get("depends") else [],
             )
             for t in dag["tasks"]
@@ -240,7 +239,7 @@ class WorkflowSim:
             pod["startedAt"] = _now()
             parent.setdefault("startedAt", pod["startedAt"])
         elif pod["phase"] == "Running":
-            result = self.pod(self.run_id, task.step)
+            result = self.pod(task.command)
             if result == 0:
                 self._finish_node(pod, "Succeeded")
                 self._finish_node(parent, "Succeeded")
@@ -286,7 +285,6 @@ class WorkflowSim:
                     phase="Pending",
                     boundaryID=self.name,
                     templateName="step",
-                    inputs={"parameters": [{"name": "step", "value": task.step}]},
                     children=[],
                 )
                 task.node_id = node["id"]

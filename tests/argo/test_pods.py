@@ -2,14 +2,14 @@
 row, as the local executor running the same pipeline.
 
 Each DAG task, in dependency order, becomes a separate process running the container's
-command with Argo's parameters substituted, and nothing in its environment but what the
-pod gets from the Secret (database URL, warehouse) and a PATH.
+command with Argo's variables substituted (``pod_command``: the run id parameter and the
+task's ``{{node.name}}``), and nothing in its environment but what the pod gets from the
+Secret (database URL, warehouse) and a PATH.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import uuid
@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pytest
 from deltalake import DeltaTable
 
+from headrace.execution.argo.pod import step_of_node
 from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
 from headrace.persistence.records import RunRecord
@@ -26,9 +28,8 @@ from headrace.persistence.repositories import runs as runs_repo
 from headrace.services import datasets as catalog
 from headrace.settings import Settings
 from headrace.storage.warehouse import Warehouse
+from tests.argo.pod_command import option, pod_command
 from tests.factories import Api, diamond_steps, make_pipeline, make_run
-
-VARIABLE = re.compile(r"\{\{([^}]+)\}\}")
 
 
 def _waves(tasks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -51,25 +52,8 @@ def _waves(tasks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 def _pod_commands(manifest: dict[str, Any]) -> list[list[list[str]]]:
     """The container command of every task, variables substituted, wave by wave."""
     spec = manifest["spec"]
-    templates = {t["name"]: t for t in spec["templates"]}
-    workflow_params = {p["name"]: p["value"] for p in spec["arguments"]["parameters"]}
-    waves = []
-    for wave in _waves(templates[spec["entrypoint"]]["dag"]["tasks"]):
-        commands = []
-        for task in wave:
-            template = templates[task["template"]]
-            inputs = {p["name"]: p["value"] for p in task["arguments"]["parameters"]}
-            values = {f"workflow.parameters.{k}": v for k, v in workflow_params.items()}
-            values |= {f"inputs.parameters.{k}": v for k, v in inputs.items()}
-            container = template["container"]
-            commands.append(
-                [
-                    VARIABLE.sub(lambda m, values=values: values[m.group(1)], part)
-                    for part in [*container["command"], *container.get("args", [])]
-                ]
-            )
-        waves.append(commands)
-    return waves
+    (dag,) = [t["dag"] for t in spec["templates"] if t["name"] == spec["entrypoint"]]
+    return [[pod_command(manifest, task["name"]) for task in wave] for wave in _waves(dag["tasks"])]
 
 
 def _rows(settings: Settings, run: RunRecord, db: Database) -> dict[str, list[dict[str, Any]]]:
@@ -106,10 +90,11 @@ def test_manifest_run_pod_by_pod_matches_the_local_executor(
 
     waves = _pod_commands(on_argo.argo_manifest)
     assert [len(w) for w in waves] == [1, 2, 1]  # src, then left and right at once, then join
+    step_at = {s.run_name: s.name for s in on_argo.steps}
     for wave in waves:
         pods = [
             (
-                command[command.index("--step") + 1],
+                step_at[option(command, "--node")],
                 subprocess.Popen(
                     [headrace, *command[1:]],
                     env=pod_env,
@@ -165,3 +150,17 @@ def test_a_failing_pod_exits_1_with_its_step_recorded(
     step = _load(db, run.id).steps[0]
     assert step.status == "Failed"
     assert step.error is not None and "'x'" in step.error
+
+
+def test_a_pod_finds_its_step_by_node_name_on_any_attempt(api: Api, db: Database) -> None:
+    pipeline = make_pipeline(api, diamond_steps())
+    run = _load(db, uuid.UUID(make_run(api, pipeline["id"])["id"]))
+    workflow = run.argo_manifest["metadata"]["name"]
+
+    assert step_of_node(db, run.id, f"{workflow}.left") == "left"
+    # An attempt's own node name, should Argo ever hand that out instead of the task's.
+    assert step_of_node(db, run.id, f"{workflow}.left(1)") == "left"
+    with pytest.raises(LookupError, match="no step that runs as Argo node"):
+        step_of_node(db, run.id, f"{workflow}.nowhere")
+    with pytest.raises(LookupError, match="no step that runs as Argo node"):
+        step_of_node(db, run.id, "other-workflow.left")

@@ -203,7 +203,10 @@ def test_manifests_hold_one_shared_step_template(runs: dict[str, dict[str, Any]]
         container = step_template["container"]
         assert container["command"] == ["headrace", "step", "exec"], kind
         assert len(spec["templates"]) == 2, kind
-        steps = [p["value"] for t in entry["dag"]["tasks"] for p in t["arguments"]["parameters"]]
-        assert sorted(steps) == sorted(s["name"] for s in run["run_steps"]), kind
+        # A pod finds its step by the node name Argo gives it: one task's node per run step.
+        assert container["args"][-2:] == ["--node", "{{node.name}}"], kind
+        workflow = run["argo_manifest"]["metadata"]["name"]
+        nodes = [f"{workflow}.{t['name']}" for t in entry["dag"]["tasks"]]
+        assert sorted(nodes) == sorted(s["run_name"] for s in run["run_steps"]), kind
         for step in run["pipeline_version"]["steps"]:
             assert step["config"]["query"] not in json.dumps(run["argo_manifest"]), kind

@@ -73,22 +73,31 @@ def run(
 @step_app.command("exec")
 def step_exec(
     run_id: Annotated[str, typer.Option("--run", help="Id of the run.")],
-    step: Annotated[str, typer.Option("--step", help="Name of the step.")],
+    step: Annotated[str | None, typer.Option("--step", help="Name of the step.")] = None,
+    node: Annotated[
+        str | None,
+        typer.Option("--node", help="Argo node name of the step's task (what a pod is given)."),
+    ] = None,
 ) -> None:
-    """Execute exactly one step of a run (the command of an Argo step pod); exit 1 unless it
-    succeeded."""
+    """Execute exactly one step of a run (the command of an Argo step pod), named by
+    --step or by its Argo node with --node; exit 1 unless it succeeded."""
     import uuid
 
     from headrace.cli.context import open_database
+    from headrace.execution.argo.pod import step_of_node
     from headrace.execution.step import StepRunner
     from headrace.settings import Settings
 
+    if (step is None) == (node is None):
+        raise typer.BadParameter("give exactly one of --step and --node")
     settings = Settings()
     db = open_database(settings, migrate=False)
-    outcome = StepRunner(db, settings).run(uuid.UUID(run_id), step)
+    run = uuid.UUID(run_id)
+    name = step if step is not None else step_of_node(db, run, str(node))
+    outcome = StepRunner(db, settings).run(run, name)
     db.dispose()
     typer.echo(
-        f"step {step}: {outcome.status.value}" + (f": {outcome.error}" if outcome.error else "")
+        f"step {name}: {outcome.status.value}" + (f": {outcome.error}" if outcome.error else "")
     )
     raise typer.Exit(0 if outcome.status.value == "Succeeded" else 1)
 

@@ -1,26 +1,29 @@
 """Render an execution plan as an Argo Workflow manifest: a pure function of plan and settings.
 
 One shared container template runs ``headrace step exec`` with the run id (a workflow
-parameter) and the step name (a task parameter). The manifest carries no SQL and no secrets:
-the pod reads its step's definition from the metadata store by run id, and its environment
-(database URL, warehouse) from a Kubernetes Secret named in settings.
+parameter) and the Argo node name (``{{node.name}}``, which Argo substitutes in any template:
+``<workflow>.<task>`` for a task of the entrypoint DAG, the run step's ``run_name``). The
+manifest carries no SQL and no secrets: the pod finds its step by node name among the run's
+steps in the metadata store, and its environment (database URL, warehouse) comes from a
+Kubernetes Secret named in settings.
 
 Size matters: a Workflow, status included, must stay under etcd's ~1 MB. Everything shared by
-the steps is said once (the container template); each DAG task carries only its name, its
-step and its ``depends``. Task names are the step names made DNS-safe (see
-``plan.task_names``), so users recognise them in the Argo UI, and ``depends`` uses the bare
-form (``a && b``: each upstream Succeeded or Skipped).
+the steps is said once (the container template); each DAG task carries only its name, the
+template and its ``depends`` (no per-task parameter: the node name already identifies the
+task). Task names are the step names made DNS-safe (see ``plan.task_names``), so users
+recognise them in the Argo UI, and ``depends`` uses the bare form (``a && b``: each upstream
+Succeeded or Skipped).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from headrace.execution.plan import ExecutionPlan
 
 STEP_TEMPLATE = "step"
-STEP_PARAM = "step"
 RUN_PARAM = "run-id"
 ENTRYPOINT = "main"
 LABEL_PREFIX = "headrace.dev"
@@ -59,6 +62,16 @@ def node_name(workflow_name: str, task_name: str) -> str:
     return f"{workflow_name}.{task_name}"
 
 
+_RETRY_SUFFIX = re.compile(r"\(\d+\)$")
+
+
+def run_name_of_node(node: str) -> str:
+    """The run step's ``run_name`` for the node name a pod was given. Argo substitutes
+    ``{{node.name}}`` before it names retry attempts, so a pod gets ``<workflow>.<task>``
+    on every attempt; an attempt's own name (``<workflow>.<task>(1)``) is accepted too."""
+    return _RETRY_SUFFIX.sub("", node)
+
+
 def _step_template(cfg: ManifestSettings) -> dict[str, Any]:
     container: dict[str, Any] = {
         "image": cfg.image,
@@ -66,8 +79,8 @@ def _step_template(cfg: ManifestSettings) -> dict[str, Any]:
         "args": [
             "--run",
             f"{{{{workflow.parameters.{RUN_PARAM}}}}}",
-            "--step",
-            f"{{{{inputs.parameters.{STEP_PARAM}}}}}",
+            "--node",
+            "{{node.name}}",
         ],
         "resources": {
             "requests": {"cpu": cfg.cpu_request, "memory": cfg.memory_request},
@@ -78,7 +91,6 @@ def _step_template(cfg: ManifestSettings) -> dict[str, Any]:
         container["envFrom"] = [{"secretRef": {"name": cfg.env_secret}}]
     return {
         "name": STEP_TEMPLATE,
-        "inputs": {"parameters": [{"name": STEP_PARAM}]},
         # A step's own failure (exit 1) is final; only what broke around it is retried:
         # a pod that was evicted, or an init/wait container that failed.
         "retryStrategy": {"limit": str(cfg.retry_limit), "retryPolicy": "OnError"},
@@ -90,11 +102,7 @@ def _tasks(plan: ExecutionPlan) -> list[dict[str, Any]]:
     task_of = {step.name: step.task_name for step in plan.steps}
     tasks = []
     for step in plan.steps:
-        task: dict[str, Any] = {
-            "name": step.task_name,
-            "template": STEP_TEMPLATE,
-            "arguments": {"parameters": [{"name": STEP_PARAM, "value": step.name}]},
-        }
+        task: dict[str, Any] = {"name": step.task_name, "template": STEP_TEMPLATE}
         if step.depends:
             task["depends"] = " && ".join(task_of[up] for up in step.depends)
         tasks.append(task)
