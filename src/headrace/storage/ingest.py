@@ -8,7 +8,9 @@ the table stays exactly as it was.
 
 Rules for what a file must be:
 
-- not empty (0 bytes), with at least one column;
+- not empty (0 bytes), with at least one and at most ``MAX_COLUMNS`` columns;
+- UTF-8 text (CSV, JSON), no line longer than ``MAX_LINE_BYTES``: longer lines are refused
+  before anything reads them whole, so a file that is one 100 MB line costs no memory;
 - CSV: a header line, then rows with as many fields as the header; the delimiter is the one of
   ``, ; TAB |`` found most often in the header; a header with no rows is a valid, empty
   version whose columns are all VARCHAR;
@@ -39,6 +41,17 @@ from headrace.storage.duck import connect, literal
 from headrace.storage.types import quote, storable_select
 
 COMMIT_ATTEMPTS = 5
+MAX_COLUMNS = 1000
+MAX_LINE_BYTES = 16 * 1024 * 1024
+# Python's csv module (used to locate faults DuckDB reports without a line) stops at 128 KiB
+# fields by default; let it read every line DuckDB may read.
+csv.field_size_limit(MAX_LINE_BYTES)
+_BOMS = {
+    b"\xff\xfe\x00\x00": "UTF-32",
+    b"\x00\x00\xfe\xff": "UTF-32",
+    b"\xff\xfe": "UTF-16",
+    b"\xfe\xff": "UTF-16",
+}
 _DELIMITERS = (",", ";", "\t", "|")
 _JSON_KINDS = {"UBIGINT": "number", "BIGINT": "number", "DOUBLE": "number", "VARCHAR": "string"}
 _LINE = re.compile(r"\bline (\d+)")
@@ -93,6 +106,59 @@ def _clean(err: Exception, path: str, shown: str) -> str:
     return re.sub(r"^[A-Za-z ]*Error: ", "", text)
 
 
+def _encoding_fault(path: str) -> InvalidInput | None:
+    """A text file that announces another encoding than UTF-8 with a byte order mark."""
+    with open(path, "rb") as f:
+        start = f.read(4)
+    for bom, name in _BOMS.items():
+        if start.startswith(bom):
+            return _bad(
+                f"the file is {name} text (it starts with a {name} byte order mark); send UTF-8",
+                "file.encoding",
+            )
+    return None
+
+
+def _long_line(path: str) -> InvalidInput | None:
+    """The first line longer than ``MAX_LINE_BYTES``, found reading at most that much at once."""
+    with open(path, "rb") as f:
+        number = 0
+        while line := f.readline(MAX_LINE_BYTES + 1):
+            number += 1
+            if len(line) > MAX_LINE_BYTES:
+                return _bad(
+                    f"line {number} is longer than {MAX_LINE_BYTES} bytes, the most one row "
+                    "may take",
+                    "file.line_too_long",
+                    f"line {number}",
+                )
+    return None
+
+
+def _too_wide(count: int) -> InvalidInput:
+    return _bad(
+        f"the file has {count} columns; at most {MAX_COLUMNS} are accepted", "file.too_many_columns"
+    )
+
+
+def _check_csv_header(path: str, delimiter: str) -> None:
+    """Refuse, before DuckDB reads the file, a header that is missing, blank, too long or has
+    too many columns (DuckDB takes seconds per thousand columns to sniff a file)."""
+    with open(path, "rb") as f:
+        head = f.readline(MAX_LINE_BYTES + 1)
+    if len(head) > MAX_LINE_BYTES:
+        raise _long_line(path) or _bad("line 1 is too long", "file.line_too_long", "line 1")
+    text = head.decode("utf-8", errors="replace").rstrip("\r\n")
+    try:
+        fields = next(csv.reader([text], delimiter=delimiter, quotechar='"'), [])
+    except csv.Error:
+        return  # not CSV at all: reading it says where
+    if not any(f.strip() for f in fields):
+        raise _bad("the first line must be a header naming the columns", "csv.header", "line 1")
+    if len(fields) > MAX_COLUMNS:
+        raise _too_wide(len(fields))
+
+
 def _sniff_delimiter(path: str) -> str:
     """The delimiter found most often (outside quotes) in the header line; ',' by default."""
     with open(path, "rb") as f:
@@ -138,6 +204,9 @@ def _csv_fault(path: str, delimiter: str) -> InvalidInput | None:
 def _json_fault(path: str) -> InvalidInput | None:
     """The first line of a JSON lines file that is not a JSON object, found with Python's
     json module (DuckDB's own line numbers run one ahead). None for a JSON array file."""
+    fault = _long_line(path)
+    if fault is not None:
+        return fault
     with open(path, "rb") as f:
         for number, raw in enumerate(f, start=1):
             text = raw.strip()
@@ -146,9 +215,11 @@ def _json_fault(path: str) -> InvalidInput | None:
             if number == 1 and text.startswith(b"["):
                 return None
             try:
-                value = json.loads(text)
+                value = json.loads(text.decode("utf-8"))
+            except UnicodeDecodeError:
+                return _bad(f"line {number} is not UTF-8 text", "json.encoding", f"line {number}")
             except ValueError as err:
-                msg = getattr(err, "msg", "not UTF-8 text")
+                msg = getattr(err, "msg", str(err))
                 return _bad(
                     f"line {number} is not valid JSON: {msg}", "json.syntax", f"line {number}"
                 )
@@ -168,12 +239,17 @@ def _source(path: str, fmt: Format) -> str:
         delim = literal(_sniff_delimiter(path))
         return (
             f"read_csv({p}, header=true, delim={delim}, quote='\"', escape='\"', "
-            "sample_size=-1, encoding='utf-8', strict_mode=true)"
+            f"sample_size=-1, encoding='utf-8', strict_mode=true, max_line_size={MAX_LINE_BYTES})"
         )
     if fmt is Format.PARQUET:
         return f"read_parquet({p})"
     layout = "'newline_delimited'" if fmt is Format.JSONL else "'auto'"
-    return f"read_json({p}, format={layout}, records=true, sample_size=-1)"
+    # map_inference_threshold=-1: an object with many keys stays a record (DuckDB would make it
+    # a MAP past 200 keys and then refuse it as "not records"), so its width can be checked.
+    return (
+        f"read_json({p}, format={layout}, records=true, sample_size=-1, "
+        f"maximum_object_size={MAX_LINE_BYTES}, map_inference_threshold=-1)"
+    )
 
 
 def _mixed_json_columns(
@@ -215,7 +291,7 @@ def _json_message(msg: str) -> tuple[str, str]:
 def _refusal(err: duckdb.Error, path: str, fmt: Format, shown: str) -> InvalidInput:
     msg = _clean(err, path, shown)
     if fmt is Format.CSV:
-        fault = _csv_fault(path, _sniff_delimiter(path))
+        fault = _long_line(path) or _csv_fault(path, _sniff_delimiter(path))
         return fault or _bad(msg, "csv.unreadable")
     if fmt is Format.PARQUET:
         return _bad(f"not a readable Parquet file ({msg})", "parquet.unreadable")
@@ -236,6 +312,8 @@ def copy_file(
         columns, types = relation.columns, [str(t) for t in relation.types]
         if not columns:
             raise _bad("the file has no columns", "file.no_columns")
+        if len(columns) > MAX_COLUMNS:
+            raise _too_wide(len(columns))
         if fmt in (Format.JSON, Format.JSONL):
             problems = _mixed_json_columns(con, source, columns, types)
             if problems:
@@ -277,6 +355,12 @@ def ingest(table: str, path: str, fmt: Format, shown: str) -> delta.WrittenVersi
     """The file at ``path`` as the next version of ``table``; ``shown`` names it in errors."""
     if os.path.getsize(path) == 0:
         raise _bad("the file is empty", "file.empty")
+    if fmt is not Format.PARQUET:
+        fault = _encoding_fault(path)
+        if fault is not None:
+            raise fault
+    if fmt is Format.CSV:
+        _check_csv_header(path, _sniff_delimiter(path))
     con = connect()
     try:
         return write_version(table, lambda folder: copy_file(con, path, fmt, folder, shown))
