@@ -16,9 +16,10 @@ from headrace.settings import Settings
 
 @dataclass
 class Api:
-    """An HTTP client bound to one API key."""
+    """An HTTP client bound to one API key: the app's TestClient, or an ``httpx.Client``
+    of a live server."""
 
-    client: TestClient
+    client: httpx.Client
     key: str
     org_id: str
 

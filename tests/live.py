@@ -52,8 +52,10 @@ class Served:
             db.dispose()
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
+def wait_healthy(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30
+) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"headrace serve exited: {log.read_text()[-2000:]}")
@@ -90,7 +92,7 @@ def serve(data_dir: Path, **env: str) -> Iterator[Served]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, process, log)
+        wait_healthy(url, process, log)
         yield Served(url, data_dir)
     finally:
         process.terminate()

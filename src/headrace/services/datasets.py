@@ -36,7 +36,7 @@ def ensure(db: Database, org_id: uuid.UUID, name: str) -> uuid.UUID:
     Two writers may create the same new dataset at once; the loser of the insert race reads
     the winner's row."""
     for _ in range(2):
-        with db.unit_of_work() as conn:
+        with db.unit_of_work(write=False) as conn:
             row = repo.by_name(conn, org_id, name)
             if row is not None:
                 return uuid.UUID(str(row.id))
@@ -135,7 +135,7 @@ def _write(
     file leaves no empty dataset behind; its table is written under a fresh id first. When a
     concurrent writer creates the same name meanwhile, that table is dropped and the write
     goes again into the winner's dataset."""
-    warehouse = Warehouse(settings.effective_warehouse)
+    warehouse = Warehouse.from_settings(settings)
     for _ in range(3):
         with db.unit_of_work(write=False) as conn:
             existing = repo.by_name(conn, who.org_id, name)
@@ -254,7 +254,7 @@ def _readable(
             raise NotFound(f"dataset {dataset.name!r} has no version yet")
         if not repo.has_version(conn, dataset_id, wanted):
             raise NotFound(f"dataset {dataset.name!r} has no version {wanted}")
-    table = Warehouse(settings.effective_warehouse).table(who.org_id, dataset_id)
+    table = Warehouse.from_settings(settings).table(who.org_id, dataset_id)
     return dataset, table, wanted
 
 
@@ -312,4 +312,4 @@ def delete(db: Database, settings: Settings, who: Principal, dataset_id: uuid.UU
                 ],
             )
         repo.remove(conn, dataset_id)
-    Warehouse(settings.effective_warehouse).remove_table(who.org_id, dataset_id)
+    Warehouse.from_settings(settings).remove_table(who.org_id, dataset_id)
