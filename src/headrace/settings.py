@@ -30,8 +30,38 @@ class Settings(BaseSettings):
         description="Where dataset tables live: a folder or s3:// URI; "
         "data_dir/warehouse when unset.",
     )
+    s3_endpoint_url: str | None = Field(
+        None,
+        description="Endpoint of the S3-compatible store of an s3:// warehouse, e.g. "
+        "http://minio:9000; AWS S3 when unset.",
+    )
+    s3_region: str = Field("us-east-1", description="Region of the s3:// warehouse.")
+    s3_access_key_id: str | None = Field(
+        None, description="Access key of the s3:// warehouse; the default AWS chain when unset."
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        None, description="Secret key belonging to s3_access_key_id."
+    )
+    s3_allow_http: bool = Field(
+        False, description="Allow a plain-HTTP s3_endpoint_url (local test stores only)."
+    )
+    s3_path_style: bool = Field(
+        True,
+        description="Path-style requests (endpoint/bucket/key); false for virtual-hosted style "
+        "(bucket.endpoint/key).",
+    )
+    s3_cache_dir: Path | None = Field(
+        None,
+        description="Local mirror of an s3:// warehouse's data files, which DuckDB reads and "
+        "writes; data_dir/s3-mirror when unset.",
+    )
     max_upload_bytes: int = Field(
         1024 * 1024 * 1024, description="Largest dataset upload accepted, in bytes (else 413)."
+    )
+    max_upsert_bytes: int = Field(
+        32 * 1024 * 1024,
+        description="Largest JSON body of PUT /datasets/upsert/, in bytes (else 413); it is "
+        "parsed whole in memory, at several times its size.",
     )
     step_timeout_seconds: float = Field(3600, description="A step running longer is interrupted.")
     step_memory_limit: str = Field("4GB", description="DuckDB memory_limit of each step.")

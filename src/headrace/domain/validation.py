@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from headrace.domain.dag import Dag
 from headrace.domain.pipeline import MAX_NAME_LENGTH, NAME_PATTERN, Step
 from headrace.domain.problems import Loc, Problem
-from headrace.domain.sql import analyse
 
 
 def check_name(value: str, loc: Loc, what: str) -> list[Problem]:
@@ -107,6 +106,8 @@ def _check_step(step: Step, where: str | int, writers: dict[str, str]) -> list[P
 
 def _check_query(step: Step, loc: Loc) -> list[Problem]:
     config = step.config
+    from headrace.domain.sql import analyse  # sqlglot: ~0.2 s of imports, only needed here
+
     analysis = analyse(config.query, len(config.output_datasets))
     problems = [Problem(loc, msg, type_) for msg, type_ in analysis.problems]
     inputs = set(config.input_datasets)

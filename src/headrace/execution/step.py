@@ -13,10 +13,12 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+from sqlalchemy import Connection, Row
 
 from headrace.domain.pipeline import Step, step_from_dict
 from headrace.domain.runs import StepStatus
@@ -31,6 +33,7 @@ from headrace.services import datasets as catalog
 from headrace.services.clock import utcnow
 from headrace.settings import Settings
 from headrace.storage import delta
+from headrace.storage.snapshots import TableCache
 from headrace.storage.types import quote, storable_select
 from headrace.storage.warehouse import Warehouse
 
@@ -96,18 +99,22 @@ class StepReport:
 
     def flush(self, db: Database) -> None:
         with db.unit_of_work() as conn:
-            for dataset_id, written in self.written:
-                datasets_repo.add_written(
-                    conn,
-                    dataset_id,
-                    written,
-                    utcnow(),
-                    operation="step",
-                    run_id=self.run_id,
-                    step_name=self.step,
-                )
-            runs_repo.set_step(conn, self.run_id, self.step, **self.fields)
-            runs_repo.add_logs(conn, self.run_id, self.step, self.lines)
+            self.write(conn)
+
+    def write(self, conn: Connection) -> None:
+        """Write what was reported since the last write, in the caller's transaction."""
+        for dataset_id, written in self.written:
+            datasets_repo.add_written(
+                conn,
+                dataset_id,
+                written,
+                utcnow(),
+                operation="step",
+                run_id=self.run_id,
+                step_name=self.step,
+            )
+        runs_repo.set_step(conn, self.run_id, self.step, **self.fields)
+        runs_repo.add_logs(conn, self.run_id, self.step, self.lines)
         self.fields.clear()
         self.lines.clear()
         self.written.clear()
@@ -119,37 +126,41 @@ class StepRunner:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
-        self.warehouse = Warehouse(settings.effective_warehouse)
+        self.warehouse = Warehouse.from_settings(settings)
         self.limits = SandboxLimits(
             memory_limit=settings.step_memory_limit, threads=settings.step_threads
         )
         self.pool = SandboxPool(self.limits)
+        self.tables = TableCache()
 
     def run(
         self, run_id: uuid.UUID, step_name: str, interrupt: Interrupt | None = None
     ) -> StepOutcome:
         """Run the step and record its outcome; never raises for the step's own failure."""
         interrupt = interrupt or Interrupt()
-        with self.db.unit_of_work(write=False) as conn:
+        report = StepReport(run_id, step_name)
+        # One transaction reads everything the step needs and marks it Running.
+        with self.db.unit_of_work() as conn:
             run = runs_repo.get_by_id(conn, run_id)
             if run is None:
                 raise LookupError(f"there is no run {run_id}")
             version = pipelines_repo.versions_by_id(conn, [run.version_id])[run.version_id]
-        by_name = {s.name: s for s in version.steps}
-        if step_name not in by_name or step_name not in {s.name for s in run.steps}:
-            raise LookupError(f"run {run_id} has no step {step_name!r}")
-        step = step_from_dict(step_name, by_name[step_name].config)
-        report = StepReport(run_id, step_name)
-        report.set(status=StepStatus.RUNNING.value, started_at=utcnow(), error=None)
-        report.line("started")
-        report.flush(self.db)
+            by_name = {s.name: s for s in version.steps}
+            if step_name not in by_name or step_name not in {s.name for s in run.steps}:
+                raise LookupError(f"run {run_id} has no step {step_name!r}")
+            step = step_from_dict(step_name, by_name[step_name].config)
+            names = [*step.config.input_datasets, *step.config.output_datasets]
+            catalog_rows = datasets_repo.by_names(conn, run.org_id, names)
+            report.set(status=StepStatus.RUNNING.value, started_at=utcnow(), error=None)
+            report.line("started")
+            report.write(conn)
         done = threading.Event()
         threading.Thread(
             target=self._watch, args=(interrupt, done), name="headrace-step-timeout", daemon=True
         ).start()
         started = time.perf_counter()
         try:
-            outcome = self._execute(run, step, interrupt, report)
+            outcome = self._execute(run, step, catalog_rows, interrupt, report)
         except StepFailed as err:
             outcome = StepOutcome(StepStatus.FAILED, str(err))
         except duckdb.InterruptException:
@@ -188,16 +199,21 @@ class StepRunner:
             if done.wait(0.1):
                 return
 
-    def _pinned_inputs(self, run: RunRecord, step: Step) -> dict[str, int]:
+    @staticmethod
+    def _pinned_inputs(
+        run: RunRecord, step: Step, catalog_rows: Mapping[str, Row[Any]]
+    ) -> dict[str, int]:
         """The version of each input: the one this run (or the run it retries) wrote, else the
         dataset's current version."""
         written: dict[str, int] = {}
         for other in run.steps:
             for name, version in other.output_versions.items():
                 written[name] = int(version)
-        missing = [d for d in step.config.input_datasets if d not in written]
-        with self.db.unit_of_work(write=False) as conn:
-            current = datasets_repo.current_versions(conn, run.org_id, missing)
+        current = {
+            name: row.current_version
+            for name, row in catalog_rows.items()
+            if row.current_version is not None
+        }
         pinned = {}
         for name in step.config.input_datasets:
             if name in written:
@@ -209,19 +225,27 @@ class StepRunner:
         return pinned
 
     def _execute(
-        self, run: RunRecord, step: Step, interrupt: Interrupt, report: StepReport
+        self,
+        run: RunRecord,
+        step: Step,
+        catalog_rows: Mapping[str, Row[Any]],
+        interrupt: Interrupt,
+        report: StepReport,
     ) -> StepOutcome:
         config = step.config
-        pinned = self._pinned_inputs(run, step)
+        pinned = self._pinned_inputs(run, step, catalog_rows)
         ids = {
-            n: catalog.ensure(self.db, run.org_id, n) for n in [*pinned, *config.output_datasets]
+            n: uuid.UUID(str(catalog_rows[n].id))
+            if n in catalog_rows
+            else catalog.ensure(self.db, run.org_id, n)
+            for n in [*pinned, *config.output_datasets]
         }
         tables = {name: self.warehouse.table(run.org_id, ids[name]) for name in ids}
-        snapshots = {name: delta.snapshot(tables[name], v) for name, v in pinned.items()}
+        snapshots = {name: self.tables.snapshot(tables[name], v) for name, v in pinned.items()}
         report.line("reads " + (", ".join(f"{n}@v{v}" for n, v in pinned.items()) or "nothing"))
         report.set(input_versions=pinned)
-        # Each base snapshot is opened before writing, so a concurrent commit is detected.
-        bases = {name: delta.open_base(tables[name]) for name in config.output_datasets}
+        # Each base snapshot is taken before writing, so a concurrent commit is detected.
+        bases = {name: self.tables.take_base(tables[name]) for name in config.output_datasets}
         folders = {name: delta.new_write_folder(tables[name]) for name in config.output_datasets}
         try:
             with spill_folder() as spill:
@@ -240,7 +264,8 @@ class StepRunner:
             raise
         outputs: dict[str, int] = {}
         for name in config.output_datasets:
-            written = self._commit(tables[name], copies[name], bases[name])
+            written, base = self._commit(tables[name], copies[name], bases[name])
+            self.tables.give_back(tables[name], base, written)
             report.written.append((ids[name], written))
             outputs[name] = written.version
             report.line(
@@ -254,13 +279,15 @@ class StepRunner:
         return StepOutcome(StepStatus.SUCCEEDED)
 
     @staticmethod
-    def _commit(table: str, copy: list[tuple[Any, ...]], base: Any) -> delta.WrittenVersion:
-        """Commit the written files as the next version. A step's output replaces the whole
-        dataset, so when another writer committed first ours simply lands after theirs:
-        retry on a fresh snapshot (the files are already in place)."""
+    def _commit(
+        table: str, copy: list[tuple[Any, ...]], base: Any
+    ) -> tuple[delta.WrittenVersion, Any]:
+        """Commit the written files as the next version (and the base it was made on). A
+        step's output replaces the whole dataset, so when another writer committed first ours
+        simply lands after theirs: retry on a fresh snapshot (the files are already there)."""
         for attempt in range(COMMIT_ATTEMPTS):
             try:
-                return delta.commit_copy(table, copy, base=base)
+                return delta.commit_copy(table, copy, base=base), base
             except delta.CommitFailedError:
                 if attempt == COMMIT_ATTEMPTS - 1:
                     raise

@@ -10,6 +10,9 @@ The fast, correct paths measured in ``shared/notes/delta-duckdb.md``:
 
 Every write is one atomic commit: until it lands, readers see the previous version, and a
 failed write leaves only unreferenced files behind.
+
+A table is a location string: a local folder, or an ``s3://`` URI whose files DuckDB reads
+and writes in a local mirror (``objectstore.py``); on the local path nothing else happens.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from headrace.errors import SystemFailure
+from headrace.storage import objectstore
 
 __all__ = ["CommitFailedError", "Snapshot", "WrittenVersion", "commit_copy", "snapshot"]
 
@@ -51,6 +55,7 @@ class WrittenVersion:
     row_count: int
     bytes: int
     schema: list[dict[str, str]]
+    snapshot: Snapshot | None = None  # its files and schema, for readers in this process
 
 
 def schema_fields(schema: pa.Schema) -> list[dict[str, str]]:
@@ -58,36 +63,60 @@ def schema_fields(schema: pa.Schema) -> list[dict[str, str]]:
     return [{"name": f.name, "type": str(f.type)} for f in schema]
 
 
+def _options(table: str) -> dict[str, str] | None:
+    store = objectstore.store_for(table)
+    return store.storage_options if store else None
+
+
+def _local(table: str) -> str:
+    """Where DuckDB reads and writes the table's files: the table, or its local mirror."""
+    store = objectstore.store_for(table)
+    return store.mirror(table) if store else table
+
+
 def _open(table: str, version: int | None = None) -> DeltaTable:
-    return DeltaTable(table, version=version) if version is not None else DeltaTable(table)
+    return DeltaTable(table, version=version, storage_options=_options(table))
+
+
+def _exists(table: str) -> bool:
+    return DeltaTable.is_deltatable(table, storage_options=_options(table))
 
 
 def snapshot(table: str, version: int) -> Snapshot:
     """The files and schema of ``version``; refuses tables the fast read path would misread."""
     dt_ = _open(table, version)
-    protocol = dt_.protocol()
-    features = set(protocol.reader_features or [])
-    mapping = dt_.metadata().configuration.get("delta.columnMapping.mode", "none")
-    if {"deletionVectors", "columnMapping"} & features or mapping != "none":
+    if not readable(dt_):
         raise SystemFailure(
             "the table uses deletion vectors or column mapping, which headrace does not read; "
             "rewrite it without them"
         )
+    store = objectstore.store_for(table)
+    files = list(dt_.file_uris())
     return Snapshot(
-        version=version, files=list(dt_.file_uris()), schema=pa.schema(dt_.schema().to_arrow())
+        version=version,
+        files=store.download(files) if store else files,
+        schema=pa.schema(dt_.schema().to_arrow()),
     )
+
+
+def readable(dt_: DeltaTable) -> bool:
+    """False for a table whose files the fast read path would misread."""
+    features = set(dt_.protocol().reader_features or [])
+    mapping = dt_.metadata().configuration.get("delta.columnMapping.mode", "none")
+    return not ({"deletionVectors", "columnMapping"} & features or mapping != "none")
 
 
 def current_version(table: str) -> int | None:
     """The newest version of the table, or None when there is no table yet."""
-    if not DeltaTable.is_deltatable(table):
+    if not _exists(table):
         return None
-    return int(DeltaTable(table).version())
+    return int(_open(table).version())
 
 
 def new_write_folder(table: str) -> str:
-    """A fresh folder inside the table for one write's files (created, absolute)."""
-    folder = os.path.join(table, f"w-{uuid.uuid4().hex}")
+    """A fresh folder inside the table (or its local mirror) for one write's files
+    (created, absolute)."""
+    folder = os.path.join(_local(table), f"w-{uuid.uuid4().hex}")
     os.makedirs(folder, exist_ok=False)
     return folder
 
@@ -169,6 +198,7 @@ def commit_copy(
     now = int(time.time() * 1000)
     adds: list[AddAction] = []
     empty: list[str] = []
+    files: list[str] = []
     total_rows = 0
     total_bytes = 0
     for filename, count, size, _footer, column_stats, *_rest in rows:
@@ -177,9 +207,10 @@ def commit_copy(
             continue
         total_rows += int(count)
         total_bytes += int(size)
+        files.append(filename)
         adds.append(
             AddAction(
-                path=os.path.relpath(filename, table),
+                path=os.path.relpath(filename, _local(table)),
                 size=int(size),
                 partition_values={},
                 modification_time=now,
@@ -187,6 +218,9 @@ def commit_copy(
                 stats=_stats(int(count), column_stats, schema),
             )
         )
+    store = objectstore.store_for(table)
+    if store is not None:
+        store.upload(table, [r[0] for r in rows if int(r[1])])
     if base is None:
         # Two first writers can race. Left to retry, delta-rs rebases the losing create onto
         # the winner as one version holding both writers' files; with no retry it raises
@@ -198,6 +232,7 @@ def commit_copy(
             Schema.from_arrow(schema),
             adds,
             mode="overwrite",
+            storage_options=_options(table),
             commit_properties=CommitProperties(
                 custom_metadata={_WRITE_TAG: tag}, max_commit_retries=0
             ),
@@ -212,7 +247,11 @@ def commit_copy(
     for filename in empty:  # only after the commit: a retried commit reads the schema again
         os.remove(filename)
     return WrittenVersion(
-        version=version, row_count=total_rows, bytes=total_bytes, schema=schema_fields(schema)
+        version=version,
+        row_count=total_rows,
+        bytes=total_bytes,
+        schema=schema_fields(schema),
+        snapshot=Snapshot(version=version, files=files, schema=schema),
     )
 
 
@@ -226,7 +265,7 @@ def _tagged_version(table: str, tag: str) -> int:
     loaded; a commit landing in between is listed too and shifts the numbers (the oldest
     becomes -1), so such a reading is taken again."""
     for _ in range(20):
-        entries = DeltaTable(table).history()
+        entries = _open(table).history()
         if entries and int(entries[-1]["version"]) >= 0:
             for entry in entries:
                 if entry.get(_WRITE_TAG) == tag:
@@ -238,4 +277,4 @@ def _tagged_version(table: str, tag: str) -> int:
 
 def open_base(table: str) -> DeltaTable | None:
     """The snapshot a write builds on, opened *before* the write so races are detected."""
-    return DeltaTable(table) if DeltaTable.is_deltatable(table) else None
+    return _open(table) if _exists(table) else None

@@ -144,7 +144,8 @@ def _merge(
             return _written(target)
         except delta.CommitFailedError:
             time.sleep(0.01 * (attempt + 1))
-            target = DeltaTable(table)
+            fresh = delta.open_base(table)  # the table exists: the failed merge read it
+            target = fresh if fresh is not None else target
     raise Conflict("other writes to this dataset kept landing first; try again")
 
 

@@ -31,6 +31,16 @@ def current_versions(conn: Connection, org_id: uuid.UUID, names: Collection[str]
     return {r.name: r.current_version for r in rows}
 
 
+def by_names(conn: Connection, org_id: uuid.UUID, names: Collection[str]) -> dict[str, Row[Any]]:
+    """The catalog row of each named dataset that exists, in one query."""
+    if not names:
+        return {}
+    rows = conn.execute(
+        select(datasets).where(datasets.c.org_id == org_id, datasets.c.name.in_(list(names)))
+    )
+    return {r.name: r for r in rows}
+
+
 def by_name(
     conn: Connection, org_id: uuid.UUID, name: str, *, lock: bool = False
 ) -> Row[Any] | None:

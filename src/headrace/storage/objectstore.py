@@ -1,0 +1,138 @@
+"""Tables in S3-compatible object storage, read and written through a local mirror.
+
+DuckDB cannot reach S3 here (its httpfs extension is not installable offline), so DuckDB only
+ever sees local files, and pyarrow moves them: a table ``s3://bucket/key`` has a local
+mirror folder ``<cache>/bucket/key``. A write's files are staged in the mirror at the very
+path they get in the table (``w-<uuid>/part-….parquet``), uploaded, then committed by
+deltalake straight to S3 (its commits are conditional PUTs, so concurrent writers never
+overwrite each other: ``shared/notes/s3.md``). A read downloads the files of the pinned
+version that the mirror lacks. Delta data files are never rewritten under the same name, so
+a mirrored file stays valid for as long as the table exists.
+
+Which store serves an ``s3://`` location is process configuration, like a mount table: the
+warehouse mounts its root when it is built from settings, and the storage functions, which
+take a table location as a plain string, look the store up by that string. Local folders
+need no store and take none of these paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from urllib.parse import urlsplit
+
+import pyarrow.fs as pafs
+
+from headrace.errors import SystemFailure
+
+SCHEME = "s3://"
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    """How to reach one S3-compatible store, and where its local mirror lives."""
+
+    cache_dir: str
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    allow_http: bool = False
+    path_style: bool = True
+
+    @property
+    def storage_options(self) -> dict[str, str]:
+        """deltalake's storage options; credentials left out fall back to the default chain
+        (environment, instance or pod identity)."""
+        options = {
+            "AWS_REGION": self.region,
+            "AWS_ALLOW_HTTP": str(self.allow_http).lower(),
+            "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": str(not self.path_style).lower(),
+        }
+        if self.endpoint_url:
+            options["AWS_ENDPOINT_URL"] = self.endpoint_url
+        if self.access_key_id and self.secret_access_key:
+            options["AWS_ACCESS_KEY_ID"] = self.access_key_id
+            options["AWS_SECRET_ACCESS_KEY"] = self.secret_access_key
+        return options
+
+    @cached_property
+    def filesystem(self) -> pafs.S3FileSystem:
+        """pyarrow's S3 client for the same store (moves the data files)."""
+        endpoint = urlsplit(self.endpoint_url) if self.endpoint_url else None
+        return pafs.S3FileSystem(
+            access_key=self.access_key_id if self.secret_access_key else None,
+            secret_key=self.secret_access_key if self.access_key_id else None,
+            region=self.region,
+            scheme=endpoint.scheme if endpoint else "https",
+            endpoint_override=endpoint.netloc if endpoint else None,
+            force_virtual_addressing=not self.path_style,
+        )
+
+    def mirror(self, uri: str) -> str:
+        """The local folder or file that mirrors ``uri``."""
+        return os.path.join(self.cache_dir, uri.removeprefix(SCHEME))
+
+    def upload(self, table: str, files: Iterable[str]) -> None:
+        """Copy staged mirror files to their place in the table."""
+        root = self.mirror(table)
+        for path in files:
+            key = f"{table.removeprefix(SCHEME)}/{os.path.relpath(path, root)}"
+            pafs.copy_files(
+                path,
+                key,
+                source_filesystem=pafs.LocalFileSystem(),
+                destination_filesystem=self.filesystem,
+            )
+
+    def download(self, uris: Iterable[str]) -> list[str]:
+        """Local copies of the files at ``uris``, fetched when the mirror lacks them."""
+        local = []
+        for uri in uris:
+            path = self.mirror(uri)
+            if not os.path.exists(path):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                partial = f"{path}.{uuid.uuid4().hex}.partial"
+                pafs.copy_files(
+                    uri.removeprefix(SCHEME),
+                    partial,
+                    source_filesystem=self.filesystem,
+                    destination_filesystem=pafs.LocalFileSystem(),
+                )
+                os.replace(partial, path)  # readers never see half a file
+            local.append(path)
+        return local
+
+    def remove(self, table: str) -> None:
+        """Delete the table's objects and its mirror (gone already is fine)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.filesystem.delete_dir(table.removeprefix(SCHEME))
+        shutil.rmtree(self.mirror(table), ignore_errors=True)
+
+
+_lock = threading.Lock()
+_mounted: dict[str, ObjectStore] = {}
+
+
+def mount(root: str, store: ObjectStore) -> None:
+    """Serve every location under ``root`` (``s3://bucket[/prefix]``) from ``store``."""
+    with _lock:
+        _mounted[root.rstrip("/")] = store
+
+
+def store_for(location: str) -> ObjectStore | None:
+    """The store serving ``location``; None for a local path."""
+    if not location.startswith(SCHEME):
+        return None
+    with _lock:
+        roots = sorted(_mounted, key=len, reverse=True)
+        for root in roots:
+            if location == root or location.startswith(root + "/"):
+                return _mounted[root]
+    raise SystemFailure(f"no object store is configured for {location}")

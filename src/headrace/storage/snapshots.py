@@ -1,0 +1,86 @@
+"""What one process already knows of its Delta tables, so a step does not read a table's log
+again for every input and every output.
+
+- A committed version never changes, so its snapshot (files and schema) is kept once read, or
+  once this process committed it: the next step reading that version finds it here.
+- The base a write builds on is kept between writes and brought up to date with
+  ``update_incremental()`` (only the commits since), instead of replaying the whole log.
+  Each base is lent to one writer at a time, so two writers of one table never share one.
+
+Both are bounded (least recently used first out).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Generic, TypeVar
+
+from deltalake import DeltaTable
+
+from headrace.storage import delta
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class _Lru(Generic[_K, _V]):
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[_K, _V] = OrderedDict()
+
+    def get(self, key: _K) -> _V | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def pop(self, key: _K) -> _V | None:
+        return self._items.pop(key, None)
+
+    def put(self, key: _K, value: _V) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+class TableCache:
+    """Snapshots of committed versions and the bases of the next writes, per table path."""
+
+    def __init__(self, snapshots: int = 1024, bases: int = 256) -> None:
+        self._lock = threading.Lock()
+        self._snapshots: _Lru[tuple[str, int], delta.Snapshot] = _Lru(snapshots)
+        self._bases: _Lru[str, DeltaTable] = _Lru(bases)
+
+    def snapshot(self, table: str, version: int) -> delta.Snapshot:
+        """The files and schema of ``version`` (see ``delta.snapshot``)."""
+        with self._lock:
+            found = self._snapshots.get((table, version))
+        if found is not None:
+            return found
+        snap = delta.snapshot(table, version)
+        with self._lock:
+            self._snapshots.put((table, version), snap)
+        return snap
+
+    def take_base(self, table: str) -> DeltaTable | None:
+        """The table's newest snapshot for a write (None: no table yet), lent until
+        ``give_back``."""
+        with self._lock:
+            base = self._bases.pop(table)
+        if base is None:
+            return delta.open_base(table)
+        base.update_incremental()
+        return base
+
+    def give_back(self, table: str, base: DeltaTable | None, written: delta.WrittenVersion) -> None:
+        """Return the base after a commit, and keep the version it committed: its files are
+        exactly the ones written, since every step output replaces the whole table."""
+        if base is None:  # a new table: its first reader opens it
+            return
+        snap = written.snapshot
+        with self._lock:
+            if snap is not None and snap.files and delta.readable(base):
+                self._snapshots.put((table, snap.version), snap)
+            self._bases.put(table, base)
