@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from headrace import __version__
 from headrace.api import errors, openapi
+from headrace.api.body_limit import BodyLimit
 from headrace.api.metrics import Metrics, RequestLatency
 from headrace.api.routes import datasets, events, keys, pipelines, runs, ui
 from headrace.api.routes.metrics import make_router as metrics_router
@@ -51,6 +52,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.db = database
     app.state.metrics = Metrics(database, settings.lease_seconds)
     app.add_middleware(RequestLatency, metrics=app.state.metrics)
+    app.add_middleware(BodyLimit, paths=[datasets.UPSERT_PATH], max_bytes=settings.max_upsert_bytes)
     errors.install(app)
     openapi.install(app)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 from headrace.domain.problems import Problem
 from headrace.errors import InvalidInput, PayloadTooLarge
@@ -167,18 +168,23 @@ async def receive_form(
     }
     parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
     try:
-        async for chunk in request.stream():
-            parser.write(chunk)
-            if collector.error is not None:
-                raise collector.error
-        parser.finalize()
-    except FormParserError as err:
-        collector.close()
-        collector.received.discard()
-        raise InvalidInput(
-            "the multipart body could not be parsed",
-            [Problem(("body",), str(err), "form.malformed")],
-        ) from err
+        try:
+            async for chunk in request.stream():
+                parser.write(chunk)
+                if collector.error is not None:
+                    raise collector.error
+            parser.finalize()
+        except FormParserError as err:
+            raise InvalidInput(
+                "the multipart body could not be parsed",
+                [Problem(("body",), str(err), "form.malformed")],
+            ) from err
+        except ClientDisconnect as err:
+            # The client went away (or stopped sending) before the declared body was complete.
+            raise InvalidInput(
+                "the upload was cut off before the whole body arrived",
+                [Problem(("body",), "the body ended early", "form.incomplete")],
+            ) from err
     except BaseException:
         collector.close()
         collector.received.discard()

@@ -8,9 +8,11 @@ the table stays exactly as it was.
 
 Rules for what a file must be:
 
-- not empty (0 bytes), with at least one and at most ``MAX_COLUMNS`` columns;
-- UTF-8 text (CSV, JSON), no line longer than ``MAX_LINE_BYTES``: longer lines are refused
-  before anything reads them whole, so a file that is one 100 MB line costs no memory;
+- not empty (0 bytes), with at least one and at most ``MAX_COLUMNS`` columns, each name at
+  most ``MAX_NAME_CHARS`` long;
+- UTF-8 text (CSV, JSON), no line longer than ``MAX_LINE_BYTES``: DuckDB refuses longer lines
+  (a JSON one only past twice the limit: it checks per read buffer, which it doubles), and the
+  line is then located without reading it whole, so a 100 MB single line costs no memory;
 - CSV: a header line, then rows with as many fields as the header; the delimiter is the one of
   ``, ; TAB |`` found most often in the header; a header with no rows is a valid, empty
   version whose columns are all VARCHAR;
@@ -43,6 +45,7 @@ from headrace.storage.types import quote, storable_select
 COMMIT_ATTEMPTS = 5
 MAX_COLUMNS = 1000
 MAX_LINE_BYTES = 16 * 1024 * 1024
+MAX_NAME_CHARS = 1024  # of a column name
 # Python's csv module (used to locate faults DuckDB reports without a line) stops at 128 KiB
 # fields by default; let it read every line DuckDB may read.
 csv.field_size_limit(MAX_LINE_BYTES)
@@ -314,6 +317,12 @@ def copy_file(
             raise _bad("the file has no columns", "file.no_columns")
         if len(columns) > MAX_COLUMNS:
             raise _too_wide(len(columns))
+        long_names = [n for n, name in enumerate(columns, start=1) if len(name) > MAX_NAME_CHARS]
+        if long_names:
+            raise _bad(
+                f"the name of column {long_names[0]} is longer than {MAX_NAME_CHARS} characters",
+                "file.column_name",
+            )
         if fmt in (Format.JSON, Format.JSONL):
             problems = _mixed_json_columns(con, source, columns, types)
             if problems:

@@ -83,7 +83,10 @@ async def upload_dataset(request: Request, who: Builder, db: Db, settings: Confi
     return DatasetRead.of(found)
 
 
-@router.put("/datasets/upsert/", response_model=DatasetRead, responses=errors(409))
+UPSERT_PATH = "/datasets/upsert/"
+
+
+@router.put(UPSERT_PATH, response_model=DatasetRead, responses=errors(409, 413))
 def upsert_dataset(
     body: UpsertBody,
     who: Builder,
