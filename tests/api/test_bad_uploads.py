@@ -24,6 +24,7 @@ from headrace.settings import Settings
 from headrace.storage.ingest import MAX_LINE_BYTES
 from tests.factories import Api, make_org
 from tests.live import Served, serve
+from tests.memory import peak_rss_kib, server_pid
 from tests.stress import scaled
 
 MiB = 1024 * 1024
@@ -170,28 +171,6 @@ def test_an_upsert_body_over_the_cap_is_413_and_changes_nothing(
 # --- against a live `headrace serve` ---------------------------------------------------------
 
 
-def _pid_of(served: Served) -> int:
-    """The pid of the `headrace serve` process listening on the served port."""
-    port = served.url.rsplit(":", 1)[1]
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"serve" in argv and port.encode() in argv:
-            return int(entry)
-    raise AssertionError(f"no headrace serve process on port {port}")
-
-
-def _kib(pid: int, field: str) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE)
-    assert match, status
-    return int(match.group(1))
-
-
 def _multipart(name: str, filename: str, size: int) -> tuple[bytes, bytes, str]:
     """The head and tail of a form whose file part holds ``size`` bytes, and its type."""
     boundary = uuid.uuid4().hex
@@ -234,7 +213,7 @@ def test_bad_uploads_against_a_live_server_keep_memory_bounded(tmp_path: Path) -
         client = httpx.Client(
             base_url=served.url, headers={"Authorization": f"Bearer {key}"}, timeout=120
         )
-        pid = _pid_of(served)
+        pid = server_pid(served.url)
         r = _upload(client, {}, "fruit", "good.csv", GOOD.encode())
         assert r.status_code == 201, r.text
         dataset_id = r.json()["id"]
@@ -249,7 +228,7 @@ def test_bad_uploads_against_a_live_server_keep_memory_bounded(tmp_path: Path) -
         for _, filename, content, _ in BAD_FILES:
             if len(content()) < MiB:
                 check_error_shape(_upload(client, {}, "fruit", filename, content()), 422)
-        baseline = _kib(pid, "VmHWM")
+        baseline = peak_rss_kib(pid)
         started = time.perf_counter()
         large = [(f, c()) for _, f, c, _ in BAD_FILES if f in ("line.csv", "line.jsonl")]
         for filename, data in large:
@@ -274,7 +253,7 @@ def test_bad_uploads_against_a_live_server_keep_memory_bounded(tmp_path: Path) -
         status = int(answer.split(b" ", 2)[1]) if answer else None
         assert status is None or 400 <= status < 500, answer[:500]
         elapsed = time.perf_counter() - started
-        peak = _kib(pid, "VmHWM")
+        peak = peak_rss_kib(pid)
         growth = (peak - baseline) * 1024
         biggest = max(len(d) for _, d in large)
         print(
