@@ -15,6 +15,8 @@ import threading
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from headrace.domain.dag import Dag
 from headrace.domain.pipeline import step_from_dict
 from headrace.domain.runs import RunStatus, StepStatus, run_outcome
@@ -30,6 +32,12 @@ log = logging.getLogger("headrace.worker")
 
 # Steps in these statuses count as done for the steps downstream of them.
 SATISFIED = frozenset({StepStatus.SUCCEEDED, StepStatus.SKIPPED})
+
+# The metadata store could not be reached (down, restarting, connection cut): nothing about
+# the run can be recorded, so the worker lets go of it and its lease expires.
+STORE_UNAVAILABLE = (OperationalError, InterfaceError)
+# How long a worker waits before it tries the store again after such an error.
+STORE_RETRY_SECONDS = 1.0
 
 
 class LeaseLost(Exception):
@@ -68,7 +76,8 @@ class Worker:
                 run_id = self.claim()
             except Exception:
                 log.exception("claiming a run failed")
-                run_id = None
+                self.stopping.wait(STORE_RETRY_SECONDS)
+                continue
             if run_id is None:
                 self.stopping.wait(self.settings.worker_poll_seconds)
                 continue
@@ -76,10 +85,27 @@ class Worker:
                 self.execute(run_id)
             except LeaseLost:
                 log.warning("run %s was taken over by another worker", run_id)
+            except STORE_UNAVAILABLE:
+                self._let_go(run_id)
             except Exception:
                 log.exception("run %s failed in the executor", run_id)
-                self._finish(run_id, RunStatus.ERROR)
+                try:
+                    self._finish(run_id, RunStatus.ERROR)
+                except STORE_UNAVAILABLE:
+                    self._let_go(run_id)
         log.info("worker %s stopped", self.worker_id)
+
+    def _let_go(self, run_id: uuid.UUID) -> None:
+        """The store went away mid-run. The run is neither failed nor finished here: once
+        its lease expires, a worker (this one included) takes it over and runs again the
+        steps whose end was not recorded. Before, a store error escaped ``serve()`` and
+        killed the worker's thread, leaving the run Running for ever."""
+        log.warning(
+            "lost the metadata store while running %s; it is taken over when its lease expires",
+            run_id,
+            exc_info=True,
+        )
+        self.stopping.wait(STORE_RETRY_SECONDS)
 
     def stop(self) -> None:
         self.stopping.set()
