@@ -13,6 +13,7 @@ from headrace.api.body_limit import BodyLimit
 from headrace.api.metrics import Metrics, RequestLatency
 from headrace.api.routes import datasets, events, keys, pipelines, runs, ui
 from headrace.api.routes.metrics import make_router as metrics_router
+from headrace.execution.doorbell import Doorbell
 from headrace.persistence.db import Database
 from headrace.settings import Settings
 
@@ -21,6 +22,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     """The API over ``db`` (built from ``settings`` when not given). Migrations are the
     caller's business: ``headrace serve`` applies them before it starts serving."""
     database = db or Database(settings.effective_database_url)
+    doorbell = Doorbell()  # rung by each run created here: the worker claims it at once
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -32,7 +34,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
         from headrace.execution.worker import Worker
 
-        worker = Worker(database, settings)
+        worker = Worker(database, settings, doorbell=doorbell)
         thread = threading.Thread(target=worker.serve, name="headrace-worker", daemon=True)
         thread.start()
         try:
@@ -50,6 +52,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.doorbell = doorbell
     app.state.metrics = Metrics(database, settings.lease_seconds)
     app.add_middleware(RequestLatency, metrics=app.state.metrics)
     app.add_middleware(BodyLimit, paths=[datasets.UPSERT_PATH], max_bytes=settings.max_upsert_bytes)

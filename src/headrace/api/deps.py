@@ -15,6 +15,7 @@ from fastapi.security import HTTPBearer
 from headrace.domain.access import Principal, Role
 from headrace.domain.problems import Problem
 from headrace.errors import Forbidden, InvalidInput
+from headrace.execution.doorbell import Doorbell
 from headrace.persistence.db import Database
 from headrace.persistence.paging import Keyset
 from headrace.services import keys
@@ -35,7 +36,13 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_doorbell(request: Request) -> Doorbell:
+    doorbell: Doorbell = request.app.state.doorbell
+    return doorbell
+
+
 Db = Annotated[Database, Depends(get_db)]
+Bell = Annotated[Doorbell, Depends(get_doorbell)]
 Config = Annotated[Settings, Depends(get_settings)]
 
 

@@ -15,11 +15,13 @@ import threading
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from headrace.domain.dag import Dag
 from headrace.domain.pipeline import step_from_dict
 from headrace.domain.runs import RunStatus, StepStatus, run_outcome
+from headrace.execution.doorbell import Doorbell
 from headrace.execution.status import local_metadata
 from headrace.execution.step import Interrupt, StepOutcome, StepRunner
 from headrace.persistence.db import Database
@@ -47,12 +49,19 @@ class LeaseLost(Exception):
 class Worker:
     """Claims and executes runs one at a time, each run's steps in parallel."""
 
-    def __init__(self, db: Database, settings: Settings, worker_id: str | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        worker_id: str | None = None,
+        doorbell: Doorbell | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.runner = StepRunner(db, settings)
         self.stopping = threading.Event()
+        self.doorbell = doorbell or Doorbell()
 
     def _lease(self) -> dt.datetime:
         return utcnow() + dt.timedelta(seconds=self.settings.lease_seconds)
@@ -79,7 +88,7 @@ class Worker:
                 self.stopping.wait(STORE_RETRY_SECONDS)
                 continue
             if run_id is None:
-                self.stopping.wait(self.settings.worker_poll_seconds)
+                self.doorbell.wait(self.settings.worker_poll_seconds)
                 continue
             try:
                 self.execute(run_id)
@@ -109,6 +118,7 @@ class Worker:
 
     def stop(self) -> None:
         self.stopping.set()
+        self.doorbell.ring()
 
     def run_once(self) -> uuid.UUID | None:
         """Claim and execute one run, if there is one (for ``headrace run`` and tests)."""
@@ -140,13 +150,13 @@ class Worker:
             for s in run.steps
         }
         dag = Dag.build([step_from_dict(s.name, s.config) for s in version.steps])
-        self._publish(run_id)
         interrupts: dict[str, Interrupt] = {}
         futures: dict[Future[StepOutcome], str] = {}
         cancelled = False
         with ThreadPoolExecutor(max_workers=max(1, self.settings.max_parallel_steps)) as pool:
             while True:
-                if not cancelled and self._cancel_requested(run_id):
+                # One transaction per pass renews the lease and asks whether to cancel.
+                if self._heartbeat_and_cancelled(run_id) and not cancelled:
                     cancelled = True
                 if cancelled:
                     # On every pass, not once: DuckDB drops an interrupt that arrives while a
@@ -179,14 +189,9 @@ class Worker:
                     name = futures.pop(future)
                     interrupts.pop(name)
                     status[name] = future.result().status
-                self._heartbeat(run_id)
         outcome = RunStatus.CANCELLED if cancelled else run_outcome(list(status.values()))
         self._finish(run_id, outcome)
         return outcome
-
-    def _cancel_requested(self, run_id: uuid.UUID) -> bool:
-        with self.db.unit_of_work(write=False) as conn:
-            return runs_repo.cancel_requested(conn, run_id)
 
     def _set_step(self, run_id: uuid.UUID, name: str, state: StepStatus) -> None:
         with self.db.unit_of_work() as conn:
@@ -194,8 +199,17 @@ class Worker:
 
     def _heartbeat(self, run_id: uuid.UUID) -> None:
         with self.db.unit_of_work() as conn:
-            if not runs_repo.renew_lease(conn, run_id, self.worker_id, self._lease()):
-                raise LeaseLost(str(run_id))
+            self._renew(conn, run_id)
+
+    def _heartbeat_and_cancelled(self, run_id: uuid.UUID) -> bool:
+        """Renew our lease and ask whether the run's cancellation was requested, at once."""
+        with self.db.unit_of_work() as conn:
+            self._renew(conn, run_id)
+            return runs_repo.cancel_requested(conn, run_id)
+
+    def _renew(self, conn: Connection, run_id: uuid.UUID) -> None:
+        if not runs_repo.renew_lease(conn, run_id, self.worker_id, self._lease()):
+            raise LeaseLost(str(run_id))
 
     def _publish(self, run_id: uuid.UUID) -> None:
         """Refresh ``argo_metadata`` from the steps' statuses, as Argo would report them."""

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Query
 from fastapi.responses import PlainTextResponse
 
-from headrace.api.deps import Builder, Config, Db, Paging, Viewer
+from headrace.api.deps import Bell, Builder, Config, Db, Paging, Viewer
 from headrace.api.openapi import errors
 from headrace.api.routing import SlashRouter
 from headrace.domain.runs import RunStatus
@@ -34,7 +34,7 @@ def _read(views: list[RunView]) -> list[RunRead]:
 
 @router.post("/pipelines/{pipeline_id}/runs/", status_code=201, response_model=RunRead)
 def create_run(
-    pipeline_id: uuid.UUID, body: RunCreate, who: Builder, db: Db, settings: Config
+    pipeline_id: uuid.UUID, body: RunCreate, who: Builder, db: Db, settings: Config, bell: Bell
 ) -> RunRead:
     """Start a run of the current (or given) version, whole or from/to named steps."""
     view = runs.create(
@@ -46,6 +46,7 @@ def create_run(
         end=body.end_job_name,
         version_id=body.version_id,
     )
+    bell.ring()
     return _read([view])[0]
 
 
@@ -92,10 +93,12 @@ def cancel_run(pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Builder, db: Db) 
     responses=errors(409),
 )
 def retry_run(
-    pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Builder, db: Db, settings: Config
+    pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Builder, db: Db, settings: Config, bell: Bell
 ) -> RunRead:
     """A new run that re-runs what did not succeed and reuses what did, at the exact versions."""
-    return _read([runs.retry(db, settings, who, pipeline_id, run_id)])[0]
+    view = runs.retry(db, settings, who, pipeline_id, run_id)
+    bell.ring()
+    return _read([view])[0]
 
 
 @router.get(
