@@ -171,6 +171,10 @@ class StepRunner:
             )
         except duckdb.OutOfMemoryException as err:
             outcome = StepOutcome(StepStatus.FAILED, f"out of memory: {err}")
+        except duckdb.IOException as err:
+            # The sandbox refuses user file access with PermissionException; an I/O error is
+            # ours (an unwritable or full warehouse), so the run is Error, not Failed.
+            outcome = StepOutcome(StepStatus.ERROR, str(err))
         except duckdb.Error as err:
             outcome = StepOutcome(StepStatus.FAILED, str(err))
         except (HeadraceError, OSError, delta.CommitFailedError) as err:
