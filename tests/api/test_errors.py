@@ -184,3 +184,16 @@ def test_no_route_ever_redirects(api: Api, client: TestClient) -> None:
                 assert r.headers["location"] == UI_REDIRECTS[candidate]
                 continue
             assert r.status_code not in (301, 302, 303, 307, 308), (method, candidate)
+
+
+def test_openapi_declares_every_error_in_the_one_shape(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            errors = {s: r for s, r in operation["responses"].items() if s.startswith("4")}
+            if operation.get("security"):
+                assert {"401", "403", "422"} <= set(errors), (method, path)
+            for response in errors.values():
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path)
