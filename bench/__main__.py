@@ -1,54 +1,95 @@
-"""``make bench``: every benchmark, one table on the terminal and JSON in bench/results/."""
+"""``make bench``: every target of issue 7, one table on the terminal and JSON in bench/results/.
+
+``python -m bench`` runs the full suite (about 10 minutes on a quiet 2-core machine);
+``--quick`` runs small sizes and few repeats (1-2 minutes); ``--only`` picks sections.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from bench import argo_manifest, pipeline
+from bench import cold_start, listing, memory, pipeline, size, throughput, warm_server
 
 RESULTS = Path(__file__).resolve().parent / "results"
+SECTIONS: dict[str, Callable[[bool], dict[str, Any]]] = {
+    "cold": cold_start.measure,
+    "warm": warm_server.measure,
+    "data": pipeline.measure,
+    "listing": listing.measure,
+    "throughput": throughput.measure,
+    "size": size.measure,
+    "memory": memory.measure,
+}
 
 
 def _value(value: float, unit: str) -> str:
-    return f"{value:.3f} s" if unit == "s" else f"{value:.0f} {unit}"
+    if unit == "s":
+        return f"{value:.3f} s"
+    if unit in ("ms", "us", "MB", "req/s", "runs/s"):
+        return f"{value:,.1f} {unit}"
+    return f"{value:,.0f} {unit}"
 
 
 def _table(title: str, figures: list[dict[str, Any]]) -> Table:
-    table = Table(title=title)
-    for column in ("figure", "median", "min", "max", "runs", "ratio to baseline"):
-        table.add_column(column, justify="right" if column != "figure" else "left")
+    table = Table(title=title, title_justify="left")
+    for column in ("figure", "median", "min", "max", "p95", "runs", "ratio", "target"):
+        table.add_column(column, justify="left" if column in ("figure", "target") else "right")
     for f in figures:
-        shown = [_value(f[k], f["unit"]) for k in ("median", "min", "max")]
-        ratio = f"{f['ratio']:.2f}x {f['baseline']}" if "ratio" in f else "baseline"
-        table.add_row(f["name"], *shown, str(f["runs"]), ratio)
+        shown = [_value(f[k], f["unit"]) for k in ("median", "min", "max", "p95")]
+        ratio = f"{f['ratio']:.2f}x" if "ratio" in f else "baseline" if "target" not in f else ""
+        verdict = ""
+        if "target" in f:
+            verdict = f"{f['target']}: " + ("[green]met[/]" if f["met"] else "[red]missed[/]")
+        table.add_row(f["name"], *shown, str(f["runs"]), ratio, verdict)
     return table
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=10_000_000, help="orders in the large run")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each measurement")
+    parser.add_argument("--quick", action="store_true", help="small sizes, few repeats")
+    parser.add_argument("--only", nargs="+", choices=sorted(SECTIONS), help="these sections")
     args = parser.parse_args()
-    console = Console()
-    report: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    for label, rows in (("tiny", 1_200), ("large", args.rows)):
-        result = pipeline.measure(rows, args.repeat)
-        report[label] = result
-        console.print(_table(f"example pipeline, {rows:,} orders", result["figures"]))
-    argo = argo_manifest.measure(args.repeat)
-    report["argo_manifest"] = argo
-    console.print(_table("Argo manifest, 100 / 1,000 / 10,000 steps", argo["figures"]))
+    console = Console(width=max(160, Console().width))
+    report: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "quick": args.quick,
+        "cpus": os.cpu_count(),
+        "sections": [],
+    }
+    for name in args.only or list(SECTIONS):
+        load_before = _load()
+        started = time.perf_counter()
+        section = SECTIONS[name](args.quick)
+        section |= {
+            "seconds": time.perf_counter() - started,
+            "load_before": load_before,
+            "load_after": _load(),
+        }
+        report["sections"].append(section)
+        console.print(_table(section["title"], section["figures"]))
+        console.print(
+            f"[dim]{section['seconds']:.0f} s; load average (1/5/15 min) "
+            f"{load_before} before, {section['load_after']} after[/dim]\n"
+        )
     RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(report, indent=2))
-    console.print(f"written to {out}")
+    body = json.dumps(report, indent=2)
+    (RESULTS / "latest.json").write_text(body)
+    (RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(body)
+    console.print(f"written to {RESULTS / 'latest.json'}")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ def _raw_script(out: Path) -> str:
         target = out / f"{step.config.output_datasets[0]}.parquet"
         lines.append(f"con.execute({f'COPY ({step.config.query}) TO {str(target)!r}'!r})")
         lines.append(
-            f"con.execute(\"CREATE VIEW {step.config.output_datasets[0]} AS "
+            f'con.execute("CREATE VIEW {step.config.output_datasets[0]} AS '
             f"SELECT * FROM read_parquet('{target}')\")"
         )
     return "\n".join(lines)

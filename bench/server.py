@@ -30,7 +30,7 @@ def environment(data_dir: Path, database_url: str | None, **settings: str) -> di
     return env
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
@@ -99,7 +99,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 def serve(env: Mapping[str, str], api_key: str | None = None) -> Iterator[Server]:
     """A running server on a free loopback port, with an admin key of a new organisation."""
     key = api_key or create_org(env)
-    port = _free_port()
+    port = free_port()
     log = open(Path(env["HEADRACE_DATA_DIR"]) / "server.log", "ab")  # noqa: SIM115
     process = subprocess.Popen(
         [HEADRACE, "serve", "--port", str(port)],

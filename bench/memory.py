@@ -1,0 +1,205 @@
+"""Issue 7 target 7: memory.
+
+- An idle ``headrace serve`` (SQLite, in-process worker) a few seconds after start-up: its
+  resident set, and with the processes it keeps ready for steps; baseline: the smallest
+  FastAPI app under uvicorn.
+- One step sorting every order (a window over all rows, then ORDER BY), run through headrace
+  with ``HEADRACE_STEP_MEMORY_LIMIT``: the most memory the step added, sampled every 10 ms as
+  the resident sets of the run's process and every process under it, over what they held just
+  before the run began. Compared with the limit (at most 1.1x) and with raw DuckDB running the
+  same query with the same limit and threads, its ``COPY`` writing Parquet, in a fresh process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from bench import pipeline
+from bench.server import create_org, environment, free_port, serve, stop, vm_kb, wait_until_up
+from bench.stats import Figure, Target
+
+QUERY = """SELECT order_id, customer_id, product_id, quantity, ordered_at,
+       row_number() OVER (PARTITION BY customer_id ORDER BY ordered_at, order_id) AS nth
+FROM orders
+ORDER BY customer_id, ordered_at, order_id"""
+
+MINIMAL_APP = """
+import sys, fastapi, uvicorn
+app = fastapi.FastAPI()
+app.get("/healthz")(lambda: {"status": "ok"})
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        for child in children:
+            found += [int(child), *_descendants(int(child))]
+    return found
+
+
+def _tree_kb(pid: int) -> int:
+    total = 0
+    for p in [pid, *_descendants(pid)]:
+        try:
+            total += vm_kb(p, "VmRSS")
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+@contextmanager
+def _peak_sampler(pid: int) -> Iterator[list[int]]:
+    """The resident kB of ``pid`` and its descendants, sampled until the block ends:
+    ``[before, peak]``."""
+    found = [_tree_kb(pid), 0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            found[1] = max(found[1], _tree_kb(pid))
+            done.wait(0.01)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield found
+    finally:
+        done.set()
+        thread.join()
+
+
+def _step(data: Path, work: Path) -> dict[str, float]:
+    """In a fresh process: load the orders (not measured), then run one step."""
+    from headrace.cli.context import open_database
+    from headrace.domain.pipeline import DataTransform, Step
+    from headrace.execution.worker import Worker
+    from headrace.services import datasets, keys, pipelines, runs
+    from headrace.settings import Settings
+
+    settings = Settings(data_dir=work, run_worker=False)
+    db = open_database(settings, migrate=True)
+    who = keys.local_principal(db)
+    path = data / "orders.parquet"
+    source = datasets.SourceFile(path=str(path), filename=path.name, content_type=None)
+    datasets.upload(db, settings, who, "orders", source)
+    step = Step("sorted", DataTransform(QUERY, ("orders",), ("sorted_orders",)))
+    pipeline_id = pipelines.create(db, who, "memory", "", [step]).pipeline.id
+    worker = Worker(db, settings)
+    time.sleep(1)  # let processes made ready for steps settle
+    with _peak_sampler(os.getpid()) as kb:
+        view = runs.create(db, settings, who, pipeline_id, start=None, end=None, version_id=None)
+        worker.claim(only=view.run.id)
+        status = worker.execute(view.run.id)
+    if status.value != "Succeeded":
+        raise SystemExit(f"the memory step ended {status}")
+    return {"added_mb": (kb[1] - kb[0]) / 1024}
+
+
+def _raw(data: Path, work: Path, limit: str, threads: int) -> dict[str, float]:
+    import duckdb
+
+    con = duckdb.connect(config={"memory_limit": limit, "threads": threads})
+    con.execute(f"SET temp_directory='{work}/spill'")
+    con.execute(f"CREATE VIEW orders AS SELECT * FROM read_parquet('{data}/orders.parquet')")
+    before = vm_kb(os.getpid(), "VmRSS")
+    con.execute(f"COPY ({QUERY}) TO '{work}/sorted.parquet' (FORMAT parquet)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"added_mb": (peak - before) / 1024}
+
+
+def _child(mode: str, data: Path, work: Path, env: dict[str, str]) -> float:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.memory", mode, str(data), str(work)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    added: float = json.loads(out.stdout.strip().splitlines()[-1])["added_mb"]
+    return added
+
+
+def _idle(folder: Path) -> tuple[list[float], list[float], list[float]]:
+    env = environment(folder, None)
+    alone, tree, minimal = [], [], []
+    with serve(env, create_org(env)) as server:
+        for _ in range(3):
+            time.sleep(1)
+            alone.append(server.rss_mb())
+            tree.append(_tree_kb(server.process.pid) / 1024)
+
+    port = free_port()
+    app = subprocess.Popen([sys.executable, "-c", MINIMAL_APP, str(port)])
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}", app)
+        for _ in range(3):
+            time.sleep(1)
+            minimal.append(vm_kb(app.pid, "VmRSS") / 1024)
+    finally:
+        stop(app)
+    return alone, tree, minimal
+
+
+def measure(quick: bool) -> dict[str, Any]:
+    rows = 2_000_000 if quick else 10_000_000
+    limit_mb = 250
+    repeat = 1 if quick else 2
+    with tempfile.TemporaryDirectory(prefix="headrace-bench-mem-") as tmp:
+        folder = Path(tmp)
+        alone, tree, minimal = _idle(folder / "idle")
+        data = folder / "data"
+        pipeline.make_orders(data, rows)
+        env = environment(folder, None, step_memory_limit=f"{limit_mb}MB")
+        steps, raws = [], []
+        for i in range(repeat):
+            for mode, found in (("step", steps), ("raw", raws)):
+                work = folder / f"{mode}-{i}"
+                work.mkdir()
+                found.append(_child(mode, data, work, env))
+    base = Figure("minimal FastAPI app, idle", minimal, "MB")
+    limit = Figure("HEADRACE_STEP_MEMORY_LIMIT", [limit_mb * 1000**2 / 1024**2], "MB")
+    raw = Figure(f"raw DuckDB, same limit: sort {rows:,} orders", raws, "MB")
+    return {
+        "title": "7. memory",
+        "figures": [
+            base.as_dict(None),
+            Figure("idle headrace serve", alone, "MB", Target("median", 200)).as_dict(base),
+            Figure("idle headrace serve + its step processes", tree, "MB").as_dict(base),
+            limit.as_dict(None),
+            raw.as_dict(limit),
+            Figure(
+                f"headrace step: sort {rows:,} orders", steps, "MB", Target("ratio", 1.1)
+            ).as_dict(limit),
+        ],
+    }
+
+
+def main() -> None:
+    mode, data, work = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    if mode == "step":
+        result = _step(data, work)
+    else:
+        from headrace.settings import Settings
+
+        settings = Settings()
+        result = _raw(data, work, settings.step_memory_limit, settings.step_threads)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

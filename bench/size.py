@@ -1,0 +1,81 @@
+"""Issue 7 target 6: pipelines of 100, 1,000 and 10,000 steps.
+
+Creating a pipeline validates every step (SQL parsed with sqlglot, names, the graph) and
+stores the version; creating a run of it compiles the plan, renders the Argo manifest and
+stores one row per step. Both run in-process on SQLite through the services. The curve must
+be linear: each size's time per step is shown as a ratio to the 100-step pipeline's. The
+manifest's bytes and render time come from ``bench.argo_manifest`` (same pipelines).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import argo_manifest
+from bench.stats import Figure, Target
+
+SIZES = (100, 1_000, 10_000)
+
+
+def _create(folder: Path, count: int, repeat: int) -> tuple[list[float], list[float]]:
+    """Seconds to create the pipeline, and a run of it, ``repeat`` times each."""
+    from headrace.cli.context import open_database
+    from headrace.services import keys, pipelines, runs
+    from headrace.settings import Settings
+
+    steps = argo_manifest.realistic_steps(count)
+    settings = Settings(data_dir=folder / f"s{count}", run_worker=False)
+    db = open_database(settings, migrate=True)
+    who = keys.local_principal(db)
+    creates, run_creates = [], []
+    for i in range(repeat):
+        start = time.perf_counter()
+        view = pipelines.create(db, who, f"p{count}-{i}", "", steps)
+        creates.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        try:
+            runs.create(db, settings, who, view.pipeline.id, start=None, end=None, version_id=None)
+        except Exception as err:  # e.g. refused for its manifest size: report, keep going
+            print(f"creating a run of {count} steps failed: {err}")
+        run_creates.append(time.perf_counter() - start)
+    db.dispose()
+    return creates, run_creates
+
+
+def measure(quick: bool) -> dict[str, Any]:
+    repeat = 1 if quick else 3
+    sizes = SIZES[:2] if quick else SIZES
+    figures: list[dict[str, Any]] = []
+    per_step: dict[str, Figure] = {}
+    with tempfile.TemporaryDirectory(prefix="headrace-bench-size-") as tmp:
+        for count in sizes:
+            creates, run_creates = _create(Path(tmp), count, repeat)
+            for label, samples, limit in (
+                ("create pipeline", creates, 2.0),
+                ("create run", run_creates, None),
+            ):
+                target = Target("median", limit) if limit and count == 10_000 else None
+                figures.append(
+                    Figure(f"{count:,} steps: {label}", samples, target=target).as_dict(None)
+                )
+                each = Figure(
+                    f"{count:,} steps: {label}, per step",
+                    [s / count * 1e6 for s in samples],
+                    "us",
+                    Target("ratio", 2.0) if count > sizes[0] else None,
+                )
+                baseline = per_step.setdefault(label, each)
+                figures.append(each.as_dict(None if baseline is each else baseline))
+    argo = argo_manifest.measure(repeat=2 if quick else 5)
+    for figure in argo["figures"]:
+        if figure["name"] == "10,000 steps: render":
+            figure.update(target="median < 1000", met=figure["median"] < 1000)
+        if figure["name"] == "10,000 steps: manifest":
+            figure.update(target="median < 1e+06", met=figure["median"] < 1_000_000)
+    return {
+        "title": "6. size: pipelines of 100 / 1,000 / 10,000 steps",
+        "figures": figures + argo["figures"],
+    }

@@ -1,0 +1,155 @@
+"""Issue 7 target 5, on PostgreSQL: runs accepted per second with 16 clients triggering at
+once, then runs completed per second by ``headrace worker --processes 2``, each step exactly
+once.
+
+The pipeline has one step (``SELECT … FROM range(100)`` written to a dataset), so the figures
+are the bookkeeping, not the SQL. Triggering happens with no worker running (the server's
+worker is off); the workers start afterwards and drain the queue. Their rate is the number of
+runs over the span from the first step's start to the last run's end (the store's own
+timestamps). "Exactly once" is checked in the step logs: each step logged ``started`` once.
+Baselines: ``GET /healthz`` from 16 clients on the same server; raw DuckDB running the same
+statement with ``COPY … TO`` a new Parquet file, as many times, in one connection.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, func, select
+
+from bench import load, postgres
+from bench.server import HEADRACE, create_org, environment, serve, stop
+from bench.stats import Figure, Target
+from headrace.client import Client
+from headrace.persistence.tables import runs, step_logs
+
+QUERY = "SELECT range AS n, range * 2 AS twice FROM range(100)"
+STEP = {
+    "name": "tick",
+    "config": {
+        "job_type": "data-transform",
+        "query_type": "sql",
+        "input_datasets": [],
+        "output_datasets": ["ticks"],
+        "query": QUERY,
+    },
+}
+
+
+def _post(path: str) -> load.Request:
+    def send(client: httpx.Client) -> httpx.Response:
+        return client.post(path, json={}).raise_for_status()
+
+    return send
+
+
+def _raw_rate(count: int, folder: Path) -> float:
+    import duckdb
+
+    con = duckdb.connect()
+    start = time.perf_counter()
+    for i in range(count):
+        con.execute(f"COPY ({QUERY}) TO '{folder}/ticks-{i}.parquet' (FORMAT parquet)")
+    elapsed = time.perf_counter() - start
+    con.close()
+    return count / elapsed
+
+
+def _drain(url: str, env: dict[str, str], count: int, timeout: float) -> dict[str, float]:
+    """Start two workers, wait until every run has ended, stop them; what the store says."""
+    workers = subprocess.Popen(
+        [HEADRACE, "worker", "--processes", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    engine = create_engine(url)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                left = conn.execute(
+                    select(func.count()).where(runs.c.status.in_(("Pending", "Running")))
+                ).scalar_one()
+            if left == 0:
+                break
+            time.sleep(0.25)
+        else:
+            raise TimeoutError(f"{left} runs had not ended after {timeout} s")
+        with engine.connect() as conn:
+            first, last = conn.execute(
+                select(func.min(runs.c.started_at), func.max(runs.c.finished_at))
+            ).one()
+            succeeded = conn.execute(
+                select(func.count()).where(runs.c.status == "Succeeded")
+            ).scalar_one()
+            starts = (
+                select(func.count().label("n"))
+                .where(step_logs.c.line == "started")
+                .group_by(step_logs.c.run_id, step_logs.c.step_name)
+                .subquery()
+            )
+            twice = conn.execute(select(func.count()).where(starts.c.n > 1)).scalar_one()
+            once = conn.execute(select(func.count()).select_from(starts)).scalar_one()
+    finally:
+        stop(workers)
+        engine.dispose()
+    return {
+        "rate": count / (last - first).total_seconds(),
+        "not_succeeded": float(count - succeeded),
+        "twice": float(twice),
+        "never": float(count - once),
+    }
+
+
+def measure(quick: bool) -> dict[str, Any]:
+    rounds, per_round = 4, (50 if quick else 250)
+    count = rounds * per_round
+    with (
+        tempfile.TemporaryDirectory(prefix="headrace-bench-tp-") as tmp,
+        postgres.database() as url,
+    ):
+        env = environment(Path(tmp), url, run_worker="false")
+        with serve(env, create_org(env)) as server:
+            with Client(server.url, server.api_key) as client:
+                pipeline_id = client.create_pipeline("ticks", [STEP]).id
+            trigger = _post(f"/pipelines/{pipeline_id}/runs/")
+            health = load.get("/healthz")
+            h_rates, rates = [], []
+            for _ in range(rounds):
+                h_rates.append(load.rate(server.url, server.headers, health, per_round))
+                rates.append(load.rate(server.url, server.headers, trigger, per_round))
+        drained = _drain(url, env, count, timeout=600)
+        raw = [_raw_rate(min(count, 200), Path(tmp)) for _ in range(3)]
+    h_fig = Figure("GET /healthz, 16 clients", h_rates, "req/s")
+    raw_fig = Figure("raw DuckDB: statement + COPY", raw, "runs/s")
+    return {
+        "title": f"5. throughput on PostgreSQL, {count:,} runs",
+        "figures": [
+            h_fig.as_dict(None),
+            Figure(
+                "runs accepted, 16 clients", rates, "runs/s", Target("median", 100, below=False)
+            ).as_dict(h_fig),
+            raw_fig.as_dict(None),
+            Figure(
+                "runs completed, 2 worker processes",
+                [drained["rate"]],
+                "runs/s",
+                Target("median", 20, below=False),
+            ).as_dict(raw_fig),
+            Figure(
+                "steps started twice or never",
+                [drained["twice"] + drained["never"]],
+                "steps",
+                Target("max", 0.5),
+            ).as_dict(None),
+            Figure(
+                "runs not Succeeded", [drained["not_succeeded"]], "runs", Target("max", 0.5)
+            ).as_dict(None),
+        ],
+    }
