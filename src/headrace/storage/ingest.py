@@ -27,6 +27,7 @@ import csv
 import enum
 import json
 import os
+import random
 import re
 import shutil
 import time
@@ -42,7 +43,10 @@ from headrace.storage import delta
 from headrace.storage.duck import connect, literal
 from headrace.storage.types import quote, storable_select
 
-COMMIT_ATTEMPTS = 5
+# How long a write keeps retrying its commit while other writers of the table land first.
+# A count of attempts was not enough: of 50 uploads racing to one dataset, 31 got a 409
+# after 5 attempts, though every one of them can land after the others.
+COMMIT_PATIENCE_SECONDS = 60.0
 MAX_COLUMNS = 1000
 MAX_LINE_BYTES = 16 * 1024 * 1024
 MAX_NAME_CHARS = 1024  # of a column name
@@ -348,13 +352,20 @@ def write_version(
     folder = delta.new_write_folder(table)
     try:
         written = produce(folder)
-        for attempt in range(COMMIT_ATTEMPTS):
+        deadline = time.monotonic() + COMMIT_PATIENCE_SECONDS
+        attempt = 0
+        while True:
             try:
                 return delta.commit_copy(table, written, base=base)
             except delta.CommitFailedError:
-                time.sleep(0.01 * (attempt + 1))
+                attempt += 1
+                if time.monotonic() > deadline:
+                    raise Conflict(
+                        "other writes to this dataset kept landing first; try again"
+                    ) from None
+                # Random waits spread the losers out; each round at least one racer lands.
+                time.sleep(random.uniform(0, 0.01 * min(attempt, 20)))
                 base = delta.open_base(table)
-        raise Conflict("other writes to this dataset kept landing first; try again")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
