@@ -58,6 +58,14 @@ def table_of(warehouse: Path, api: Api, dataset_id: str) -> str:
     return str(warehouse / uuid.UUID(api.org_id).hex / uuid.UUID(dataset_id).hex)
 
 
+def recorded_versions(api: Api, dataset_id: str) -> list[dict[str, Any]]:
+    """The versions the catalog lists for the dataset, newest first."""
+    r = api.get(f"/datasets/{dataset_id}/")
+    assert r.status_code == 200, r.text
+    found: list[dict[str, Any]] = r.json()["versions"]
+    return found
+
+
 def log_versions(table: str) -> list[int]:
     """Every version committed to the table's Delta log, recorded in the catalog or not."""
     log = os.path.join(table, "_delta_log")
@@ -74,13 +82,10 @@ def check_datasets(api: Api, warehouse: Path) -> int:
     commit and its record) must not be served."""
     checked = 0
     for name, summary in datasets_by_name(api).items():
-        r = api.get(f"/datasets/{summary['id']}/")
-        assert r.status_code == 200, r.text
-        detail = r.json()
         table = table_of(warehouse, api, summary["id"])
-        recorded = {v["version"]: v for v in detail["versions"]}
+        recorded = {v["version"]: v for v in recorded_versions(api, summary["id"])}
         assert recorded, f"dataset {name} is listed with no version"
-        assert detail["current_version"] == max(recorded), detail
+        assert summary["current_version"] == max(recorded), summary
         for version, entry in recorded.items():
             snap = delta.snapshot(table, version)
             missing = [f for f in snap.files if not os.path.exists(f)]

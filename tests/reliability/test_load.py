@@ -26,6 +26,7 @@ from tests.reliability.invariants import (
     check_datasets,
     datasets_by_name,
     log_versions,
+    recorded_versions,
     table_of,
     wait_until_ended,
 )
@@ -99,7 +100,7 @@ def _check_each_step_ran_once(
         for dataset in step["output_versions"]:
             summary = datasets_by_name(api)[dataset]
             table = table_of(installation.warehouse, api, summary["id"])
-            versions = api.get(f"/datasets/{summary['id']}/").json()["versions"]
+            versions = recorded_versions(api, summary["id"])
             assert log_versions(table) == list(range(len(runs))), f"{dataset}: commits ≠ runs"
             assert sorted(v["version"] for v in versions) == list(range(len(runs)))
             assert sorted(v["run_id"] for v in versions) == run_ids, f"{dataset}: writers ≠ runs"
@@ -136,7 +137,7 @@ def test_concurrent_uploads_to_one_dataset_each_become_a_version(
     assert statuses == [201] * UPLOADS, Counter(statuses)
     summary = datasets_by_name(api)["contended"]
     table = table_of(installation.warehouse, api, summary["id"])
-    versions = api.get(f"/datasets/{summary['id']}/").json()["versions"]
+    versions = recorded_versions(api, summary["id"])
     assert sorted(v["version"] for v in versions) == list(range(UPLOADS))
     assert log_versions(table) == list(range(UPLOADS))
     # each version holds exactly one upload, whole; together they are every upload

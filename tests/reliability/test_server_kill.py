@@ -26,6 +26,7 @@ from tests.reliability.invariants import (
     datasets_by_name,
     log_versions,
     outputs,
+    recorded_versions,
     stored_status,
     table_of,
     wait_until_ended,
@@ -35,10 +36,8 @@ from tests.reliability.workload import csv_bytes, slow_steps, upload, wait_step_
 
 
 @pytest.fixture
-def installation(tmp_path: Path) -> Iterator[Installation]:
-    found = Installation(tmp_path, f"sqlite:///{tmp_path / 'headrace.db'}")
-    yield found
-    found.stop_everything()
+def installation(sqlite_installation: Installation) -> Installation:
+    return sqlite_installation
 
 
 def _restarted(installation: Installation, killed: ServerProcess) -> ServerProcess:
@@ -73,7 +72,8 @@ def test_killed_between_a_step_s_commit_and_its_record(installation: Installatio
     pipeline = make_pipeline(api, slow_steps())
     make_run(api, pipeline["id"])
     reference = wait_until_ended(api, pipeline["id"])[0]
-    table = table_of(installation.warehouse, api, datasets_by_name(api)["made"]["id"])
+    made = datasets_by_name(api)["made"]["id"]
+    table = table_of(installation.warehouse, api, made)
     assert log_versions(table) == [0]
     run = make_run(api, pipeline["id"])
     wait_step_running(api, pipeline["id"], run["id"], "made")
@@ -84,7 +84,7 @@ def test_killed_between_a_step_s_commit_and_its_record(installation: Installatio
     api = server.api(key, org)
     _check_recovered(api, installation, pipeline["id"], reference)
     # v1: committed, never recorded; v2: the step again after the takeover; v3: the re-run
-    assert [v["version"] for v in _versions(api, "made")] == [3, 2, 0]
+    assert [v["version"] for v in recorded_versions(api, made)] == [3, 2, 0]
 
 
 def test_killed_during_an_upload(installation: Installation) -> None:
@@ -111,7 +111,7 @@ def test_killed_during_an_upload(installation: Installation) -> None:
     time.sleep(0.2)
     server = _restarted(installation, server)
     api = server.api(key, org)
-    assert [v["version"] for v in _versions(api, "uploaded")] == [0]
+    assert [v["version"] for v in recorded_versions(api, first["id"])] == [0]
 
     # 2. while the upload is written into the table
     whole = threading.Thread(
@@ -122,7 +122,7 @@ def test_killed_during_an_upload(installation: Installation) -> None:
     server = _restarted(installation, server)
     api = server.api(key, org)
     check_datasets(api, installation.warehouse)
-    recorded = [v["version"] for v in _versions(api, "uploaded")]
+    recorded = [v["version"] for v in recorded_versions(api, first["id"])]
     # killed before its record the upload is not there; killed after it, it is whole
     assert recorded in ([0], [1, 0]), recorded
     print(f"upload killed mid-write: recorded versions {recorded}, Delta log {log_versions(table)}")
@@ -147,13 +147,6 @@ def _check_recovered(
     latest = wait_until_ended(api, pipeline_id)[0]
     assert latest["status"] == "Succeeded"
     assert outputs(api, installation.warehouse, latest) == expected
-
-
-def _versions(api: Api, name: str) -> list[dict[str, Any]]:
-    r = api.get(f"/datasets/{datasets_by_name(api)[name]['id']}/")
-    assert r.status_code == 200, r.text
-    found: list[dict[str, Any]] = r.json()["versions"]
-    return found
 
 
 def _write_folders(table: str) -> int:

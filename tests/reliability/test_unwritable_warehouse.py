@@ -29,13 +29,12 @@ WITHOUT_ROOT_FILE_ACCESS = (
 
 
 @pytest.fixture
-def installation(tmp_path: Path) -> Iterator[Installation]:
+def installation(sqlite_installation: Installation) -> Iterator[Installation]:
     if WITHOUT_ROOT_FILE_ACCESS and shutil.which("setpriv") is None:
         pytest.skip("setpriv (util-linux) is needed to make root honour file permissions")
-    found = Installation(tmp_path, f"sqlite:///{tmp_path / 'headrace.db'}")
-    yield found
-    _writable(found.warehouse, True)  # so that pytest can remove it
-    found.stop_everything()
+    yield sqlite_installation
+    if sqlite_installation.warehouse.exists():
+        _writable(sqlite_installation.warehouse, True)  # so that pytest can remove it
 
 
 def _writable(folder: Path, writable: bool) -> None:
