@@ -176,7 +176,8 @@ def measure(quick: bool) -> dict[str, Any]:
         data = folder / "data"
         pipeline.make_orders(data, rows)
         env = environment(folder, None, step_memory_limit=f"{limit_mb}MB")
-        steps, raws = [], []
+        steps: list[float] = []
+        raws: list[float] = []
         for i in range(repeat):
             for mode, found in (("step", steps), ("raw", raws)):
                 work = folder / f"{mode}-{i}"
