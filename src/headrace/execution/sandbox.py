@@ -8,19 +8,20 @@ fresh folders of its own outputs; no other file, no network, no extension, no se
 
 from __future__ import annotations
 
-import atexit
 import os
-import queue
 import tempfile
-import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
 from headrace.storage.delta import Snapshot
-from headrace.storage.types import quote
+from headrace.storage.types import quote, storable_select
+
+OUTPUT_VIEW = "__headrace_output"
 
 
 @dataclass(frozen=True)
@@ -38,62 +39,17 @@ def _list(values: Sequence[str]) -> str:
     return "[" + ", ".join(_literal(v) for v in values) + "]"
 
 
-class SandboxPool:
-    """Fresh DuckDB databases made ahead of time by a background thread.
-
-    ``duckdb.connect()`` costs about 40 ms, which would otherwise sit on the critical path of
-    every step. Each database serves exactly one step and is closed after it: nothing a step
-    did can be seen by the next.
-    """
-
-    def __init__(self, limits: SandboxLimits, size: int = 2) -> None:
-        self.limits = limits
-        self._ready: queue.Queue[duckdb.DuckDBPyConnection] = queue.Queue(maxsize=size)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._fill, name="headrace-sandbox-pool", daemon=True
-        )
-        self._thread.start()
-        # A daemon thread still inside duckdb.connect() when the interpreter finalises aborts
-        # the process (SIGABRT, "exception not rethrown"): a `headrace step exec` pod whose step
-        # succeeded would exit 134. Stop the filler before finalisation instead.
-        atexit.register(self.close)
-
-    def close(self) -> None:
-        """Stop making databases (waits for the one being made)."""
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _connect(self) -> duckdb.DuckDBPyConnection:
-        return duckdb.connect(
-            config={
-                "autoinstall_known_extensions": False,
-                "autoload_known_extensions": False,
-                "allow_community_extensions": False,
-                "python_enable_replacements": False,
-                "memory_limit": self.limits.memory_limit,
-                "threads": self.limits.threads,
-            }
-        )
-
-    def _fill(self) -> None:
-        while not self._stop.is_set():
-            con = self._connect()
-            while not self._stop.is_set():
-                try:
-                    self._ready.put(con, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-            else:
-                con.close()
-
-    def take(self) -> duckdb.DuckDBPyConnection:
-        """A never-used connection: from the pool when one is ready, else made now."""
-        try:
-            return self._ready.get_nowait()
-        except queue.Empty:
-            return self._connect()
+def fresh_connection() -> duckdb.DuckDBPyConnection:
+    """A new in-memory DuckDB that can load no extension and see no Python variable; the
+    limits and the lock come with ``open_sandbox``."""
+    return duckdb.connect(
+        config={
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "allow_community_extensions": False,
+            "python_enable_replacements": False,
+        }
+    )
 
 
 def open_sandbox(
@@ -103,9 +59,11 @@ def open_sandbox(
     limits: SandboxLimits,
     spill_folder: str,
 ) -> duckdb.DuckDBPyConnection:
-    """Lock ``con`` (fresh from a ``SandboxPool``) down for one step; each input dataset
-    becomes a view named like the dataset."""
+    """Lock ``con`` (from ``fresh_connection``) down for one step; each input dataset becomes
+    a view named like the dataset."""
     try:
+        con.execute(f"SET memory_limit={_literal(limits.memory_limit)}")
+        con.execute(f"SET threads={int(limits.threads)}")
         con.execute(f"SET temp_directory={_literal(spill_folder)}")
         con.execute(f"SET max_temp_directory_size={_literal(limits.max_temp_size)}")
         con.execute("SET TimeZone='UTC'")
@@ -141,3 +99,28 @@ def open_sandbox(
 def spill_folder() -> tempfile.TemporaryDirectory[str]:
     """An empty, private spill folder for one step (DuckDB adds it to the allowed folders)."""
     return tempfile.TemporaryDirectory(prefix="headrace-spill-")
+
+
+def write_outputs(
+    con: duckdb.DuckDBPyConnection, query: str, folders: Mapping[str, str]
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Run a step's SQL in the locked ``con`` and COPY each output (``folders``: output name →
+    its write folder) there as Parquet; the RETURN_STATS rows of each. Nothing is committed."""
+    query = query.strip().rstrip(";")
+    if len(folders) == 1:
+        [name] = folders
+        con.execute(f"CREATE TEMP VIEW {OUTPUT_VIEW} AS {query}\n")
+        sources = {name: OUTPUT_VIEW}
+    else:
+        con.execute(query)
+        sources = {name: name for name in folders}
+    copies = {}
+    for name, source in sources.items():
+        relation = con.table(source)
+        select_list = storable_select(relation.columns, [str(t) for t in relation.types])
+        target = f"{folders[name]}/part-{uuid.uuid4().hex}.parquet"
+        copies[name] = con.execute(
+            f"COPY (SELECT {select_list} FROM {quote(source)}) TO {_literal(target)} "
+            "(FORMAT parquet, RETURN_STATS)"
+        ).fetchall()
+    return copies

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 from sqlalchemy import Connection, Row
@@ -23,7 +23,8 @@ from sqlalchemy import Connection, Row
 from headrace.domain.pipeline import Step, step_from_dict
 from headrace.domain.runs import StepStatus
 from headrace.errors import HeadraceError
-from headrace.execution.sandbox import SandboxLimits, SandboxPool, open_sandbox, spill_folder
+from headrace.execution.sandbox import SandboxLimits, spill_folder
+from headrace.execution.step_process import READY, SqlJob, StepProcess
 from headrace.persistence.db import Database
 from headrace.persistence.records import RunRecord
 from headrace.persistence.repositories import datasets as datasets_repo
@@ -34,12 +35,10 @@ from headrace.services.clock import utcnow
 from headrace.settings import Settings
 from headrace.storage import delta
 from headrace.storage.snapshots import TableCache
-from headrace.storage.types import quote, storable_select
 from headrace.storage.warehouse import Warehouse
 
 log = logging.getLogger("headrace.step")
 
-OUTPUT_VIEW = "__headrace_output"
 COMMIT_ATTEMPTS = 10
 
 
@@ -47,17 +46,22 @@ class StepFailed(Exception):
     """The step's own work failed (bad SQL, missing input): the run is Failed, not Error."""
 
 
+class Interruptible(Protocol):
+    def interrupt(self) -> None: ...
+
+
 @dataclass
 class Interrupt:
     """Lets another thread stop a running step: on cancel, or when its time is up."""
 
     reason: str | None = None
-    _con: duckdb.DuckDBPyConnection | None = None
+    _con: Interruptible | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def attach(self, con: duckdb.DuckDBPyConnection | None) -> None:
-        """Route later ``fire()`` calls to ``con``; raise at once when already fired, since
-        DuckDB ignores an interrupt sent while no statement is running."""
+    def attach(self, con: Interruptible | None) -> None:
+        """Route later ``fire()`` calls to ``con`` (the step's process, or a DuckDB
+        connection); raise at once when already fired, since DuckDB ignores an interrupt sent
+        while no statement is running."""
         with self._lock:
             self._con = con
             if con is not None and self.reason is not None:
@@ -130,7 +134,6 @@ class StepRunner:
         self.limits = SandboxLimits(
             memory_limit=settings.step_memory_limit, threads=settings.step_threads
         )
-        self.pool = SandboxPool(self.limits)
         self.tables = TableCache()
 
     def run(
@@ -154,13 +157,15 @@ class StepRunner:
             report.set(status=StepStatus.RUNNING.value, started_at=utcnow(), error=None)
             report.line("started")
             report.write(conn)
+        # Before the clock starts: waiting for a process to start is not the step's time.
+        child = READY.take()
         done = threading.Event()
         threading.Thread(
             target=self._watch, args=(interrupt, done), name="headrace-step-timeout", daemon=True
         ).start()
         started = time.perf_counter()
         try:
-            outcome = self._execute(run, step, catalog_rows, interrupt, report)
+            outcome = self._execute(run, step, catalog_rows, interrupt, report, child)
         except StepFailed as err:
             outcome = StepOutcome(StepStatus.FAILED, str(err))
         except duckdb.InterruptException:
@@ -184,6 +189,8 @@ class StepRunner:
             outcome = StepOutcome(StepStatus.ERROR, f"{type(err).__name__}: {err}")
         finally:
             done.set()
+            interrupt.attach(None)
+            READY.give_back(child)
         elapsed = time.perf_counter() - started
         if outcome.error:
             report.line(f"{outcome.status}: {outcome.error}")
@@ -235,6 +242,7 @@ class StepRunner:
         catalog_rows: Mapping[str, Row[Any]],
         interrupt: Interrupt,
         report: StepReport,
+        child: StepProcess,
     ) -> StepOutcome:
         config = step.config
         pinned = self._pinned_inputs(run, step, catalog_rows)
@@ -253,15 +261,12 @@ class StepRunner:
         folders = {name: delta.new_write_folder(tables[name]) for name in config.output_datasets}
         try:
             with spill_folder() as spill:
-                con = open_sandbox(
-                    self.pool.take(), snapshots, list(folders.values()), self.limits, spill
-                )
                 try:
-                    interrupt.attach(con)
-                    copies = self._write(con, step, folders)
+                    interrupt.attach(child)
+                    job = SqlJob(config.query, snapshots, folders, self.limits, spill)
+                    copies = child.run(job)
                 finally:
                     interrupt.attach(None)
-                    con.close()
         except BaseException:
             for folder in folders.values():
                 shutil.rmtree(folder, ignore_errors=True)
@@ -298,27 +303,3 @@ class StepRunner:
                 time.sleep(0.01 * (attempt + 1))
                 base = delta.open_base(table)
         raise AssertionError("unreachable")
-
-    @staticmethod
-    def _write(
-        con: duckdb.DuckDBPyConnection, step: Step, folders: dict[str, str]
-    ) -> dict[str, list[tuple[Any, ...]]]:
-        """Run the SQL and COPY each output into its write folder; nothing is committed here."""
-        config = step.config
-        query = config.query.strip().rstrip(";")
-        if len(config.output_datasets) == 1:
-            con.execute(f"CREATE TEMP VIEW {OUTPUT_VIEW} AS {query}\n")
-            sources = {config.output_datasets[0]: OUTPUT_VIEW}
-        else:
-            con.execute(query)
-            sources = {name: name for name in config.output_datasets}
-        copies = {}
-        for name, source in sources.items():
-            relation = con.table(source)
-            select_list = storable_select(relation.columns, [str(t) for t in relation.types])
-            target = f"{folders[name]}/part-{uuid.uuid4().hex}.parquet"
-            copies[name] = con.execute(
-                f"COPY (SELECT {select_list} FROM {quote(source)}) TO '{target}' "
-                "(FORMAT parquet, RETURN_STATS)"
-            ).fetchall()
-        return copies

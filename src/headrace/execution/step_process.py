@@ -1,0 +1,288 @@
+"""A step's SQL runs in a child process of its own, which the worker can always stop.
+
+DuckDB's ``memory_limit`` covers its buffer manager, not every allocation: a query as short as
+``SELECT lpad('x', 1000000000, 'y')`` or ``SELECT list_resize([1], 3000000000)`` builds one
+value outside it (gigabytes, enough for the kernel to kill the server), and does so without
+looking at ``interrupt()``, so it also outlives the step's timeout. Inside the server's own
+process neither can be stopped. In a child process both can: the parent watches the child's
+resident memory and kills it past ``hard_memory_cap``, and an interrupt (timeout or cancel)
+kills it outright.
+
+Children are started ahead of time and reused (``ReadyProcesses``): starting Python and
+importing DuckDB costs about a second of CPU, which would otherwise be paid by every step. Each
+step gets a fresh in-memory DuckDB of its own, so nothing a step did can be seen by the next;
+a child that was stopped, grew past ``RECYCLE_BYTES`` or served ``MAX_STEPS`` steps is ended.
+The protocol is pickles over the child's stdin and stdout: ``"ready"``, then for each step one
+``SqlJob`` in and one ``("ok", copies)`` or ``("error", exception)`` out.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import queue
+import re
+import select
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import IO, Any
+
+import duckdb
+
+from headrace.execution.sandbox import SandboxLimits
+from headrace.storage.delta import Snapshot
+
+POLL_SECONDS = 0.05
+RECYCLE_BYTES = 512 * 1024**2  # a child this large after a step is not reused
+MAX_STEPS = 200  # nor one that has served this many (slow leaks stay bounded)
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
+# The child's environment: enough to start Python, nothing of the server's secrets.
+_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
+
+
+@dataclass(frozen=True)
+class SqlJob:
+    """Everything the child needs: the SQL, the pinned inputs, where each output goes."""
+
+    query: str
+    inputs: dict[str, Snapshot]
+    folders: dict[str, str]  # output name -> its fresh write folder
+    limits: SandboxLimits
+    spill: str
+
+
+class StepProcessDied(RuntimeError):
+    """The child ended without an answer, and not because the worker stopped it."""
+
+
+def parse_bytes(text: str) -> int:
+    """``"4GB"``, ``"512 MiB"``, ``"1000000"`` as bytes (DuckDB's units: KB = 1000)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    if match is None or match.group(2).lower() not in _UNITS:
+        raise ValueError(f"not a size: {text!r}")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def hard_memory_cap(limits: SandboxLimits) -> int:
+    """Resident memory past which the child is killed: twice DuckDB's own limit (which it
+    overshoots a little by design) plus the interpreter and its libraries."""
+    return 2 * parse_bytes(limits.memory_limit) + 512 * 1024**2
+
+
+def _resident_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError, ValueError):
+        return 0  # gone, or no /proc: the exit is seen on the pipe
+
+
+class StepProcess:
+    """One child process, started now, serving ``SqlJob``s one at a time."""
+
+    def __init__(self) -> None:
+        env = {k: os.environ[k] for k in _ENVIRONMENT if k in os.environ}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "headrace.execution.step_process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        self._stopped = False
+        self.steps = 0
+
+    def wait_ready(self) -> None:
+        assert self.proc.stdout is not None
+        try:
+            message = pickle.load(self.proc.stdout)
+        except EOFError:
+            message = None
+        if message != "ready":
+            self.proc.kill()
+            raise StepProcessDied(f"a step process did not start (exit {self.proc.wait()})")
+
+    def interrupt(self) -> None:
+        """Stop the step now, whatever it is doing (``Interrupt.fire`` calls this)."""
+        self._stopped = True
+        self.proc.kill()
+
+    def discard(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+    def reusable(self) -> bool:
+        return (
+            not self._stopped
+            and self.proc.poll() is None
+            and self.steps < MAX_STEPS
+            and _resident_bytes(self.proc.pid) < RECYCLE_BYTES
+        )
+
+    def run(self, job: SqlJob) -> dict[str, list[tuple[Any, ...]]]:
+        """The RETURN_STATS rows of each output; DuckDB's own exception when the SQL failed,
+        ``duckdb.InterruptException`` when ``interrupt()`` stopped it,
+        ``duckdb.OutOfMemoryException`` when it passed ``hard_memory_cap``."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        cap = hard_memory_cap(job.limits)
+        self.steps += 1
+        try:
+            pickle.dump(job, self.proc.stdin)
+            self.proc.stdin.flush()
+            while True:
+                readable, _, _ = select.select([self.proc.stdout], [], [], POLL_SECONDS)
+                if readable:
+                    kind, value = pickle.load(self.proc.stdout)
+                    if kind == "ok":
+                        result: dict[str, list[tuple[Any, ...]]] = value
+                        return result
+                    raise value
+                if _resident_bytes(self.proc.pid) > cap:
+                    self.proc.kill()
+                    raise duckdb.OutOfMemoryException(
+                        f"the step used more than {cap // 1024**2} MiB of memory (its "
+                        f"memory limit is {job.limits.memory_limit}) and was stopped"
+                    )
+                if self.proc.poll() is not None:
+                    raise EOFError
+        except (EOFError, BrokenPipeError, pickle.UnpicklingError) as err:
+            if self._stopped:
+                raise duckdb.InterruptException("the step was stopped") from err
+            code = self.proc.wait()
+            raise StepProcessDied(
+                f"the step's process ended without an answer (exit {code})"
+            ) from err
+
+
+class ReadyProcesses:
+    """Up to ``size`` started children waiting for a job, refilled by a background thread
+    that starts only once a step has been taken (a process that never runs a step starts
+    none), and children given back after a step. One per process: children are not tied to
+    any limits or settings."""
+
+    def __init__(self, size: int = 2) -> None:
+        self._ready: queue.Queue[StepProcess] = queue.Queue(maxsize=size)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        atexit.register(self.close)
+
+    def take(self) -> StepProcess:
+        """A started child: a ready one when there is one, else one started now."""
+        with self._lock:
+            if self._thread is None and not self._stop.is_set():
+                self._thread = threading.Thread(
+                    target=self._fill, name="headrace-step-processes", daemon=True
+                )
+                self._thread.start()
+        try:
+            return self._ready.get_nowait()
+        except queue.Empty:
+            child = StepProcess()
+            child.wait_ready()
+            return child
+
+    def give_back(self, child: StepProcess) -> None:
+        """Keep ``child`` for a later step when it is still healthy, else end it."""
+        if self._stop.is_set() or not child.reusable():
+            child.discard()
+            return
+        try:
+            self._ready.put_nowait(child)
+        except queue.Full:
+            child.discard()
+
+    def _fill(self) -> None:
+        while not self._stop.is_set():
+            try:
+                child = StepProcess()
+                child.wait_ready()
+            except (OSError, StepProcessDied):
+                time.sleep(1)  # e.g. out of processes: try again later
+                continue
+            while True:
+                if self._stop.is_set():
+                    child.discard()
+                    return
+                try:
+                    self._ready.put(child, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    def close(self) -> None:
+        """Stop refilling and end the waiting children."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        while True:
+            try:
+                self._ready.get_nowait().discard()
+            except queue.Empty:
+                return
+
+
+READY = ReadyProcesses()
+
+
+# --- the child ---------------------------------------------------------------------------
+
+
+def _send(out: IO[bytes], message: object) -> None:
+    data = pickle.dumps(message)  # whole before writing: a failure sends nothing
+    out.write(data)
+    out.flush()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker killed mid-step leaves no step running behind it."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _child() -> None:
+    from headrace.execution.sandbox import fresh_connection, open_sandbox, write_outputs
+
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything printed goes to stderr, never into the protocol
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    con = fresh_connection()  # made before the job arrives, off its critical path
+    _send(out, "ready")
+    while True:
+        try:
+            job: SqlJob = pickle.load(sys.stdin.buffer)
+        except EOFError:
+            # The worker is done with us. Skip interpreter finalisation: DuckDB's threads may
+            # abort it (SIGABRT).
+            os._exit(0)
+        try:
+            con = open_sandbox(con, job.inputs, list(job.folders.values()), job.limits, job.spill)
+            message: tuple[str, object] = ("ok", write_outputs(con, job.query, job.folders))
+        except Exception as err:  # sent back and raised in the worker
+            message = ("error", err)
+        finally:
+            con.close()
+        try:
+            _send(out, message)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            _send(out, ("error", RuntimeError(f"{type(message[1]).__name__}: {message[1]}")))
+        con = fresh_connection()
+
+
+if __name__ == "__main__":
+    _child()
