@@ -24,13 +24,20 @@ from tests.api.org_objects import Objects
 from tests.factories import Api
 
 
-def _real_values(org_id: str, objects: Objects) -> dict[str, Any]:
-    """Config that puts the ids of real objects (and the key's own organisation in
-    Current-Org-Id) into half the generated requests, so they reach past the 404 (or 403)."""
-    values = {f"path.{name}": value for name, value in objects.params().items()}
-    values["header.Current-Org-Id"] = org_id
+def _known_values(org_id: str, objects: Objects) -> dict[str, Any]:
+    """Config that puts values the API accepts into half the generated requests, so they reach
+    past the 404, 403 or 422 into the code behind: the ids of real objects, the key's own
+    organisation in Current-Org-Id, the name of a real dataset, a query that parses."""
+    values: dict[str, list[str]] = {
+        f"path.{name}": [value] for name, value in objects.params().items()
+    }
+    values["header.Current-Org-Id"] = [org_id]
+    values["body.dataset_name"] = [objects.dataset_name, "fuzzed"]  # upsert
+    values["body.name"] = [objects.dataset_name, "fuzzed"]  # upload; pipelines, keys
+    values["body.row_unique_identifier"] = ["id"]
+    values["body.steps[*].config.query"] = ["SELECT 1 AS n"]
     return {
-        "dictionaries": {where: {"values": [value]} for where, value in values.items()},
+        "dictionaries": {where: {"values": known} for where, known in values.items()},
         "parameters": {where: {"dictionary": where, "probability": 0.5} for where in values},
     }
 
@@ -39,7 +46,7 @@ def load(app: Any, api: Api, objects: Objects) -> BaseSchema:
     """The app's schema as schemathesis sees it, every call made with ``api``'s key."""
     config = SchemathesisConfig.from_dict(
         {
-            **_real_values(api.org_id, objects),
+            **_known_values(api.org_id, objects),
             "auth": {"openapi": {"HTTPBearer": {"bearer": api.key}}},
             "generation": {"database": "none", "with-security-parameters": False},
             "checks": {"positive_data_acceptance": {"enabled": False}},

@@ -215,6 +215,23 @@ def test_preview_paging(api: Api) -> None:
     assert rows_of(api, d["id"], offset=100) == []
 
 
+def test_numbers_past_the_stores_range_are_422(api: Api) -> None:
+    """Found by the fuzzer: these were 500s from DuckDB (offset) and the metadata store
+    (version: PostgreSQL keeps it as a 32-bit integer, SQLite as a 64-bit one)."""
+    d = new_dataset(api)
+    for kind, param, value in (
+        ("rows", "offset", 2**63),
+        ("rows", "version", 2**31),
+        ("download", "version", 2**31),
+        ("rows", "version", 2**63),
+        ("download", "version", 10**23),
+    ):
+        r = api.get(f"/datasets/{d['id']}/{kind}/", params={param: value})
+        assert r.status_code == 422, (kind, param, value, r.text)
+        assert r.json()["errors"][0]["loc"] == ["query", param]
+    assert rows_of(api, d["id"], offset=2**63 - 1) == []
+
+
 def test_download_parquet_and_csv_round_trip(api: Api) -> None:
     d = new_dataset(api)
     r = api.get(f"/datasets/{d['id']}/download/")

@@ -25,6 +25,10 @@ router = SlashRouter(tags=["datasets"])
 
 CHUNK = 1024 * 1024
 
+# Larger numbers are refused as invalid input rather than failing where they are used: the
+# metadata store keeps version numbers as 32-bit integers, DuckDB takes 64-bit offsets.
+Version = Annotated[int | None, Query(ge=0, le=2**31 - 1, description="Default: the current one.")]
+
 _UPLOAD_FORM: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -132,9 +136,9 @@ def dataset_rows(
     who: Viewer,
     db: Db,
     settings: Config,
-    version: Annotated[int | None, Query(ge=0, description="Default: the current one.")] = None,
+    version: Version = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> list[dict[str, Any]]:
     """Rows of a version as JSON objects: decimals, dates and timestamps as strings, bytes
     as base64."""
@@ -156,7 +160,7 @@ def download_dataset(
     who: Viewer,
     db: Db,
     settings: Config,
-    version: Annotated[int | None, Query(ge=0, description="Default: the current one.")] = None,
+    version: Version = None,
     format: Annotated[ExportFormat, Query()] = ExportFormat.PARQUET,
 ) -> StreamingResponse:
     """The whole version as one Parquet or CSV file."""
