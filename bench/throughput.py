@@ -62,11 +62,9 @@ def _raw_rate(count: int, folder: Path) -> float:
 
 def _drain(url: str, env: dict[str, str], count: int, timeout: float) -> dict[str, float]:
     """Start two workers, wait until every run has ended, stop them; what the store says."""
+    log = open(Path(env["HEADRACE_DATA_DIR"]) / "workers.log", "ab")  # noqa: SIM115
     workers = subprocess.Popen(
-        [HEADRACE, "worker", "--processes", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        [HEADRACE, "worker", "--processes", "2"], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     engine = create_engine(url)
     try:
@@ -98,6 +96,7 @@ def _drain(url: str, env: dict[str, str], count: int, timeout: float) -> dict[st
             once = conn.execute(select(func.count()).select_from(starts)).scalar_one()
     finally:
         stop(workers)
+        log.close()
         engine.dispose()
     return {
         "rate": count / (last - first).total_seconds(),
