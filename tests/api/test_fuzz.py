@@ -33,7 +33,7 @@ def test_every_operation(
     client: TestClient, api: Api, database_url: str, subtests: pytest.Subtests
 ) -> None:
     schema = fuzzing.load(client.app, api, make_objects(api))
-    examples = _examples(database_url, 5, 2, 100)
+    examples = _examples(database_url, 3, 1, 100)
     statuses: Counter[int] = Counter()
     ops = fuzzing.operations(schema)
     for op in ops:
@@ -56,4 +56,4 @@ def test_every_operation(
 def test_linked_calls(client: TestClient, api: Api, database_url: str) -> None:
     schema = fuzzing.load(client.app, api, make_objects(api))
     machine = schema.as_state_machine()
-    machine.run(settings=fuzzing.hypothesis_settings(_examples(database_url, 5, 2, 100)))
+    machine.run(settings=fuzzing.hypothesis_settings(_examples(database_url, 3, 1, 100)))
