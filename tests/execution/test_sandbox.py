@@ -109,10 +109,22 @@ class Sandbox:
     spill: str
 
 
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    """A locked connection over a real input table of org A, with org B's table, symlinks
-    and a neighbouring spill folder around it."""
+@dataclass
+class Grounds:
+    """What the attacks aim at, made once for all of them (each gets its own connection)."""
+
+    place: Place
+    root: Path
+    numbers: delta.Snapshot
+    write: str
+    spill: str
+
+
+@pytest.fixture(scope="module")
+def grounds(tmp_path_factory: pytest.TempPathFactory) -> Grounds:
+    """A real input table of org A, with org B's table, symlinks and a neighbouring spill
+    folder around it."""
+    tmp_path = tmp_path_factory.mktemp("grounds")
     token, secret = _secret(tmp_path)
     warehouse = Warehouse(str(tmp_path / "warehouse"))
     org_a, org_b = uuid.uuid4(), uuid.uuid4()
@@ -144,10 +156,16 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
         "other_org_dir": os.path.dirname(other),
     }
     assert ".." in paths["dotdot"]
+    return Grounds(Place(token, paths), tmp_path, delta.snapshot(numbers, 0), write, str(spill))
+
+
+@pytest.fixture
+def sandbox(grounds: Grounds) -> Iterator[Sandbox]:
+    """A fresh locked connection over the grounds."""
     con = open_sandbox(
-        fresh_connection(), {"numbers": delta.snapshot(numbers, 0)}, [write], LIMITS, str(spill)
+        fresh_connection(), {"numbers": grounds.numbers}, [grounds.write], LIMITS, grounds.spill
     )
-    yield Sandbox(con, Place(token, paths), tmp_path, write, str(spill))
+    yield Sandbox(con, grounds.place, grounds.root, grounds.write, grounds.spill)
     con.close()
 
 
