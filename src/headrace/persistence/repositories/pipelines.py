@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -126,10 +128,49 @@ def add_version(
     return version_id
 
 
+class _VersionCache:
+    """Versions this process has read. A version never changes once written (a pipeline's
+    delete takes them all, and every caller loads the pipeline before its versions), and the
+    worker reads a run's version again for every step."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._items: OrderedDict[uuid.UUID, VersionRecord] = OrderedDict()
+
+    def get(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, VersionRecord]:
+        with self._lock:
+            found = {i: self._items[i] for i in ids if i in self._items}
+            for i in found:
+                self._items.move_to_end(i)
+        return found
+
+    def put(self, versions: Collection[VersionRecord]) -> None:
+        with self._lock:
+            for v in versions:
+                self._items[v.id] = v
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+_versions = _VersionCache()
+
+
 def versions_by_id(
     conn: Connection, version_ids: Collection[uuid.UUID]
 ) -> dict[uuid.UUID, VersionRecord]:
-    """Versions with their steps, in two queries whatever their number."""
+    """Versions with their steps: kept ones from memory, the rest in two queries whatever
+    their number."""
+    known = _versions.get(version_ids)
+    missing = [i for i in version_ids if i not in known]
+    read = _read_versions(conn, missing)
+    _versions.put(list(read.values()))
+    return {**known, **read}
+
+
+def _read_versions(
+    conn: Connection, version_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, VersionRecord]:
     if not version_ids:
         return {}
     ids = list(version_ids)
