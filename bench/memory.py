@@ -20,14 +20,11 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench import pipeline
+from bench import pipeline, rss
 from bench.server import create_org, environment, free_port, serve, stop, vm_kb, wait_until_up
 from bench.stats import Figure, Target
 
@@ -42,50 +39,6 @@ app = fastapi.FastAPI()
 app.get("/healthz")(lambda: {"status": "ok"})
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
-
-
-def _descendants(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        children = (task / "children").read_text().split()
-        for child in children:
-            found += [int(child), *_descendants(int(child))]
-    return found
-
-
-def _tree_kb(pid: int) -> int:
-    return sum(kb for _, kb in _resident([pid, *_descendants(pid)]))
-
-
-def _resident(pids: list[int]) -> Iterator[tuple[int, int]]:
-    for p in pids:
-        try:
-            yield p, vm_kb(p, "VmRSS")
-        except (FileNotFoundError, ProcessLookupError, LookupError):
-            continue
-
-
-@contextmanager
-def _growth_sampler(pid: int) -> Iterator[dict[int, tuple[int, int]]]:
-    """Per process of ``pid``'s tree, its resident kB when first seen and at its peak,
-    sampled every 10 ms until the block ends."""
-    found: dict[int, tuple[int, int]] = {}
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            for p, kb in _resident([pid, *_descendants(pid)]):
-                first, peak = found.get(p, (kb, kb))
-                found[p] = (first, max(peak, kb))
-            done.wait(0.01)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        yield found
-    finally:
-        done.set()
-        thread.join()
 
 
 def _step(data: Path, work: Path) -> dict[str, float]:
@@ -115,8 +68,9 @@ def _step(data: Path, work: Path) -> dict[str, float]:
 
     run("warm_up", "SELECT count(*) AS n FROM orders")
     time.sleep(2)  # processes kept ready for steps are started by now
-    with _growth_sampler(os.getpid()) as seen:
+    with rss.sampled(os.getpid()) as seen:
         run("sorted", QUERY)
+    del seen[0]  # the tree's total: a process kept ready may start meanwhile
     return {"added_mb": max(peak - first for first, peak in seen.values()) / 1024}
 
 
@@ -152,7 +106,7 @@ def _idle(folder: Path) -> tuple[list[float], list[float], list[float]]:
         for _ in range(3):
             time.sleep(1)
             alone.append(server.rss_mb())
-            tree.append(_tree_kb(server.process.pid) / 1024)
+            tree.append(rss.tree_kb(server.process.pid) / 1024)
 
     port = free_port()
     app = subprocess.Popen([sys.executable, "-c", MINIMAL_APP, str(port)])

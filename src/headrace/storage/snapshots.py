@@ -69,10 +69,13 @@ class TableCache:
         ``give_back``."""
         with self._lock:
             base = self._bases.pop(table)
-        if base is None:
-            return delta.open_base(table)
-        base.update_incremental()
-        return base
+        if base is not None:
+            try:
+                base.update_incremental()
+                return base
+            except Exception:  # e.g. the commits since were cleaned up: read it afresh
+                pass
+        return delta.open_base(table)
 
     def give_back(self, table: str, base: DeltaTable | None, written: delta.WrittenVersion) -> None:
         """Return the base after a commit, and keep the version it committed: its files are
