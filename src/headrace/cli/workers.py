@@ -35,6 +35,14 @@ def run_workers(processes: int) -> None:
     ]
     for child in children:
         child.start()
+
+    def stop_children(*_: object) -> None:
+        # Spawned children do not get the parent's signals: pass the stop on, then wait for
+        # them below (each finishes its current run's bookkeeping and exits).
+        for child in children:
+            child.terminate()
+
+    signal.signal(signal.SIGTERM, stop_children)
     try:
         for child in children:
             child.join()
