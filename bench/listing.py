@@ -116,7 +116,7 @@ def _store(backend: str, folder: Path) -> Iterator[str]:
 
 
 def _backend(backend: str, count: int, quick: bool) -> list[dict[str, Any]]:
-    requests = 30 if quick else 200
+    requests = 30 if quick else 100
     with (
         tempfile.TemporaryDirectory(prefix="headrace-bench-list-") as tmp,
         _store(backend, Path(tmp)) as url,
@@ -152,7 +152,7 @@ def _figures(backend: str, server: Server, path: str, requests: int) -> list[dic
     lat = load.latencies_ms(server.url, server.headers, listing, requests)
     median = Figure(f"{backend}: list 100 runs", lat, "ms", Target("median", 25))
     tail = Figure(f"{backend}: list 100 runs, p99", lat, "ms", Target("p99", 75))
-    rates = 1 if requests < 100 else 3
+    rates = 1 if requests < 100 else 2
     h_rate = Figure(
         f"{backend}: GET /healthz, 16 clients",
         [load.rate(server.url, server.headers, health, requests // 2) for _ in range(rates)],
