@@ -27,7 +27,9 @@ from tests.factories import (
 def _tasks(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     spec = run["argo_manifest"]["spec"]
     dag = next(t for t in spec["templates"] if t["name"] == spec["entrypoint"])["dag"]
-    return {t["arguments"]["parameters"][0]["value"]: t for t in dag["tasks"]}
+    # A pod finds its step by the DAG node's name, ``<workflow>.<task>``: the run step's run_name.
+    step_of_node = {s["run_name"]: s["name"] for s in run["run_steps"]}
+    return {step_of_node[f"{run['name']}.{t['name']}"]: t for t in dag["tasks"]}
 
 
 def _depends(run: dict[str, Any]) -> dict[str, set[str]]:
@@ -82,14 +84,13 @@ def test_manifest_is_one_shared_template_without_sql(api: Api) -> None:
     params = {p["name"]: p["value"] for p in manifest["spec"]["arguments"]["parameters"]}
     assert run["id"] in params.values()
     assert "{{workflow.parameters." in command
-    assert "{{inputs.parameters." in command
+    assert "--node {{node.name}}" in command
     text = str(manifest)
     for step in steps:
         assert step["config"]["query"] not in text
     assert "SELECT" not in text.upper()
-    # each run step's node name is its DAG task's node
-    for s in run["run_steps"]:
-        assert s["run_name"] == f"{run['name']}.{tasks[s['name']]['name']}"
+    # every run step is the node of one DAG task
+    assert sorted(tasks) == sorted(s["name"] for s in run["run_steps"])
 
 
 def test_partial_runs_select_between_start_and_end(api: Api, db: Database) -> None:
