@@ -53,7 +53,7 @@ class Served:
 
 
 def wait_healthy(
-    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 120
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -33,7 +33,7 @@ from tests.reliability.invariants import (
 from tests.reliability.processes import Installation
 from tests.stress import scaled
 
-RUNS = scaled(20, 200)
+RUNS = scaled(12, 200)
 UPLOADS = 50
 WORKERS = 2
 
