@@ -189,12 +189,19 @@ class ReadyProcesses:
                     target=self._fill, name="headrace-step-processes", daemon=True
                 )
                 self._thread.start()
-        try:
-            return self._ready.get_nowait()
-        except queue.Empty:
-            child = StepProcess()
-            child.wait_ready()
-            return child
+        while True:
+            try:
+                waiting = self._ready.get_nowait()
+            except queue.Empty:
+                break
+            if waiting.proc.poll() is None:
+                return waiting
+            # It ended while it waited (killed from outside, e.g. by the kernel when memory
+            # ran short): a step given it would fail at once on a broken pipe.
+            waiting.discard()
+        child = StepProcess()
+        child.wait_ready()
+        return child
 
     def give_back(self, child: StepProcess) -> None:
         """Keep ``child`` for a later step when it is still healthy, else end it."""
