@@ -1,8 +1,14 @@
-"""The pool of ready step processes never hands out one that has ended while it waited."""
+"""The pool of ready step processes: never hands out one that has ended while it waited, keeps
+exactly as many ready as it is sized for, and never makes an exit wait for one booting."""
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+
 from headrace.execution.step_process import ReadyProcesses
+from tests.execution.support import wait_for
 
 
 def test_a_waiting_process_killed_from_outside_is_replaced() -> None:
@@ -18,3 +24,57 @@ def test_a_waiting_process_killed_from_outside_is_replaced() -> None:
         pool.give_back(second)
     finally:
         pool.close()
+
+
+def _children() -> set[int]:
+    """The live step processes this process started."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == os.getpid() and b"headrace.execution.step_process" in command:
+            found.add(int(entry.name))
+    return found
+
+
+def test_the_pool_keeps_size_children_ready_and_no_more() -> None:
+    before = _children()
+    pool = ReadyProcesses(size=2)
+    try:
+        pool.start()
+        wait_for(lambda: pool._ready.full(), timeout=60, what="two ready children")
+        time.sleep(1)  # time enough for a third to boot, were one started
+        assert len(_children() - before) == 2
+        child = pool.take()  # one taken: one more boots to take its place
+        wait_for(lambda: pool._ready.full(), timeout=60, what="the place refilled")
+        assert len(_children() - before) == 3
+        pool.give_back(child)  # the pool is full: the one given back is ended
+        assert child.proc.poll() is not None
+    finally:
+        pool.close()
+    assert _children() - before == set()
+
+
+def test_closing_ends_a_child_still_booting_instead_of_waiting_for_it() -> None:
+    before = _children()
+    pool = ReadyProcesses(size=1)
+    pool.start()
+    wait_for(lambda: pool._booting is not None, timeout=10, what="a child booting")
+    booting = pool._booting
+    assert booting is not None
+    pool.close()
+    assert booting.proc.poll() is not None
+    assert _children() - before == set()
+
+
+def test_a_closed_pool_gives_each_step_its_own_process_and_keeps_none() -> None:
+    pool = ReadyProcesses(size=2)
+    pool.close()  # as `headrace step exec` does: a pod runs one step
+    child = pool.take()
+    assert child.proc.poll() is None
+    pool.give_back(child)
+    assert child.proc.poll() is not None
+    assert pool._ready.empty()

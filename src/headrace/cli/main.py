@@ -65,6 +65,9 @@ def run(
     end: Annotated[str | None, typer.Option("--end", help="Last step of a partial run.")] = None,
 ) -> None:
     """Run a pipeline file on the embedded default, without a server."""
+    from headrace.execution.step_process import READY
+
+    READY.start()  # step processes boot while the rest is imported and the sources load
     from headrace.cli.local_run import run_file
 
     raise typer.Exit(run_file(pipeline_file, start, end))
@@ -86,8 +89,10 @@ def step_exec(
     from headrace.cli.context import open_database
     from headrace.execution.argo.pod import step_of_node
     from headrace.execution.step import StepRunner
+    from headrace.execution.step_process import READY
     from headrace.settings import Settings
 
+    READY.close()  # a pod runs one step: its one step process, none kept ready
     if (step is None) == (node is None):
         raise typer.BadParameter("give exactly one of --step and --node")
     settings = Settings()

@@ -29,14 +29,14 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import duckdb
-
-from headrace.execution.sandbox import SandboxLimits
-from headrace.storage.delta import Snapshot
+if TYPE_CHECKING:  # this module is imported to start children early, before any of these
+    from headrace.execution.sandbox import SandboxLimits
+    from headrace.storage.delta import Snapshot
 
 POLL_SECONDS = 0.05
+BOOT_SECONDS = 30  # a step waits this long for a child already booting, then starts its own
 RECYCLE_BYTES = 512 * 1024**2  # a child this large after a step is not reused
 MAX_STEPS = 200  # nor one that has served this many (slow leaks stay bounded)
 _UNITS = {
@@ -137,6 +137,8 @@ class StepProcess:
         """The RETURN_STATS rows of each output; DuckDB's own exception when the SQL failed,
         ``duckdb.InterruptException`` when ``interrupt()`` stopped it,
         ``duckdb.OutOfMemoryException`` when it passed ``hard_memory_cap``."""
+        import duckdb
+
         assert self.proc.stdin is not None and self.proc.stdout is not None
         cap = hard_memory_cap(job.limits)
         self.steps += 1
@@ -170,30 +172,44 @@ class StepProcess:
 
 class ReadyProcesses:
     """Up to ``size`` started children waiting for a job, refilled by a background thread
-    that starts only once a step has been taken (a process that never runs a step starts
-    none), and children given back after a step. One per process: children are not tied to
-    any limits or settings."""
+    that starts with ``start()`` or the first step taken (a process that never runs a step
+    starts none), and children given back after a step. One per process: children are not
+    tied to any limits or settings. Once closed, each step gets a child of its own, ended
+    after it (an Argo pod runs one step and keeps nothing ready)."""
 
     def __init__(self, size: int = 2) -> None:
         self._ready: queue.Queue[StepProcess] = queue.Queue(maxsize=size)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._booting: StepProcess | None = None
+        self._wanted = threading.Event()  # a child was taken: boot another
         self._lock = threading.Lock()
         atexit.register(self.close)
 
-    def take(self) -> StepProcess:
-        """A started child: a ready one when there is one, else one started now."""
+    def start(self) -> None:
+        """Begin keeping children ready (once). ``headrace run`` calls it first thing, so
+        its children boot while the parent is still importing and loading sources."""
         with self._lock:
             if self._thread is None and not self._stop.is_set():
                 self._thread = threading.Thread(
                     target=self._fill, name="headrace-step-processes", daemon=True
                 )
                 self._thread.start()
+
+    def take(self) -> StepProcess:
+        """A started child: a ready one when there is one, else one started now."""
+        self.start()
         while True:
+            with self._lock:
+                booting = self._booting is not None
             try:
-                waiting = self._ready.get_nowait()
+                # One on its way is sooner than one started now, which would compete with it.
+                waiting = (
+                    self._ready.get(timeout=BOOT_SECONDS) if booting else self._ready.get_nowait()
+                )
             except queue.Empty:
                 break
+            self._wanted.set()
             if waiting.proc.poll() is None:
                 return waiting
             # It ended while it waited (killed from outside, e.g. by the kernel when memory
@@ -214,26 +230,40 @@ class ReadyProcesses:
             child.discard()
 
     def _fill(self) -> None:
+        """Boot a child whenever fewer than ``size`` wait, one at a time (never one more:
+        each costs ~100 MB)."""
         while not self._stop.is_set():
+            self._wanted.clear()
+            if self._ready.full():
+                self._wanted.wait()
+                continue
             try:
                 child = StepProcess()
+                with self._lock:
+                    self._booting = child
                 child.wait_ready()
             except (OSError, StepProcessDied):
-                time.sleep(1)  # e.g. out of processes: try again later
+                self._stop.wait(1)  # e.g. out of processes: try again later
                 continue
-            while True:
-                if self._stop.is_set():
-                    child.discard()
-                    return
-                try:
-                    self._ready.put(child, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
+            finally:
+                with self._lock:
+                    self._booting = None
+            if self._stop.is_set():
+                child.discard()
+                return
+            try:
+                self._ready.put_nowait(child)
+            except queue.Full:  # a child given back took the place
+                child.discard()
 
     def close(self) -> None:
-        """Stop refilling and end the waiting children."""
+        """Stop refilling and end the waiting children (and one still booting: an exit
+        does not wait for it)."""
         self._stop.set()
+        self._wanted.set()
+        with self._lock:
+            if self._booting is not None:
+                self._booting.proc.kill()
         if self._thread is not None:
             self._thread.join(timeout=10)
         while True:
