@@ -82,6 +82,16 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
+class RunHead:
+    """What a listing learns of a run before deciding whether to read it in full."""
+
+    id: uuid.UUID
+    status: str
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
 class DatasetVersionRecord:
     version: int
     row_count: int

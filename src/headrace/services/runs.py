@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Generic, TypeVar
 
 from sqlalchemy import Connection
 
@@ -21,7 +22,13 @@ from headrace.execution.plan import ExecutionPlan, SelectionError, compile_plan,
 from headrace.execution.status import local_metadata
 from headrace.persistence.db import Database
 from headrace.persistence.paging import Keyset
-from headrace.persistence.records import PipelineRecord, RunRecord, RunStepRecord, VersionRecord
+from headrace.persistence.records import (
+    PipelineRecord,
+    RunHead,
+    RunRecord,
+    RunStepRecord,
+    VersionRecord,
+)
 from headrace.persistence.repositories import datasets as datasets_repo
 from headrace.persistence.repositories import pipelines as pipelines_repo
 from headrace.persistence.repositories import runs as repo
@@ -40,6 +47,9 @@ RETRY_AGAIN = frozenset(
         StepStatus.RUNNING,
     }
 )
+
+
+Kept = TypeVar("Kept")
 
 
 @dataclass(frozen=True)
@@ -272,6 +282,16 @@ def get(db: Database, who: Principal, pipeline_id: uuid.UUID, run_id: uuid.UUID)
     return RunView(run=run, version=version)
 
 
+@dataclass(frozen=True)
+class RunPage(Generic[Kept]):
+    """A page of runs, newest first (``heads``): for each run, either what the caller already
+    kept of it (``kept``) or the run read in full (``read``)."""
+
+    heads: list[RunHead]
+    kept: dict[uuid.UUID, Kept]
+    read: dict[uuid.UUID, RunView]
+
+
 def list_runs(
     db: Database,
     who: Principal,
@@ -281,11 +301,13 @@ def list_runs(
     statuses: Sequence[RunStatus],
     after: Keyset | None,
     limit: int,
-) -> list[RunView]:
-    """A page of runs, newest first, in four queries whatever the page size."""
+    keep: Callable[[RunHead], Kept | None],
+) -> RunPage[Kept]:
+    """A page of runs in one transaction: the page's heads, then in full (with their versions)
+    only the runs for which ``keep`` has nothing. A few queries whatever the page size."""
     with db.unit_of_work(write=False) as conn:
         load_pipeline(conn, who, pipeline_id)
-        found = repo.list_for_pipeline(
+        heads = repo.heads_for_pipeline(
             conn,
             pipeline_id,
             version_id=version_id,
@@ -293,8 +315,11 @@ def list_runs(
             after=after,
             limit=limit,
         )
+        kept = {h.id: k for h in heads if (k := keep(h)) is not None}
+        found = repo.get_many(conn, [h.id for h in heads if h.id not in kept])
         versions = pipelines_repo.versions_by_id(conn, {r.version_id for r in found})
-    return [RunView(run=r, version=versions[r.version_id]) for r in found]
+    read = {r.id: RunView(run=r, version=versions[r.version_id]) for r in found}
+    return RunPage(heads=heads, kept=kept, read=read)
 
 
 def cancel(db: Database, who: Principal, pipeline_id: uuid.UUID, run_id: uuid.UUID) -> RunView:

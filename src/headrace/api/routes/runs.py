@@ -6,30 +6,17 @@ import uuid
 from typing import Annotated
 
 from fastapi import Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
+from headrace.api import run_json
 from headrace.api.deps import Bell, Builder, Config, Db, Paging, Viewer
 from headrace.api.openapi import errors
 from headrace.api.routing import SlashRouter
 from headrace.domain.runs import RunStatus
-from headrace.schemas.pipelines import PipelineVersionRead
 from headrace.schemas.runs import RunCreate, RunRead
 from headrace.services import runs
-from headrace.services.runs import RunView
 
 router = SlashRouter(tags=["runs"])
-
-
-def _read(views: list[RunView]) -> list[RunRead]:
-    """Each distinct version is converted once, however many runs share it."""
-    versions: dict[uuid.UUID, PipelineVersionRead] = {}
-    out = []
-    for view in views:
-        version = versions.get(view.version.id)
-        if version is None:
-            version = versions[view.version.id] = PipelineVersionRead.of(view.version)
-        out.append(RunRead.of(view.run, version))
-    return out
 
 
 @router.post("/pipelines/{pipeline_id}/runs/", status_code=201, response_model=RunRead)
@@ -47,7 +34,7 @@ def create_run(
         version_id=body.version_id,
     )
     bell.ring()
-    return _read([view])[0]
+    return run_json.models([view])[0]
 
 
 @router.get("/pipelines/{pipeline_id}/runs/", response_model=list[RunRead])
@@ -58,7 +45,7 @@ def get_runs(
     paging: Paging,
     version_id: Annotated[uuid.UUID | None, Query()] = None,
     status: Annotated[list[RunStatus] | None, Query()] = None,
-) -> list[RunRead]:
+) -> Response:
     """Runs of the pipeline, newest first; the next page is in the Link header."""
     found = runs.list_runs(
         db,
@@ -68,14 +55,19 @@ def get_runs(
         statuses=status or [],
         after=paging.after,
         limit=paging.limit,
+        keep=run_json.ended.get,
     )
-    paging.link_next(found, lambda v: (v.run.created_at, v.run.id))
-    return _read(found)
+    paging.link_next(found.heads, lambda h: (h.created_at, h.id))
+    # The JSON is made here, not by FastAPI from models (see run_json); the response is the
+    # one FastAPI would build: the body, then the headers the dependencies set.
+    response = Response(run_json.page(found), media_type="application/json")
+    response.headers.raw.extend(paging.response.headers.raw)
+    return response
 
 
 @router.get("/pipelines/{pipeline_id}/runs/{run_id}/", response_model=RunRead)
 def get_run(pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Viewer, db: Db) -> RunRead:
-    return _read([runs.get(db, who, pipeline_id, run_id)])[0]
+    return run_json.models([runs.get(db, who, pipeline_id, run_id)])[0]
 
 
 @router.post(
@@ -83,7 +75,7 @@ def get_run(pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Viewer, db: Db) -> R
 )
 def cancel_run(pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Builder, db: Db) -> RunRead:
     """Stop a Pending or Running run; 409 once it has ended."""
-    return _read([runs.cancel(db, who, pipeline_id, run_id)])[0]
+    return run_json.models([runs.cancel(db, who, pipeline_id, run_id)])[0]
 
 
 @router.post(
@@ -98,7 +90,7 @@ def retry_run(
     """A new run that re-runs what did not succeed and reuses what did, at the exact versions."""
     view = runs.retry(db, settings, who, pipeline_id, run_id)
     bell.ring()
-    return _read([view])[0]
+    return run_json.models([view])[0]
 
 
 @router.get(

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from headrace.persistence.paging import Keyset, page
-from headrace.persistence.records import RunRecord, RunStepRecord
+from headrace.persistence.records import RunHead, RunRecord, RunStepRecord
 from headrace.persistence.tables import run_steps, runs, step_logs
 
 ACTIVE = ("Pending", "Running")
@@ -126,7 +126,7 @@ def get_by_id(conn: Connection, run_id: uuid.UUID) -> RunRecord | None:
     return found[0] if found else None
 
 
-def list_for_pipeline(
+def heads_for_pipeline(
     conn: Connection,
     pipeline_id: uuid.UUID,
     *,
@@ -134,14 +134,28 @@ def list_for_pipeline(
     statuses: Sequence[str],
     after: Keyset | None,
     limit: int,
-) -> list[RunRecord]:
-    query = select(runs).where(runs.c.pipeline_id == pipeline_id)
+) -> list[RunHead]:
+    """A page of the pipeline's runs, newest first: only the columns that say which runs they
+    are and whether they have ended, so a caller reads in full only the ones it needs."""
+    query = select(runs.c.id, runs.c.status, runs.c.created_at, runs.c.finished_at).where(
+        runs.c.pipeline_id == pipeline_id
+    )
     if version_id is not None:
         query = query.where(runs.c.version_id == version_id)
     if statuses:
         query = query.where(runs.c.status.in_(list(statuses)))
     query = page(query, runs.c.created_at, runs.c.id, after=after, limit=limit, newest_first=True)
-    return _records(conn, conn.execute(query).all())
+    return [
+        RunHead(id=r.id, status=r.status, created_at=r.created_at, finished_at=r.finished_at)
+        for r in conn.execute(query)
+    ]
+
+
+def get_many(conn: Connection, run_ids: Sequence[uuid.UUID]) -> list[RunRecord]:
+    """The runs with these ids, in no particular order; two queries whatever their number."""
+    if not run_ids:
+        return []
+    return _records(conn, conn.execute(select(runs).where(runs.c.id.in_(list(run_ids)))).all())
 
 
 def has_active(conn: Connection, pipeline_id: uuid.UUID) -> bool:
