@@ -64,6 +64,16 @@ class Settings(BaseSettings):
         "parsed whole in memory, at several times its size.",
     )
     step_timeout_seconds: float = Field(3600, description="A step running longer is interrupted.")
+    unrecorded_grace_seconds: float = Field(
+        300,
+        description="A Delta commit the catalog has not recorded is taken for abandoned (its "
+        "writer died) once it is this old, and rolled back; younger, it may be a live write "
+        "about to be recorded. Unreferenced files are removed past this plus "
+        "step_timeout_seconds.",
+    )
+    sweep_interval_seconds: float = Field(
+        3600, description="How often `headrace serve` sweeps abandoned files and commits."
+    )
     step_memory_limit: str = Field("4GB", description="DuckDB memory_limit of each step.")
     step_threads: int = Field(2, description="DuckDB threads of each step.")
     max_parallel_steps: int = Field(4, description="Steps of one run that may run at once.")

@@ -127,9 +127,10 @@ def _write(
     who: Principal,
     name: str,
     operation: str,
-    write: Callable[[str], WrittenVersion],
+    write: Callable[[str, int | None], WrittenVersion],
 ) -> DatasetRecord:
-    """Run ``write(table folder)`` and record the version it committed.
+    """Run ``write(table, recorded)`` and record the version it committed; ``recorded`` is
+    the catalog's current version (None for a new dataset), which a merge builds on.
 
     A new dataset gets its catalog row only together with its first version, so a refused
     file leaves no empty dataset behind; its table is written under a fresh id first. When a
@@ -141,12 +142,12 @@ def _write(
             existing = repo.by_name(conn, who.org_id, name)
         if existing is not None:
             dataset_id = uuid.UUID(str(existing.id))
-            written = write(warehouse.table(who.org_id, dataset_id))
+            written = write(warehouse.table(who.org_id, dataset_id), existing.current_version)
             record_version(db, dataset_id, written, operation=operation, key_id=who.key_id)
         else:
             dataset_id = uuid.uuid4()
             try:
-                written = write(warehouse.table(who.org_id, dataset_id))
+                written = write(warehouse.table(who.org_id, dataset_id), None)
             except BaseException:
                 warehouse.remove_table(who.org_id, dataset_id)
                 raise
@@ -183,7 +184,7 @@ def upload(
         who,
         name,
         "upload",
-        lambda table: ingest.ingest(table, source.path, fmt, shown),
+        lambda table, _recorded: ingest.ingest(table, source.path, fmt, shown),
     )
 
 
@@ -207,8 +208,10 @@ def upsert(
     _check_name(name, ("body", "dataset_name"))
     declared = upsert_store.resolve_types(data_schema or {})
 
-    def write(table: str) -> WrittenVersion:
-        current = upsert_store.current_columns(table)
+    grace = settings.unrecorded_grace_seconds
+
+    def write(table: str, recorded: int | None) -> WrittenVersion:
+        current = upsert_store.current_columns(table, recorded, grace)
         clashes = [
             Problem(
                 ("body", "data_schema", n), f"column {n!r} is {current[n]}, not {t}", "type.changed"
@@ -224,6 +227,8 @@ def upsert(
             table,
             data,
             key,
+            recorded=recorded,
+            grace_seconds=grace,
             declared=declared,
             allow_new_columns=not check_schema,
             scratch=scratch_folder(settings),

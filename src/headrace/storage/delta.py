@@ -38,6 +38,9 @@ from headrace.storage import objectstore
 __all__ = ["CommitFailedError", "Snapshot", "WrittenVersion", "commit_copy", "snapshot"]
 
 
+LOG_FOLDER = "_delta_log"
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """One readable version of a table: its Parquet files and its schema."""
@@ -111,6 +114,24 @@ def current_version(table: str) -> int | None:
     if not _exists(table):
         return None
     return int(_open(table).version())
+
+
+def commit_info(table: str, version: int) -> dict[str, Any]:
+    """The ``commitInfo`` of one version (with any custom metadata as top-level keys), read
+    from its log entry: ``history()`` numbers its entries down from the newest commit in
+    storage, not from the version asked for."""
+    entry = f"{table}/{LOG_FOLDER}/{version:020d}.json"
+    store = objectstore.store_for(table)
+    if store is not None:
+        text = store.read(entry).decode()
+    else:
+        with open(entry, encoding="utf-8") as f:
+            text = f.read()
+    for line in text.splitlines():
+        action = json.loads(line) if line.strip() else {}
+        if "commitInfo" in action:
+            return dict(action["commitInfo"])
+    return {}
 
 
 def new_write_folder(table: str) -> str:

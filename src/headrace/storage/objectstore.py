@@ -109,6 +109,11 @@ class ObjectStore:
             local.append(path)
         return local
 
+    def read(self, uri: str) -> bytes:
+        """The whole content of one (small) object, e.g. a Delta log entry."""
+        with self.filesystem.open_input_stream(uri.removeprefix(SCHEME)) as f:
+            return bytes(f.read())
+
     def remove(self, table: str) -> None:
         """Delete the table's objects and its mirror (gone already is fine)."""
         with contextlib.suppress(FileNotFoundError):

@@ -4,6 +4,9 @@ The rows arrive as JSON. DuckDB types them: existing columns keep the table's ty
 types (``data_schema``) type new columns, the rest are inferred. A row replaces the stored row
 with the same key entirely (fields it leaves out become NULL); rows with a new key are
 inserted. The first write of a table is an ordinary COPY + commit, as for an upload.
+
+The merge builds on the version the catalog recorded: a newer commit left unrecorded by a
+writer that died is rolled back first (``unrecorded.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from deltalake import DeltaTable
 
 from headrace.domain.problems import Problem
 from headrace.errors import Conflict, InvalidInput
-from headrace.storage import delta
+from headrace.storage import delta, unrecorded
 from headrace.storage.duck import connect, literal
 from headrace.storage.ingest import write_version
 from headrace.storage.types import quote, storable_select
@@ -42,9 +45,12 @@ def duck_types(schema: pa.Schema) -> dict[str, str]:
         con.close()
 
 
-def current_columns(table: str) -> dict[str, str] | None:
-    """The DuckDB-typed columns of the newest version, or None when there is no table."""
-    base = delta.open_base(table)
+def current_columns(
+    table: str, recorded: int | None, grace_seconds: float
+) -> dict[str, str] | None:
+    """The DuckDB-typed columns of the version a merge builds on (``unrecorded.settle``, which
+    may roll back an abandoned commit), or None when it writes the table anew."""
+    base = unrecorded.settle(table, recorded, grace_seconds).base
     return None if base is None else duck_types(pa.schema(base.schema().to_arrow()))
 
 
@@ -120,33 +126,20 @@ def _written(table: DeltaTable) -> delta.WrittenVersion:
     )
 
 
-def _merge(
-    table: str, base: DeltaTable, source: pa.Table, key: str, *, allow_new_columns: bool
-) -> delta.WrittenVersion:
-    """MERGE ``source`` into the table, retried on a fresh snapshot when another writer
-    committed first (the merge is recomputed against what is there now)."""
+def _merge(base: DeltaTable, source: pa.Table, key: str, *, allow_new_columns: bool) -> None:
     k = quote(key)
-    target = base
-    for attempt in range(MERGE_ATTEMPTS):
-        try:
-            (
-                target.merge(
-                    source,
-                    predicate=f"t.{k} = s.{k}",
-                    source_alias="s",
-                    target_alias="t",
-                    merge_schema=allow_new_columns,
-                )
-                .when_matched_update_all()
-                .when_not_matched_insert_all()
-                .execute()
-            )
-            return _written(target)
-        except delta.CommitFailedError:
-            time.sleep(0.01 * (attempt + 1))
-            fresh = delta.open_base(table)  # the table exists: the failed merge read it
-            target = fresh if fresh is not None else target
-    raise Conflict("other writes to this dataset kept landing first; try again")
+    (
+        base.merge(
+            source,
+            predicate=f"t.{k} = s.{k}",
+            source_alias="s",
+            target_alias="t",
+            merge_schema=allow_new_columns,
+        )
+        .when_matched_update_all()
+        .when_not_matched_insert_all()
+        .execute()
+    )
 
 
 def upsert(
@@ -154,12 +147,17 @@ def upsert(
     rows: Sequence[Mapping[str, Any]],
     key: str,
     *,
+    recorded: int | None,
+    grace_seconds: float,
     declared: Mapping[str, str],
     allow_new_columns: bool,
     scratch: str,
 ) -> delta.WrittenVersion:
-    """Merge ``rows`` by ``key`` into ``table`` (created when missing) as a new version.
-    ``scratch`` is a folder for the rows' temporary JSON lines file."""
+    """Merge ``rows`` by ``key`` into ``table`` (created when missing) as a new version, on
+    top of the catalog's current version ``recorded`` (``unrecorded.settle``). ``scratch`` is
+    a folder for the rows' temporary JSON lines file.
+
+    When another writer commits first, the merge is recomputed on a fresh snapshot."""
     os.makedirs(scratch, exist_ok=True)
     fd, path = tempfile.mkstemp(prefix="upsert-", suffix=".jsonl", dir=scratch)
     con = connect()
@@ -167,9 +165,10 @@ def upsert(
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             for row in rows:
                 f.write(json.dumps(row) + "\n")
-        base = delta.open_base(table)
+        base = unrecorded.settle(table, recorded, grace_seconds).base
         known = duck_types(pa.schema(base.schema().to_arrow())) if base is not None else {}
         known = {**known, **{n: t for n, t in declared.items() if n not in known}}
+        arrow: pa.Table | None = None
         try:
             columns = _infer(con, path, known)
             source = (
@@ -179,19 +178,26 @@ def upsert(
             select = (
                 f"SELECT {storable_select(list(columns), list(columns.values()))} FROM {source}"
             )
-            if base is None:
 
-                def produce(folder: str) -> list[tuple[Any, ...]]:
-                    target = literal(os.path.join(folder, "part-0.parquet"))
-                    return con.execute(
-                        f"COPY ({select}) TO {target} (FORMAT parquet, RETURN_STATS)"
-                    ).fetchall()
+            def produce(folder: str) -> list[tuple[Any, ...]]:
+                target = literal(os.path.join(folder, "part-0.parquet"))
+                return con.execute(
+                    f"COPY ({select}) TO {target} (FORMAT parquet, RETURN_STATS)"
+                ).fetchall()
 
-                return write_version(table, produce)
-            arrow = con.sql(select).to_arrow_table()
+            for attempt in range(MERGE_ATTEMPTS):
+                if base is None:  # a new table, or one with nothing recorded to merge into
+                    return write_version(table, produce)
+                arrow = arrow if arrow is not None else con.sql(select).to_arrow_table()
+                try:
+                    _merge(base, arrow, key, allow_new_columns=allow_new_columns)
+                    return _written(base)
+                except delta.CommitFailedError:
+                    time.sleep(0.01 * (attempt + 1))
+                    base = unrecorded.settle(table, recorded, grace_seconds).base
         except duckdb.Error as err:
             raise _refusal(err) from err
-        return _merge(table, base, arrow, key, allow_new_columns=allow_new_columns)
+        raise Conflict("other writes to this dataset kept landing first; try again")
     finally:
         con.close()
         os.remove(path)
