@@ -156,10 +156,10 @@ def test_ended_runs_keeps_only_ended_runs_within_its_bytes() -> None:
     )
     kept.put(pending, b"p")
     kept.put(done, b"123456")
-    assert kept.get(RunHead(pending.id, "Pending", T0, None)) is None
-    assert kept.get(RunHead(done.id, "Succeeded", T0, T0)) == b"123456"
+    assert kept.get(RunHead(pending.id, "Pending", T0)) is None
+    assert kept.get(RunHead(done.id, "Succeeded", T0)) == b"123456"
     # The row must still say what the JSON was made from.
-    assert kept.get(RunHead(done.id, "Failed", T0, T0)) is None
+    assert kept.get(RunHead(done.id, "Failed", T0)) is None
     kept.put(later, b"abcdef")  # 12 bytes: the least recently used goes
-    assert kept.get(RunHead(done.id, "Succeeded", T0, T0)) is None
-    assert kept.get(RunHead(later.id, "Failed", T0, T0)) == b"abcdef"
+    assert kept.get(RunHead(done.id, "Succeeded", T0)) is None
+    assert kept.get(RunHead(later.id, "Failed", T0)) == b"abcdef"

@@ -10,7 +10,6 @@ progress are read and serialised afresh on every request.
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import uuid
 from collections import OrderedDict
@@ -46,15 +45,14 @@ def models(views: Sequence[RunView]) -> list[RunRead]:
 @dataclass(frozen=True)
 class _Kept:
     status: str
-    finished_at: dt.datetime
     body: bytes
 
 
 class EndedRuns:
     """The JSON of ended runs by id, least recently used out first past ``max_bytes``.
 
-    The status and end time a run's JSON was made at are kept with it and must match the
-    page's row for the JSON to be used: a guard, since an ended run does not change."""
+    The status a run's JSON was made at is kept with it and must match the page's row for the
+    JSON to be used: a guard, since an ended run does not change."""
 
     def __init__(self, max_bytes: int = 64 * 2**20) -> None:
         self.max_bytes = max_bytes
@@ -65,7 +63,7 @@ class EndedRuns:
     def get(self, head: RunHead) -> bytes | None:
         with self._lock:
             kept = self._items.get(head.id)
-            if kept is None or (kept.status, kept.finished_at) != (head.status, head.finished_at):
+            if kept is None or kept.status != head.status:
                 return None
             self._items.move_to_end(head.id)
             return kept.body
@@ -77,7 +75,7 @@ class EndedRuns:
         with self._lock:
             old = self._items.pop(model.id, None)
             self._bytes -= len(old.body) if old else 0
-            self._items[model.id] = _Kept(model.status, model.finished_at, body)
+            self._items[model.id] = _Kept(model.status, body)
             self._bytes += len(body)
             while self._bytes > self.max_bytes:
                 _, dropped = self._items.popitem(last=False)

@@ -88,7 +88,6 @@ class RunHead:
     id: uuid.UUID
     status: str
     created_at: dt.datetime
-    finished_at: dt.datetime | None
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,7 @@ def heads_for_pipeline(
 ) -> list[RunHead]:
     """A page of the pipeline's runs, newest first: only the columns that say which runs they
     are and whether they have ended, so a caller reads in full only the ones it needs."""
-    query = select(runs.c.id, runs.c.status, runs.c.created_at, runs.c.finished_at).where(
+    query = select(runs.c.id, runs.c.status, runs.c.created_at).where(
         runs.c.pipeline_id == pipeline_id
     )
     if version_id is not None:
@@ -145,10 +145,7 @@ def heads_for_pipeline(
     if statuses:
         query = query.where(runs.c.status.in_(list(statuses)))
     query = page(query, runs.c.created_at, runs.c.id, after=after, limit=limit, newest_first=True)
-    return [
-        RunHead(id=r.id, status=r.status, created_at=r.created_at, finished_at=r.finished_at)
-        for r in conn.execute(query)
-    ]
+    return [RunHead(id=r.id, status=r.status, created_at=r.created_at) for r in conn.execute(query)]
 
 
 def get_many(conn: Connection, run_ids: Sequence[uuid.UUID]) -> list[RunRecord]:
