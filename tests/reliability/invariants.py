@@ -8,6 +8,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from deltalake import DeltaTable
+
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.storage import delta
@@ -107,3 +109,27 @@ def outputs(api: Api, warehouse: Path, run: dict[str, Any]) -> dict[str, list[tu
         for name, version in step["output_versions"].items():
             found[name] = read_rows(table_of(warehouse, api, ids[name]), int(version))
     return found
+
+
+def check_no_orphans(api: Api, warehouse: Path, scratch: Path) -> None:
+    """After a sweep: every Parquet file in the organisation's tables is named by some version
+    of its log (read version by version through deltalake, not by the sweep's own reading of
+    the log), no write folder is left, every table folder is a dataset's, nothing is staged."""
+    org = warehouse / uuid.UUID(api.org_id).hex
+    tables = {uuid.UUID(d["id"]).hex for d in datasets_by_name(api).values()}
+    assert {p.name for p in org.iterdir()} <= tables, "a table folder of no dataset is left"
+    for name in tables:
+        table = org / name
+        used = {
+            os.path.normpath(uri)
+            for version in log_versions(str(table))
+            for uri in DeltaTable(str(table), version=version).file_uris()
+        }
+        files = {
+            os.path.normpath(p) for p in map(str, table.rglob("*.parquet")) if "_delta_log" not in p
+        }
+        assert files <= used, f"unreferenced files are left: {sorted(files - used)}"
+        empty = [p for p in table.glob("w-*") if not any(p.iterdir())]
+        assert not empty, f"empty write folders are left: {empty}"
+    staged = list(scratch.iterdir()) if scratch.exists() else []
+    assert not staged, f"staged files are left: {staged}"

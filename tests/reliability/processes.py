@@ -98,6 +98,25 @@ class Installation:
         self.started.append(process)
         return process
 
+    def sweep(self) -> str:
+        """``headrace sweep`` with everything taken as past the grace period (the caller makes
+        sure no write is in flight); its output."""
+        done = subprocess.run(
+            headrace_command("sweep"),
+            env=self.environment(
+                HEADRACE_UNRECORDED_GRACE_SECONDS="0", HEADRACE_STEP_TIMEOUT_SECONDS="0"
+            ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    @property
+    def scratch(self) -> Path:
+        return self.root / "data" / "tmp"
+
     def stop_everything(self) -> None:
         """Stop every process started from here that still runs (a test's teardown)."""
         stop_all(self.started)

@@ -23,6 +23,7 @@ from tests.execution.support import wait_for
 from tests.factories import Api, make_pipeline, make_run
 from tests.reliability.invariants import (
     check_datasets,
+    check_no_orphans,
     datasets_by_name,
     log_versions,
     outputs,
@@ -130,6 +131,7 @@ def test_killed_during_an_upload(installation: Installation) -> None:
     # killed before its record the upload is not there; killed after it, it is whole
     assert recorded in ([0], [1, 0]), recorded
     print(f"upload killed mid-write: recorded versions {recorded}, Delta log {log_versions(table)}")
+    _check_swept(api, installation)
 
     # uploading again gives a whole new version with exactly the file's rows
     again = upload(api, "uploaded", content)
@@ -175,6 +177,7 @@ def test_an_upload_killed_before_its_record_is_not_merged_by_a_later_upsert(
     assert [v["version"] for v in recorded_versions(api, first["id"])] == [3, 0]
     assert log_versions(table) == [0, 1, 2, 3]
     check_datasets(api, installation.warehouse)
+    _check_swept(api, installation)
 
 
 def _check_recovered(
@@ -186,11 +189,21 @@ def _check_recovered(
     for run in runs:
         assert outputs(api, installation.warehouse, run) == expected
     check_datasets(api, installation.warehouse)
+    _check_swept(api, installation)
+    for run in runs:
+        assert outputs(api, installation.warehouse, run) == expected
     # running it once more gives the same data again
     make_run(api, pipeline_id)
     latest = wait_until_ended(api, pipeline_id)[0]
     assert latest["status"] == "Succeeded"
     assert outputs(api, installation.warehouse, latest) == expected
+
+
+def _check_swept(api: Api, installation: Installation) -> None:
+    """What the kill left is swept: no orphan remains, every recorded version reads the same."""
+    print(installation.sweep())
+    check_no_orphans(api, installation.warehouse, installation.scratch)
+    check_datasets(api, installation.warehouse)
 
 
 def _write_folders(table: str) -> int:

@@ -26,21 +26,33 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        """Runs the in-process worker (``HEADRACE_RUN_WORKER``) for as long as the app serves."""
+        """Runs the in-process worker (``HEADRACE_RUN_WORKER``) and its sweeper for as long as
+        the app serves."""
         if not settings.run_worker:
             yield
             return
         import threading
 
         from headrace.execution.worker import Worker
+        from headrace.services.sweep import sweep_every
 
         worker = Worker(database, settings, doorbell=doorbell)
         thread = threading.Thread(target=worker.serve, name="headrace-worker", daemon=True)
         thread.start()
+        # Beside the worker, not in its loop: a sweep of a large warehouse must not hold up runs.
+        stop_sweeping = threading.Event()
+        sweeper = threading.Thread(
+            target=sweep_every,
+            args=(database, settings, stop_sweeping),
+            name="headrace-sweep",
+            daemon=True,
+        )
+        sweeper.start()
         try:
             yield
         finally:
             worker.stop()
+            stop_sweeping.set()
             thread.join(timeout=10)
 
     app = FastAPI(

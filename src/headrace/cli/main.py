@@ -73,6 +73,15 @@ def run(
     raise typer.Exit(run_file(pipeline_file, start, end))
 
 
+@app.command()
+def sweep() -> None:
+    """Remove what writes cut short left behind: unreferenced files, abandoned unrecorded
+    commits (rolled back), staged uploads and exports; only what is past the grace period."""
+    from headrace.cli.sweep import run_sweep
+
+    raise typer.Exit(run_sweep())
+
+
 @step_app.command("exec")
 def step_exec(
     run_id: Annotated[str, typer.Option("--run", help="Id of the run.")],

@@ -56,6 +56,12 @@ def by_id(conn: Connection, org_id: uuid.UUID, dataset_id: uuid.UUID) -> Row[Any
     ).first()
 
 
+def every_table(conn: Connection) -> set[tuple[uuid.UUID, uuid.UUID]]:
+    """The organisation and id of every dataset in the store (the sweep's list of tables)."""
+    rows = conn.execute(select(datasets.c.org_id, datasets.c.id))
+    return {(uuid.UUID(str(r.org_id)), uuid.UUID(str(r.id))) for r in rows}
+
+
 def add(
     conn: Connection, org_id: uuid.UUID, dataset_id: uuid.UUID, name: str, now: dt.datetime
 ) -> None:
