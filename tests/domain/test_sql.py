@@ -34,6 +34,18 @@ def _types(sql: str, outputs: int = 1) -> list[str]:
             "SELECT * FROM r",
             set(),
         ),
+        # tables sqlglot's scopes do not count as selected are read all the same
+        ("SELECT * FROM a SEMI JOIN b ON a.id = b.id", {"a", "b"}),
+        ("SELECT * FROM a ANTI JOIN b USING (id)", {"a", "b"}),
+        ("WITH t AS (SELECT * FROM a) SELECT * FROM t SEMI JOIN b USING (id)", {"a", "b"}),
+        ("WITH b AS (SELECT 1 AS id) SELECT * FROM a SEMI JOIN b USING (id)", {"a"}),
+        ("SELECT * FROM (b AS s) AS t", {"b"}),
+        ("SELECT * FROM (a CROSS JOIN b) AS t", {"a", "b"}),
+        ("SELECT x FROM a UNION ALL SELECT x FROM a ORDER BY (SELECT 1 FROM b)", {"a", "b"}),
+        ("SELECT * FROM (SUMMARIZE b)", {"b"}),
+        ("SELECT * FROM (DESCRIBE b)", {"b"}),
+        # ... and a CTE stays shadowing through a PIVOT of it
+        ("WITH t AS (SELECT 1 AS a, 2 AS b) FROM t UNPIVOT (v FOR k IN (a, b)) AS t", set()),
         ("SELECT * FROM range(10)", set()),
         ("SELECT * FROM generate_series(1, 5)", set()),
         ("SELECT unnest([1, 2]) AS x", set()),
@@ -129,10 +141,17 @@ def test_files_named_as_tables_are_reads_of_undeclared_inputs(sql: str, table: s
         (";", "sql.empty"),
         ("SELECT * FROM a JOIN a USING (id)", "sql.invalid"),
         ("SELECT * FROM a AS x, b AS x", "sql.invalid"),
+        ("SELECT * FROM a AS x, (SELECT 1) AS x", "sql.invalid"),
+        ("WITH t AS (SELECT 1) SELECT * FROM t, t", "sql.invalid"),
+        ("SELECT * FROM (PIVOT b ON y USING sum(x)) AS p", "sql.invalid"),  # not a crash
     ],
 )
 def test_forbidden_or_broken_single_output_queries(sql: str, type_: str) -> None:
     assert type_ in _types(sql)
+
+
+def test_a_pivot_statement_reads_its_table() -> None:
+    assert "b" in analyse("WITH p AS (PIVOT b ON y USING sum(x)) SELECT * FROM p", 1).reads
 
 
 def test_parse_error_says_where() -> None:

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import ParseError, SqlglotError
+from sqlglot.errors import OptimizeError, ParseError, SqlglotError
 from sqlglot.optimizer.scope import traverse_scope
-from sqlglot.parser import Parser
 
 # A function whose name matches reads files, URLs, the catalog of settings or the environment.
 # Pure table functions (range, generate_series, unnest) stay allowed.
@@ -32,16 +31,23 @@ _FORBIDDEN_FUNCTION = re.compile(
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 _DUCKDB = Dialect.get_or_raise("duckdb")
-_parsers = threading.local()
+
+
+class _Reader(threading.local):
+    """One tokenizer and one parser per thread, each reset by its next use: making them costs
+    more than reading a short query (a 10,000-step pipeline has 10,000)."""
+
+    def __init__(self) -> None:
+        self.tokenizer = _DUCKDB.tokenizer()
+        self.parser = _DUCKDB.parser()
+
+
+_reader = _Reader()
 
 
 def _parse(sql: str) -> list[exp.Expr | None]:
-    """``sqlglot.parse(sql, read="duckdb")`` with one parser per thread, reset by each parse:
-    making a parser costs more than parsing a short query (a 10,000-step pipeline has 10,000)."""
-    parser: Parser | None = getattr(_parsers, "parser", None)
-    if parser is None:
-        parser = _parsers.parser = _DUCKDB.parser()
-    return parser.parse(_DUCKDB.tokenize(sql), sql)
+    """``sqlglot.parse(sql, read="duckdb")``."""
+    return _reader.parser.parse(_reader.tokenizer.tokenize(sql), sql)
 
 
 @dataclass
@@ -56,6 +62,37 @@ class SqlAnalysis:
         self.problems.append((msg, type_))
 
 
+@dataclass
+class _Scan:
+    """What one walk over a tree finds: every check reads this instead of walking again."""
+
+    empty_select: bool = False
+    forbidden_functions: list[str] = field(default_factory=list)
+    tables: list[exp.Table] = field(default_factory=list)
+    # A name other than a table's that could shadow or repeat one: a CTE, a derived table, a
+    # table function or LATERAL. Only then are sqlglot's scopes needed to tell what is read.
+    needs_scopes: bool = False
+
+
+def _scan(tree: exp.Expr) -> _Scan:
+    found = _Scan()
+    for node in tree.walk():
+        if isinstance(node, exp.Func):
+            name = _function_name(node)
+            if _FORBIDDEN_FUNCTION.match(name):
+                found.forbidden_functions.append(name)
+        elif isinstance(node, exp.Table):
+            found.tables.append(node)
+        elif isinstance(node, exp.Select):
+            found.empty_select = found.empty_select or not node.expressions
+        if isinstance(node, (exp.CTE, exp.Lateral)) or (
+            isinstance(node, (exp.Subquery, exp.UDTF))
+            and isinstance(node.parent, (exp.From, exp.Join))
+        ):
+            found.needs_scopes = True
+    return found
+
+
 def _function_name(node: exp.Func) -> str:
     if isinstance(node, exp.Anonymous):
         return str(node.name).lower()
@@ -63,30 +100,33 @@ def _function_name(node: exp.Func) -> str:
     return (names[0] if names else type(node).key).lower()
 
 
-def _check_functions(tree: exp.Expr, out: SqlAnalysis) -> None:
-    for node in tree.find_all(exp.Func):
-        name = _function_name(node)
-        if _FORBIDDEN_FUNCTION.match(name):
-            out.fail(
-                f"function {name}() is not allowed: a step may read only its input datasets",
-                "sql.forbidden_function",
-            )
-
-
-def _tables_read(query: exp.Expr, out: SqlAnalysis) -> set[str]:
-    """Names of real tables a query reads, walking scopes so that CTEs shadow table names."""
+def _tables_read(query: exp.Expr, scan: _Scan, out: SqlAnalysis) -> set[str]:
+    """Names of real tables a query reads: every table node the walk found, except those that
+    name a CTE where they stand. A table in a place sqlglot's scopes do not count as selected
+    (the right side of a SEMI or ANTI join, the table of a DESCRIBE or SUMMARIZE in FROM) is
+    read all the same."""
     found: set[str] = set()
+    shadowed: set[int] = set()
     try:
-        scopes = traverse_scope(query)
-        sources = [s for scope in scopes for s in scope.selected_sources.values()]
+        if scan.needs_scopes:
+            shadowed = _cte_references(query)
+        else:
+            _check_aliases(scan.tables)
     except SqlglotError as err:  # e.g. one alias used for two tables
         out.fail(f"the query is not valid: {err}", "sql.invalid")
         return found
-    for _, table in sources:
-        if not isinstance(table, exp.Table):
+    except AssertionError:  # sqlglot's scopes meet a tree they do not expect
+        out.fail(
+            "the query is not valid here: its sources cannot be told apart "
+            "(is there a PIVOT statement in FROM?)",
+            "sql.invalid",
+        )
+        return found
+    for table in scan.tables:
+        if id(table) in shadowed or isinstance(table.parent, exp.JoinHint):
             continue
         if not isinstance(table.this, exp.Identifier):
-            continue  # a table function; checked by _check_functions
+            continue  # a table function; checked by _scan
         if table.args.get("db") or table.args.get("catalog"):
             out.fail(
                 f"table {table.sql(dialect='duckdb')} is qualified: refer to datasets by name",
@@ -95,6 +135,38 @@ def _tables_read(query: exp.Expr, out: SqlAnalysis) -> set[str]:
             continue
         found.add(table.name)
     return found
+
+
+def _cte_references(query: exp.Expr) -> set[int]:
+    """The table nodes (by id) that name a CTE visible where they stand, from sqlglot's scopes;
+    these raise when a scope names two of its sources alike."""
+    found: set[int] = set()
+    for scope in traverse_scope(query):
+        scope.selected_sources  # noqa: B018 (a property that checks the names)
+        found |= {
+            id(t) for t in scope.tables if t.name in scope.cte_sources and not t.args.get("db")
+        }
+    return found
+
+
+def _check_aliases(tables: list[exp.Table]) -> None:
+    """For a query whose FROM and JOIN clauses name only tables (so none is shadowed): raise as
+    sqlglot's scopes do when a SELECT names two of its sources alike (the right side of a SEMI
+    or ANTI join may)."""
+    by_select: dict[int, tuple[list[str], set[str]]] = {}
+    for table in tables:
+        if not isinstance(table.parent, (exp.From, exp.Join)):
+            continue  # e.g. one of the functions of ROWS FROM (...): not a source of its own
+        names, semi = by_select.setdefault(id(table.parent_select), ([], set()))
+        names.append(table.alias_or_name)
+        if isinstance(table.parent, exp.Join) and table.parent.is_semi_or_anti_join:
+            semi.add(table.alias_or_name)
+    for names, semi in by_select.values():
+        seen: set[str] = set()
+        for name in names:
+            if name in seen and name not in semi:
+                raise OptimizeError(f"Alias already used: {name}")
+            seen.add(name)
 
 
 def analyse(sql: str, outputs: int) -> SqlAnalysis:
@@ -116,19 +188,24 @@ def analyse(sql: str, outputs: int) -> SqlAnalysis:
     if not statements:
         out.fail("the query is empty", "sql.empty")
         return out
-    for statement in statements:
-        if any(not select.expressions for select in statement.find_all(exp.Select)):
-            out.fail("the query cannot be parsed: a SELECT needs at least one column", "sql.parse")
-            return out
-        _check_functions(statement, out)
+    scans = [_scan(statement) for statement in statements]
+    if any(scan.empty_select for scan in scans):
+        out.fail("the query cannot be parsed: a SELECT needs at least one column", "sql.parse")
+        return out
+    for scan in scans:
+        for name in scan.forbidden_functions:
+            out.fail(
+                f"function {name}() is not allowed: a step may read only its input datasets",
+                "sql.forbidden_function",
+            )
     if outputs <= 1:
-        _analyse_single(statements, out)
+        _analyse_single(statements, scans[0], out)
     else:
         _analyse_script(statements, out)
     return out
 
 
-def _analyse_single(statements: list[exp.Expr], out: SqlAnalysis) -> None:
+def _analyse_single(statements: list[exp.Expr], scan: _Scan, out: SqlAnalysis) -> None:
     if len(statements) > 1:
         out.fail(
             f"a step with one output takes exactly one SELECT statement, got {len(statements)}",
@@ -142,7 +219,7 @@ def _analyse_single(statements: list[exp.Expr], out: SqlAnalysis) -> None:
             "sql.forbidden_statement",
         )
         return
-    out.reads |= _tables_read(statement, out)
+    out.reads |= _tables_read(statement, scan, out)
 
 
 def _analyse_script(statements: list[exp.Expr], out: SqlAnalysis) -> None:
@@ -164,7 +241,7 @@ def _analyse_script(statements: list[exp.Expr], out: SqlAnalysis) -> None:
                 "sql.forbidden_statement",
             )
             continue
-        out.reads |= _tables_read(body, out) - created
+        out.reads |= _tables_read(body, _scan(body), out) - created
         created.add(target.name)
         out.creates.append(target.name)
 
