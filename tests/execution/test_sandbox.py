@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from headrace.execution.sandbox import SandboxLimits, fresh_connection, open_sandbox
+from headrace.execution.step import step_input
 from headrace.persistence.db import Database
 from headrace.settings import Settings
 from headrace.storage import delta
@@ -163,7 +164,11 @@ def grounds(tmp_path_factory: pytest.TempPathFactory) -> Grounds:
 def sandbox(grounds: Grounds) -> Iterator[Sandbox]:
     """A fresh locked connection over the grounds."""
     con = open_sandbox(
-        fresh_connection(), {"numbers": grounds.numbers}, [grounds.write], LIMITS, grounds.spill
+        fresh_connection(),
+        {"numbers": step_input(grounds.numbers)},
+        [grounds.write],
+        LIMITS,
+        grounds.spill,
     )
     yield Sandbox(con, grounds.place, grounds.root, grounds.write, grounds.spill)
     con.close()
@@ -343,7 +348,7 @@ def test_another_organisations_table_is_out_of_reach(
     own = delta.snapshot(table_path(db, settings, api.org_id, "mine"), 0)
     spill = tmp_path / "spill"
     spill.mkdir()
-    con = open_sandbox(fresh_connection(), {"mine": own}, [], LIMITS, str(spill))
+    con = open_sandbox(fresh_connection(), {"mine": step_input(own)}, [], LIMITS, str(spill))
     try:
         assert con.execute("SELECT n FROM mine").fetchall() == [(1,)]
         with pytest.raises(duckdb.PermissionException):

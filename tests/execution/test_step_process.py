@@ -7,7 +7,11 @@ import os
 import time
 from pathlib import Path
 
-from headrace.execution.step_process import ReadyProcesses
+import duckdb
+import pytest
+
+from headrace.execution.sandbox import SandboxLimits
+from headrace.execution.step_process import ReadyProcesses, SqlJob
 from tests.execution.support import wait_for
 
 
@@ -78,3 +82,20 @@ def test_a_closed_pool_gives_each_step_its_own_process_and_keeps_none() -> None:
     pool.give_back(child)
     assert child.proc.poll() is not None
     assert pool._ready.empty()
+
+
+def test_a_process_killed_for_its_memory_is_never_reused(tmp_path: Path) -> None:
+    """It dies only once the kernel has freed its memory; until then it looks alive, and
+    was once handed to the next step (which then failed with 'exit -9')."""
+    pool = ReadyProcesses(size=1)
+    try:
+        child = pool.take()
+        limits = SandboxLimits(memory_limit="1MB", threads=1)  # killed past ~514 MiB
+        job = SqlJob("SELECT lpad('x', 2000000000, 'y') AS s", {}, {}, limits, str(tmp_path))
+        with pytest.raises(duckdb.OutOfMemoryException):
+            child.run(job)
+        assert not child.reusable()
+        pool.give_back(child)
+        assert pool._ready.empty() or pool._ready.queue[0] is not child
+    finally:
+        pool.close()

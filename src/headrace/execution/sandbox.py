@@ -16,12 +16,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
-from headrace.storage.delta import Snapshot
 from headrace.storage.types import quote, storable_select
 
 OUTPUT_VIEW = "__headrace_output"
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """One pinned input version as the step's process needs it: its Parquet files, and its
+    columns with their DuckDB types for a version that has no file. Plain strings, so a step
+    process imports neither pyarrow nor deltalake (~45 MB and ~0.15 s of CPU less each)."""
+
+    files: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -54,7 +62,7 @@ def fresh_connection() -> duckdb.DuckDBPyConnection:
 
 def open_sandbox(
     con: duckdb.DuckDBPyConnection,
-    inputs: Mapping[str, Snapshot],
+    inputs: Mapping[str, StepInput],
     write_folders: Sequence[str],
     limits: SandboxLimits,
     spill_folder: str,
@@ -68,21 +76,20 @@ def open_sandbox(
         con.execute(f"SET max_temp_directory_size={_literal(limits.max_temp_size)}")
         con.execute("SET TimeZone='UTC'")
         files: list[str] = []
-        for name, snap in inputs.items():
-            if snap.files:
+        for name, step_input in inputs.items():
+            if step_input.files:
                 con.execute(
                     f"CREATE VIEW {quote(name)} AS SELECT * FROM "
-                    f"read_parquet({_list(snap.files)}, union_by_name=true)"
+                    f"read_parquet({_list(step_input.files)}, union_by_name=true)"
                 )
-                files += snap.files
+                files += step_input.files
             else:
                 # An empty version has no file to read; an empty table keeps its columns.
-                empty = pa.table({f.name: pa.array([], f.type) for f in snap.schema})
-                con.register(f"__empty_{len(files)}_{name}", empty)
-                con.execute(
-                    f"CREATE VIEW {quote(name)} AS SELECT * FROM "
-                    f"{quote(f'__empty_{len(files)}_{name}')}"
+                columns = ", ".join(
+                    f"CAST(NULL AS {type_}) AS {quote(column)}"
+                    for column, type_ in step_input.columns
                 )
+                con.execute(f"CREATE VIEW {quote(name)} AS SELECT {columns} LIMIT 0")
         if files:
             con.execute(f"SET allowed_paths={_list(files)}")
         folders = [os.path.join(f, "") for f in write_folders]

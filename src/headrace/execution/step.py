@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Row
 from headrace.domain.pipeline import Step, step_from_dict
 from headrace.domain.runs import StepStatus
 from headrace.errors import HeadraceError
-from headrace.execution.sandbox import SandboxLimits, spill_folder
+from headrace.execution.sandbox import SandboxLimits, StepInput, spill_folder
 from headrace.execution.step_process import READY, SqlJob, StepProcess
 from headrace.persistence.db import Database
 from headrace.persistence.records import RunRecord
@@ -35,11 +35,19 @@ from headrace.services.clock import utcnow
 from headrace.settings import Settings
 from headrace.storage import delta
 from headrace.storage.snapshots import TableCache
+from headrace.storage.upsert import duck_types
 from headrace.storage.warehouse import Warehouse
 
 log = logging.getLogger("headrace.step")
 
 COMMIT_ATTEMPTS = 10
+
+
+def step_input(snapshot: delta.Snapshot) -> StepInput:
+    """What the step's process reads of a pinned version; the columns only matter (and cost a
+    DuckDB connection to type) when the version has no file."""
+    columns = () if snapshot.files else tuple(duck_types(snapshot.schema).items())
+    return StepInput(files=tuple(snapshot.files), columns=columns)
 
 
 class StepFailed(Exception):
@@ -253,7 +261,9 @@ class StepRunner:
             for n in [*pinned, *config.output_datasets]
         }
         tables = {name: self.warehouse.table(run.org_id, ids[name]) for name in ids}
-        snapshots = {name: self.tables.snapshot(tables[name], v) for name, v in pinned.items()}
+        inputs = {
+            name: step_input(self.tables.snapshot(tables[name], v)) for name, v in pinned.items()
+        }
         report.line("reads " + (", ".join(f"{n}@v{v}" for n, v in pinned.items()) or "nothing"))
         report.set(input_versions=pinned)
         # Each base snapshot is taken before writing, so a concurrent commit is detected.
@@ -263,7 +273,7 @@ class StepRunner:
             with spill_folder() as spill:
                 try:
                     interrupt.attach(child)
-                    job = SqlJob(config.query, snapshots, folders, self.limits, spill)
+                    job = SqlJob(config.query, inputs, folders, self.limits, spill)
                     copies = child.run(job)
                 finally:
                     interrupt.attach(None)

@@ -31,9 +31,8 @@ import time
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # this module is imported to start children early, before any of these
-    from headrace.execution.sandbox import SandboxLimits
-    from headrace.storage.delta import Snapshot
+if TYPE_CHECKING:  # this module is imported to start children early, before DuckDB
+    from headrace.execution.sandbox import SandboxLimits, StepInput
 
 POLL_SECONDS = 0.05
 BOOT_SECONDS = 30  # a step waits this long for a child already booting, then starts its own
@@ -60,7 +59,7 @@ class SqlJob:
     """Everything the child needs: the SQL, the pinned inputs, where each output goes."""
 
     query: str
-    inputs: dict[str, Snapshot]
+    inputs: dict[str, StepInput]
     folders: dict[str, str]  # output name -> its fresh write folder
     limits: SandboxLimits
     spill: str
@@ -103,7 +102,8 @@ class StepProcess:
             stdout=subprocess.PIPE,
             env=env,
         )
-        self._stopped = False
+        self._stopped = False  # by the worker (timeout, cancel)
+        self._killed = False  # for its memory
         self.steps = 0
 
     def wait_ready(self) -> None:
@@ -128,6 +128,7 @@ class StepProcess:
     def reusable(self) -> bool:
         return (
             not self._stopped
+            and not self._killed
             and self.proc.poll() is None
             and self.steps < MAX_STEPS
             and _resident_bytes(self.proc.pid) < RECYCLE_BYTES
@@ -154,6 +155,9 @@ class StepProcess:
                         return result
                     raise value
                 if _resident_bytes(self.proc.pid) > cap:
+                    # Marked first: a killed child dies only once its memory is freed, and
+                    # until then it looks alive to ``reusable()``.
+                    self._killed = True
                     self.proc.kill()
                     raise duckdb.OutOfMemoryException(
                         f"the step used more than {cap // 1024**2} MiB of memory (its "
@@ -312,12 +316,12 @@ def _child() -> None:
             message: tuple[str, object] = ("ok", write_outputs(con, job.query, job.folders))
         except Exception as err:  # sent back and raised in the worker
             message = ("error", err)
-        finally:
-            con.close()
         try:
             _send(out, message)
         except (pickle.PicklingError, TypeError, AttributeError):
             _send(out, ("error", RuntimeError(f"{type(message[1]).__name__}: {message[1]}")))
+        # After the answer, while the worker records the step: neither is the step's time.
+        con.close()
         con = fresh_connection()
 
 
