@@ -123,14 +123,14 @@ def compile_plan(steps: Sequence[Step], selected: Collection[str]) -> ExecutionP
     chosen = set(selected)
     written = {out for name in chosen for out in by_name[name].config.output_datasets}
     planned: list[PlannedStep] = []
-    external: list[str] = []
+    external: dict[str, None] = {}  # an ordered set: a pipeline may read thousands of sources
     for name in dag.topological_order():
         if name not in chosen:
             continue
         config = by_name[name].config
         for inp in config.input_datasets:
-            if inp not in written and inp not in external:
-                external.append(inp)
+            if inp not in written:
+                external.setdefault(inp)
         planned.append(
             PlannedStep(
                 name=name,
