@@ -9,7 +9,7 @@ from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 
 from headrace.domain.pipeline import Step
 from headrace.persistence.paging import Keyset, page
@@ -52,13 +52,19 @@ def add(
     )
 
 
+# Built once (every request on a pipeline loads it): building the statement and its cache
+# key on each call cost more than running it.
+_GET = select(pipelines).where(
+    pipelines.c.id == bindparam("pipeline_id"), pipelines.c.org_id == bindparam("org_id")
+)
+_GET_LOCKED = _GET.with_for_update()
+
+
 def get(
     conn: Connection, org_id: uuid.UUID, pipeline_id: uuid.UUID, *, lock: bool = False
 ) -> PipelineRecord | None:
-    query = select(pipelines).where(pipelines.c.id == pipeline_id, pipelines.c.org_id == org_id)
-    if lock:
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    query = _GET_LOCKED if lock else _GET
+    row = conn.execute(query, {"pipeline_id": pipeline_id, "org_id": org_id}).first()
     return _pipeline(row) if row else None
 
 

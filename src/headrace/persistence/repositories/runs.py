@@ -16,28 +16,36 @@ from headrace.persistence.tables import run_steps, runs, step_logs
 ACTIVE = ("Pending", "Running")
 
 
+# Built once: ``insert(table).values(**row)`` made a new statement, and its cache key, on
+# every call (~1 ms of CPU per run created); executed with parameters, these compile once.
+_INSERT_RUN = insert(runs)
+_INSERT_STEPS = insert(run_steps)
+
+
 def add(conn: Connection, run: RunRecord) -> None:
+    """The run and its steps: two statements (the steps in one ``executemany``)."""
     conn.execute(
-        insert(runs).values(
-            id=run.id,
-            org_id=run.org_id,
-            pipeline_id=run.pipeline_id,
-            version_id=run.version_id,
-            name=run.name,
-            status=run.status,
-            start_job_name=run.start_job_name,
-            end_job_name=run.end_job_name,
-            retry_of=run.retry_of,
-            argo_manifest=run.argo_manifest,
-            argo_metadata=run.argo_metadata,
-            created_at=run.created_at,
-            started_at=run.started_at,
-            finished_at=run.finished_at,
-            cancel_requested=0,
-        )
+        _INSERT_RUN,
+        {
+            "id": run.id,
+            "org_id": run.org_id,
+            "pipeline_id": run.pipeline_id,
+            "version_id": run.version_id,
+            "name": run.name,
+            "status": run.status,
+            "start_job_name": run.start_job_name,
+            "end_job_name": run.end_job_name,
+            "retry_of": run.retry_of,
+            "argo_manifest": run.argo_manifest,
+            "argo_metadata": run.argo_metadata,
+            "created_at": run.created_at,
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+            "cancel_requested": 0,
+        },
     )
     conn.execute(
-        insert(run_steps),
+        _INSERT_STEPS,
         [
             {
                 "id": uuid.uuid4(),
