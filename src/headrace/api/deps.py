@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -26,17 +26,19 @@ from headrace.settings import Settings
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <api key>")
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
+    # The dependencies that do no I/O are coroutines: FastAPI runs a plain function in its
+    # thread pool, and each hop there cost more than the dependency itself.
     db: Database = request.app.state.db
     return db
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_doorbell(request: Request) -> Doorbell:
+async def get_doorbell(request: Request) -> Doorbell:
     doorbell: Doorbell = request.app.state.doorbell
     return doorbell
 
@@ -64,10 +66,10 @@ def _principal(
     return keys.authenticate(db, secret, current_org_id)
 
 
-def require(role: Role) -> Callable[..., Principal]:
+def require(role: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits keys of ``role`` or above (else 403)."""
 
-    def check(who: Annotated[Principal, Depends(_principal)]) -> Principal:
+    async def check(who: Annotated[Principal, Depends(_principal)]) -> Principal:
         if not who.role.allows(role):
             raise Forbidden(f"this needs a key with the {role} role; this key is {who.role}")
         return who
@@ -118,7 +120,7 @@ class PageRequest:
         self.response.headers["Link"] = f'<{url}>; rel="next"'
 
 
-def _page(
+async def _page(
     request: Request,
     response: Response,
     limit: Annotated[int, Query(ge=1, le=1000, description="Items per page (max 1000).")] = 100,
