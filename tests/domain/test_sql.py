@@ -184,6 +184,10 @@ def test_problems_of_every_statement_are_kept() -> None:
     assert "sql.statement_count" in types
 
 
+def test_sql_that_breaks_sqlglots_parser_is_a_problem_not_a_crash() -> None:
+    assert _types("SELECT a ->| 'y')") == ["sql.parse"]
+
+
 def test_untokenizable_sql_is_a_located_problem_not_a_crash() -> None:
     from headrace.domain.sql import analyse
 

@@ -185,6 +185,9 @@ def analyse(sql: str, outputs: int) -> SqlAnalysis:
     except SqlglotError as err:  # e.g. TokenError: an unterminated comment or quote
         out.fail(f"the query cannot be parsed: {err}", "sql.parse")
         return out
+    except TypeError:  # sqlglot's compiled parser on some broken input, e.g. "SELECT a ->| 1"
+        out.fail("the query cannot be parsed", "sql.parse")
+        return out
     if not statements:
         out.fail("the query is empty", "sql.empty")
         return out
