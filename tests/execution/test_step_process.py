@@ -44,7 +44,7 @@ def _children() -> set[int]:
     return found
 
 
-def test_the_pool_keeps_size_children_ready_and_no_more() -> None:
+def test_the_pool_keeps_size_children_counting_those_out_on_a_step() -> None:
     before = _children()
     pool = ReadyProcesses(size=2)
     try:
@@ -52,11 +52,17 @@ def test_the_pool_keeps_size_children_ready_and_no_more() -> None:
         wait_for(lambda: pool._ready.full(), timeout=60, what="two ready children")
         time.sleep(1)  # time enough for a third to boot, were one started
         assert len(_children() - before) == 2
-        child = pool.take()  # one taken: one more boots to take its place
-        wait_for(lambda: pool._ready.full(), timeout=60, what="the place refilled")
-        assert len(_children() - before) == 3
-        pool.give_back(child)  # the pool is full: the one given back is ended
-        assert child.proc.poll() is not None
+        child = pool.take()  # out on a step, coming back: nothing boots to replace it
+        time.sleep(1)
+        assert len(_children() - before) == 2
+        pool.give_back(child)
+        assert pool._ready.full() and child.proc.poll() is None
+        lost = pool.take()
+        lost.interrupt()  # stopped mid-step (timeout, cancel): it does not come back
+        pool.give_back(lost)
+        assert lost.proc.poll() is not None
+        wait_for(lambda: pool._ready.full(), timeout=60, what="the lost one replaced")
+        assert len(_children() - before) == 2
     finally:
         pool.close()
     assert _children() - before == set()

@@ -24,7 +24,7 @@ from headrace.domain.pipeline import Step, step_from_dict
 from headrace.domain.runs import StepStatus
 from headrace.errors import HeadraceError
 from headrace.execution.sandbox import SandboxLimits, StepInput, spill_folder
-from headrace.execution.step_process import READY, SqlJob, StepProcess
+from headrace.execution.step_process import READY, SqlJob, StepProcess, StepTimedOut
 from headrace.persistence.db import Database
 from headrace.persistence.records import RunRecord
 from headrace.persistence.repositories import datasets as datasets_repo
@@ -60,16 +60,16 @@ class Interruptible(Protocol):
 
 @dataclass
 class Interrupt:
-    """Lets another thread stop a running step: on cancel, or when its time is up."""
+    """Lets the worker's thread stop a running step when its run is cancelled (a step's own
+    timeout is the deadline its process is run with)."""
 
     reason: str | None = None
     _con: Interruptible | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def attach(self, con: Interruptible | None) -> None:
-        """Route later ``fire()`` calls to ``con`` (the step's process, or a DuckDB
-        connection); raise at once when already fired, since DuckDB ignores an interrupt sent
-        while no statement is running."""
+        """Route later ``fire()`` calls to ``con`` (the step's process); raise at once when
+        already fired, so a step cancelled before it began does not begin."""
         with self._lock:
             self._con = con
             if con is not None and self.reason is not None:
@@ -167,15 +167,15 @@ class StepRunner:
             report.write(conn)
         # Before the clock starts: waiting for a process to start is not the step's time.
         child = READY.take()
-        done = threading.Event()
-        threading.Thread(
-            target=self._watch, args=(interrupt, done), name="headrace-step-timeout", daemon=True
-        ).start()
         started = time.perf_counter()
+        deadline = time.monotonic() + self.settings.step_timeout_seconds
         try:
-            outcome = self._execute(run, step, catalog_rows, interrupt, report, child)
+            outcome = self._execute(run, step, catalog_rows, interrupt, report, child, deadline)
         except StepFailed as err:
             outcome = StepOutcome(StepStatus.FAILED, str(err))
+        except StepTimedOut:
+            timeout = self.settings.step_timeout_seconds
+            outcome = StepOutcome(StepStatus.FAILED, f"the step timed out after {timeout:g} s")
         except duckdb.InterruptException:
             reason = interrupt.reason or "interrupted"
             status = StepStatus.CANCELLED if reason == "cancelled" else StepStatus.FAILED
@@ -196,7 +196,6 @@ class StepRunner:
             log.exception("step %s of run %s failed unexpectedly", step_name, run_id)
             outcome = StepOutcome(StepStatus.ERROR, f"{type(err).__name__}: {err}")
         finally:
-            done.set()
             interrupt.attach(None)
             READY.give_back(child)
         elapsed = time.perf_counter() - started
@@ -206,17 +205,6 @@ class StepRunner:
         report.set(status=outcome.status.value, finished_at=utcnow(), error=outcome.error)
         report.flush(self.db)
         return outcome
-
-    def _watch(self, interrupt: Interrupt, done: threading.Event) -> None:
-        """Interrupt the step when its time is up, then again until it has ended: DuckDB drops
-        an interrupt that arrives between two of the step's statements."""
-        if done.wait(self.settings.step_timeout_seconds):
-            return
-        reason = f"timed out after {self.settings.step_timeout_seconds:g} s"
-        while True:
-            interrupt.fire(reason)
-            if done.wait(0.1):
-                return
 
     @staticmethod
     def _pinned_inputs(
@@ -251,6 +239,7 @@ class StepRunner:
         interrupt: Interrupt,
         report: StepReport,
         child: StepProcess,
+        deadline: float,
     ) -> StepOutcome:
         config = step.config
         pinned = self._pinned_inputs(run, step, catalog_rows)
@@ -274,7 +263,7 @@ class StepRunner:
                 try:
                     interrupt.attach(child)
                     job = SqlJob(config.query, inputs, folders, self.limits, spill)
-                    copies = child.run(job)
+                    copies = child.run(job, deadline)
                 finally:
                     interrupt.attach(None)
         except BaseException:

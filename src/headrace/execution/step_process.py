@@ -65,6 +65,10 @@ class SqlJob:
     spill: str
 
 
+class StepTimedOut(Exception):
+    """The step was still running at its deadline, and its process was ended."""
+
+
 class StepProcessDied(RuntimeError):
     """The child ended without an answer, and not because the worker stopped it."""
 
@@ -134,10 +138,11 @@ class StepProcess:
             and _resident_bytes(self.proc.pid) < RECYCLE_BYTES
         )
 
-    def run(self, job: SqlJob) -> dict[str, list[tuple[Any, ...]]]:
+    def run(self, job: SqlJob, deadline: float | None = None) -> dict[str, list[tuple[Any, ...]]]:
         """The RETURN_STATS rows of each output; DuckDB's own exception when the SQL failed,
         ``duckdb.InterruptException`` when ``interrupt()`` stopped it,
-        ``duckdb.OutOfMemoryException`` when it passed ``hard_memory_cap``."""
+        ``duckdb.OutOfMemoryException`` when it passed ``hard_memory_cap``, ``StepTimedOut``
+        when it was still running at ``deadline`` (``time.monotonic()``)."""
         import duckdb
 
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -154,6 +159,9 @@ class StepProcess:
                         result: dict[str, list[tuple[Any, ...]]] = value
                         return result
                     raise value
+                if deadline is not None and time.monotonic() > deadline:
+                    self.interrupt()
+                    raise StepTimedOut
                 if _resident_bytes(self.proc.pid) > cap:
                     # Marked first: a killed child dies only once its memory is freed, and
                     # until then it looks alive to ``reusable()``.
@@ -175,18 +183,21 @@ class StepProcess:
 
 
 class ReadyProcesses:
-    """Up to ``size`` started children waiting for a job, refilled by a background thread
-    that starts with ``start()`` or the first step taken (a process that never runs a step
-    starts none), and children given back after a step. One per process: children are not
+    """Children ready for a job: ``size`` of them, counting those out running a step (they
+    come back after it), refilled by a background thread that starts with ``start()`` or the
+    first step taken (a process that never runs a step starts none). A child that does not
+    come back (ended, stopped, too large) is replaced. One per process: children are not
     tied to any limits or settings. Once closed, each step gets a child of its own, ended
     after it (an Argo pod runs one step and keeps nothing ready)."""
 
     def __init__(self, size: int = 2) -> None:
+        self._size = size
         self._ready: queue.Queue[StepProcess] = queue.Queue(maxsize=size)
+        self._out = 0  # taken and not given back yet
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._booting: StepProcess | None = None
-        self._wanted = threading.Event()  # a child was taken: boot another
+        self._changed = threading.Event()  # one was taken or given back: look again
         self._lock = threading.Lock()
         atexit.register(self.close)
 
@@ -203,6 +214,9 @@ class ReadyProcesses:
     def take(self) -> StepProcess:
         """A started child: a ready one when there is one, else one started now."""
         self.start()
+        with self._lock:
+            self._out += 1
+        self._changed.set()
         while True:
             with self._lock:
                 booting = self._booting is not None
@@ -213,7 +227,6 @@ class ReadyProcesses:
                 )
             except queue.Empty:
                 break
-            self._wanted.set()
             if waiting.proc.poll() is None:
                 return waiting
             # It ended while it waited (killed from outside, e.g. by the kernel when memory
@@ -225,6 +238,9 @@ class ReadyProcesses:
 
     def give_back(self, child: StepProcess) -> None:
         """Keep ``child`` for a later step when it is still healthy, else end it."""
+        with self._lock:
+            self._out -= 1
+        self._changed.set()
         if self._stop.is_set() or not child.reusable():
             child.discard()
             return
@@ -233,13 +249,17 @@ class ReadyProcesses:
         except queue.Full:
             child.discard()
 
+    def _short(self) -> bool:
+        with self._lock:
+            return self._ready.qsize() + self._out < self._size
+
     def _fill(self) -> None:
-        """Boot a child whenever fewer than ``size`` wait, one at a time (never one more:
-        each costs ~100 MB)."""
+        """Boot a child whenever fewer than ``size`` are ready or out, one at a time (never
+        one more: each costs ~60 MB and a second of CPU to start)."""
         while not self._stop.is_set():
-            self._wanted.clear()
-            if self._ready.full():
-                self._wanted.wait()
+            self._changed.clear()
+            if not self._short():
+                self._changed.wait()
                 continue
             try:
                 child = StepProcess()
@@ -264,7 +284,7 @@ class ReadyProcesses:
         """Stop refilling and end the waiting children (and one still booting: an exit
         does not wait for it)."""
         self._stop.set()
-        self._wanted.set()
+        self._changed.set()
         with self._lock:
             if self._booting is not None:
                 self._booting.proc.kill()
