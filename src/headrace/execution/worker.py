@@ -14,6 +14,7 @@ import socket
 import threading
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -219,16 +220,20 @@ class Worker:
             runs_repo.set_run(conn, run_id, argo_metadata=local_metadata(run))
 
     def _finish(self, run_id: uuid.UUID, outcome: RunStatus) -> None:
+        """End the run and every step not ended yet, and publish the final metadata, built
+        from what was read and written here (not read again)."""
         now = utcnow()
+        final = StepStatus.CANCELLED if outcome is RunStatus.CANCELLED else StepStatus.ERROR
         with self.db.unit_of_work() as conn:
             run = runs_repo.get_by_id(conn, run_id)
             assert run is not None
+            steps = []
             for s in run.steps:
                 if not StepStatus(s.status).terminal:
-                    final = (
-                        StepStatus.CANCELLED if outcome is RunStatus.CANCELLED else StepStatus.ERROR
-                    )
                     runs_repo.set_step(conn, run_id, s.name, status=final.value, finished_at=now)
+                    s = replace(s, status=final.value, finished_at=now)
+                steps.append(s)
+            ended = replace(run, status=outcome.value, finished_at=now, steps=steps)
             runs_repo.set_run(
                 conn,
                 run_id,
@@ -236,8 +241,6 @@ class Worker:
                 finished_at=now,
                 worker_id=None,
                 lease_expires_at=None,
+                argo_metadata=local_metadata(ended),
             )
-            run = runs_repo.get_by_id(conn, run_id)
-            assert run is not None
-            runs_repo.set_run(conn, run_id, argo_metadata=local_metadata(run))
         log.info("run %s %s", run_id, outcome.value)
