@@ -34,7 +34,7 @@ from headrace.services import datasets as catalog
 from headrace.services.clock import utcnow
 from headrace.settings import Settings
 from headrace.storage import delta
-from headrace.storage.snapshots import TableCache
+from headrace.storage.snapshots import TableCache, brought_forward
 from headrace.storage.upsert import duck_types
 from headrace.storage.warehouse import Warehouse
 
@@ -300,5 +300,5 @@ class StepRunner:
                 if attempt == COMMIT_ATTEMPTS - 1:
                     raise
                 time.sleep(0.01 * (attempt + 1))
-                base = delta.open_base(table)
+                base = brought_forward(table, base)
         raise AssertionError("unreachable")

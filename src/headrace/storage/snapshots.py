@@ -45,6 +45,18 @@ class _Lru(Generic[_K, _V]):
             self._items.popitem(last=False)
 
 
+def brought_forward(table: str, base: DeltaTable | None) -> DeltaTable | None:
+    """``base`` updated to the table's newest version by reading only the commits since
+    (opening a table replays its log from the last checkpoint: up to 100 commits)."""
+    if base is not None:
+        try:
+            base.update_incremental()
+            return base
+        except Exception:  # e.g. the commits since were cleaned up: read it afresh
+            pass
+    return delta.open_base(table)
+
+
 class TableCache:
     """Snapshots of committed versions and the bases of the next writes, per table path."""
 
@@ -69,13 +81,7 @@ class TableCache:
         ``give_back``."""
         with self._lock:
             base = self._bases.pop(table)
-        if base is not None:
-            try:
-                base.update_incremental()
-                return base
-            except Exception:  # e.g. the commits since were cleaned up: read it afresh
-                pass
-        return delta.open_base(table)
+        return brought_forward(table, base)
 
     def give_back(self, table: str, base: DeltaTable | None, written: delta.WrittenVersion) -> None:
         """Return the base after a commit, and keep the version it committed: its files are
