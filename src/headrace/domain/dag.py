@@ -28,11 +28,11 @@ class Dag:
         upstream: dict[str, tuple[str, ...]] = {}
         downstream: dict[str, list[str]] = {s.name: [] for s in steps}
         for step in steps:
-            ups: list[str] = []
+            ups: dict[str, None] = {}  # an ordered set: a step may read thousands of datasets
             for inp in step.config.input_datasets:
                 writer = writer_of.get(inp)
-                if writer is not None and writer != step.name and writer not in ups:
-                    ups.append(writer)
+                if writer is not None and writer != step.name:
+                    ups.setdefault(writer)
             upstream[step.name] = tuple(ups)
             for up in ups:
                 downstream[up].append(step.name)

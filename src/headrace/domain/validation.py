@@ -6,6 +6,7 @@ once; a step without a usable name is located by its position instead.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from headrace.domain.dag import Dag
@@ -82,8 +83,9 @@ def _check_step(step: Step, where: str | int, writers: dict[str, str]) -> list[P
         problems.append(
             Problem((*loc, "output_datasets"), "a step needs at least one output", "outputs.empty")
         )
+    inputs = set(config.input_datasets)  # sets throughout: a step may list thousands
     for name in config.output_datasets:
-        if name in config.input_datasets:
+        if name in inputs:
             problems.append(
                 Problem(
                     (*loc, "output_datasets"),
@@ -120,7 +122,8 @@ def _check_query(step: Step, loc: Loc) -> list[Problem]:
             )
         )
     if len(config.output_datasets) > 1:
-        missing = [o for o in config.output_datasets if o not in analysis.creates]
+        created = Counter(analysis.creates)
+        missing = [o for o in config.output_datasets if o not in created]
         for name in missing:
             problems.append(
                 Problem(
@@ -129,8 +132,7 @@ def _check_query(step: Step, loc: Loc) -> list[Problem]:
                     "sql.output_not_created",
                 )
             )
-        dupes = {n for n in analysis.creates if analysis.creates.count(n) > 1}
-        for name in sorted(dupes):
+        for name in sorted(n for n, times in created.items() if times > 1):
             problems.append(
                 Problem(loc, f"table {name!r} is created more than once", "sql.duplicate_create")
             )
