@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import os
 import socket
 import threading
+import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
@@ -41,6 +43,27 @@ SATISFIED = frozenset({StepStatus.SUCCEEDED, StepStatus.SKIPPED})
 STORE_UNAVAILABLE = (OperationalError, InterfaceError)
 # How long a worker waits before it tries the store again after such an error.
 STORE_RETRY_SECONDS = 1.0
+
+
+# A run's lease is renewed, its cancel flag read and its metadata published at most this
+# often, not on every scheduling pass: each is a transaction on the path from one step to
+# the next, and a step of a small pipeline takes less.
+BOOKKEEPING_SECONDS = 0.5
+
+
+class _Every:
+    """``due()`` is true at the first ask, then at most once per ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._last = -math.inf
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self._last < self.seconds:
+            return False
+        self._last = now
+        return True
 
 
 class LeaseLost(Exception):
@@ -154,14 +177,15 @@ class Worker:
         interrupts: dict[str, Interrupt] = {}
         futures: dict[Future[StepOutcome], str] = {}
         cancelled = False
+        beat = _Every(min(BOOKKEEPING_SECONDS, self.settings.lease_seconds / 3))
+        publish = _Every(BOOKKEEPING_SECONDS)
         with ThreadPoolExecutor(max_workers=max(1, self.settings.max_parallel_steps)) as pool:
             while True:
-                # One transaction per pass renews the lease and asks whether to cancel.
-                if self._heartbeat_and_cancelled(run_id) and not cancelled:
+                # One transaction renews the lease and asks whether to cancel.
+                if beat.due() and self._heartbeat_and_cancelled(run_id):
                     cancelled = True
                 if cancelled:
-                    # On every pass, not once: DuckDB drops an interrupt that arrives while a
-                    # step is between two statements (or has not started its first).
+                    # A step not started yet never starts (``Interrupt.attach``).
                     for interrupt in interrupts.values():
                         interrupt.fire("cancelled")
                 for name, state in status.items():
@@ -180,7 +204,8 @@ class Worker:
                         futures[pool.submit(self.runner.run, run_id, name, interrupts[name])] = name
                 if not futures:
                     break
-                self._publish(run_id)
+                if publish.due():
+                    self._publish(run_id)
                 done, _ = wait(
                     list(futures),
                     timeout=min(1.0, self.settings.lease_seconds / 3),
