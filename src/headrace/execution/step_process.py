@@ -238,16 +238,20 @@ class ReadyProcesses:
 
     def give_back(self, child: StepProcess) -> None:
         """Keep ``child`` for a later step when it is still healthy, else end it."""
-        with self._lock:
-            self._out -= 1
-        self._changed.set()
-        if self._stop.is_set() or not child.reusable():
-            child.discard()
-            return
         try:
-            self._ready.put_nowait(child)
-        except queue.Full:
-            child.discard()
+            if self._stop.is_set() or not child.reusable():
+                child.discard()
+            else:
+                try:
+                    self._ready.put_nowait(child)
+                except queue.Full:
+                    child.discard()
+        finally:
+            # Only now: counted neither out nor ready in between, it would look missing and
+            # the filling thread would boot a surplus child.
+            with self._lock:
+                self._out -= 1
+            self._changed.set()
 
     def _short(self) -> bool:
         with self._lock:
