@@ -7,13 +7,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from headrace.client import health
 
 HEADRACE = str(Path(sys.executable).parent / "headrace")
 
@@ -60,17 +59,10 @@ class Server:
 
 
 def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    if not health.wait_healthy(url, timeout, alive=lambda: process.poll() is None):
         if process.poll() is not None:
             raise RuntimeError(f"the server exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"{url} did not come up in {timeout} s")
+        raise TimeoutError(f"{url} did not come up in {timeout} s")
 
 
 def create_org(env: Mapping[str, str]) -> str:

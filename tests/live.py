@@ -14,11 +14,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from headrace.client import health
 from headrace.persistence.db import Database
 from headrace.services import keys
 
@@ -55,17 +55,9 @@ class Served:
 def wait_healthy(
     url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 120
 ) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"headrace serve exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"headrace serve did not become healthy: {log.read_text()[-2000:]}")
+    if not health.wait_healthy(url, timeout, alive=lambda: process.poll() is None):
+        state = "exited" if process.poll() is not None else "did not become healthy"
+        raise RuntimeError(f"headrace serve {state}: {log.read_text()[-2000:]}")
 
 
 @contextmanager
