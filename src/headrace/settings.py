@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     )
     step_memory_limit: str = Field("4GB", description="DuckDB memory_limit of each step.")
     step_threads: int = Field(2, description="DuckDB threads of each step.")
+    step_spill_limit: str = Field(
+        "20GB",
+        description="Disk a step may spill to when its data outgrows step_memory_limit "
+        "(DuckDB max_temp_directory_size); past it the step fails.",
+    )
     max_parallel_steps: int = Field(4, description="Steps of one run that may run at once.")
     run_worker: bool = Field(True, description="`headrace serve` runs a worker in-process.")
     worker_poll_seconds: float = Field(0.05, description="How often an idle worker looks for runs.")

@@ -36,7 +36,7 @@ class StepInput:
 class SandboxLimits:
     memory_limit: str
     threads: int
-    max_temp_size: str = "20GB"
+    max_temp_size: str = "20GB"  # settings.step_spill_limit
 
 
 def _literal(value: str) -> str:

@@ -140,7 +140,9 @@ class StepRunner:
         self.settings = settings
         self.warehouse = Warehouse.from_settings(settings)
         self.limits = SandboxLimits(
-            memory_limit=settings.step_memory_limit, threads=settings.step_threads
+            memory_limit=settings.step_memory_limit,
+            threads=settings.step_threads,
+            max_temp_size=settings.step_spill_limit,
         )
         self.tables = TableCache()
 
