@@ -262,3 +262,18 @@ def test_partial_run_reads_unselected_upstream_at_its_current_version(
     assert steps(only)["double"]["input_versions"] == {"numbers": 2}
     assert dataset_rows(db, settings, api.org_id, "doubled", 2) == [(14,)]
     assert current_version(db, api.org_id, "total") == 1
+
+
+def test_a_step_that_would_spill_past_its_limit_fails_and_writes_nothing(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    tight = settings.model_copy(
+        update={"step_memory_limit": "64MB", "step_spill_limit": "1MB", "step_threads": 1}
+    )
+    query = "SELECT range AS n, md5(range::VARCHAR) AS h FROM range(3000000) ORDER BY h"
+    pipeline = make_pipeline(api, [make_step("sort", query, [], ["sorted"])])
+    run = run_pipeline(api, db, tight, pipeline["id"])
+    assert run["status"] == "Failed"
+    error = steps(run)["sort"]["error"]
+    assert "max_temp_directory_size" in error, error
+    assert current_version(db, api.org_id, "sorted") is None
