@@ -3,7 +3,11 @@ commands that drive a server over its API (``cli/remote/``)."""
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
+import sys
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -156,5 +160,23 @@ def demo(
     raise typer.Exit(run_demo(folder))
 
 
+def main() -> None:
+    """The ``headrace`` command. When nothing is left running it ends without tearing the
+    interpreter down: finalising DuckDB, deltalake, pyarrow and SQLAlchemy takes ~0.2 s, a
+    sixth of a small ``headrace run``. Exit handlers still run and output is flushed."""
+    try:
+        app()
+        code: str | int | None = 0
+    except SystemExit as done:
+        code = done.code
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if any(t.is_alive() and not t.daemon for t in others) or isinstance(code, str):
+        sys.exit(code)  # a thread to wait for, or a message to print: the ordinary way
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
+
+
 if __name__ == "__main__":
-    app()
+    main()
