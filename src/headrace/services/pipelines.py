@@ -81,8 +81,8 @@ def create(
                 description=description,
                 now=now,
             )
-            repo.add_version(conn, pipeline_id=pipeline_id, steps=steps, now=now)
-            return _view(conn, load(conn, who, pipeline_id))
+            version = repo.add_version(conn, pipeline_id=pipeline_id, steps=steps, now=now)
+            return PipelineView(pipeline=load(conn, who, pipeline_id), current_version=version)
     except IntegrityError as err:  # a concurrent create of the same name won the race
         raise Conflict(f"a pipeline named {name!r} exists already") from err
 
@@ -161,8 +161,7 @@ def add_version(
     check_steps(steps)
     with db.unit_of_work() as conn:
         load(conn, who, pipeline_id, lock=True)
-        version_id = repo.add_version(conn, pipeline_id=pipeline_id, steps=steps, now=utcnow())
-        return repo.versions_by_id(conn, [version_id])[version_id]
+        return repo.add_version(conn, pipeline_id=pipeline_id, steps=steps, now=utcnow())
 
 
 def list_versions(
