@@ -115,9 +115,12 @@ def select(dag: Dag, start: str | None, end: str | None) -> set[str]:
     return selected
 
 
-def compile_plan(steps: Sequence[Step], selected: Collection[str]) -> ExecutionPlan:
-    """The plan that runs exactly ``selected`` in dependency order."""
-    dag = Dag.build(steps)
+def compile_plan(
+    steps: Sequence[Step], selected: Collection[str], dag: Dag | None = None
+) -> ExecutionPlan:
+    """The plan that runs exactly ``selected`` in dependency order (``dag``: the steps' graph,
+    when the caller has built it already)."""
+    dag = dag or Dag.build(steps)
     by_name = {s.name: s for s in steps}
     tasks = task_names(list(by_name))
     chosen = set(selected)

@@ -90,6 +90,7 @@ def _check_inputs(conn: Connection, who: Principal, plan: ExecutionPlan, pinned:
     """Every dataset a selected step reads from outside the run must already have a version."""
     needed = [d for d in plan.external_inputs if d not in pinned]
     have = datasets_repo.current_versions(conn, who.org_id, needed)
+    missing = set(needed) - set(have)  # a set: a step may read thousands of datasets
     problems = [
         Problem(
             ("steps", step.name, "config", "input_datasets"),
@@ -98,7 +99,7 @@ def _check_inputs(conn: Connection, who: Principal, plan: ExecutionPlan, pinned:
         )
         for step in plan.steps
         for name in step.inputs
-        if name in needed and name not in have
+        if name in missing
     ]
     if problems:
         raise InvalidInput("the run would read datasets that do not exist", problems)
@@ -209,10 +210,11 @@ def create(
         version = _version(conn, pipeline, version_id)
         steps = domain_steps(version)
         try:
-            selected = select(Dag.build(steps), start, end)
+            dag = Dag.build(steps)
+            selected = select(dag, start, end)
         except SelectionError as err:
             raise InvalidInput("the step selection is not valid", err.problems) from err
-        plan = compile_plan(steps, selected)
+        plan = compile_plan(steps, selected, dag)
         _check_inputs(conn, who, plan, pinned=set())
         run = _new_run(
             settings, who, pipeline, version, plan, start=start, end=end, retry_of=None, reused=()
@@ -249,7 +251,7 @@ def retry(
             for s in earlier.steps
             if s.name not in again and s.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
         ]
-        plan = compile_plan(steps, again)
+        plan = compile_plan(steps, again, dag)
         pinned = {d for s in reused for d in s.output_versions}
         _check_inputs(conn, who, plan, pinned=pinned)
         run = _new_run(
