@@ -5,20 +5,26 @@ again for every input and every output.
   once this process committed it: the next step reading that version finds it here.
 - The base a write builds on is kept between writes and brought up to date with
   ``update_incremental()`` (only the commits since), instead of replaying the whole log.
-  Each base is lent to one writer at a time, so two writers of one table never share one.
+  After this process's own commit that happens in the background, off the writer's path
+  (5-10 ms a step); the next writer then checks with one ``stat`` whether anyone committed
+  since. Each base is lent to one writer at a time, so two writers of one table never share
+  one.
 
 Both are bounded (least recently used first out).
 """
 
 from __future__ import annotations
 
+import os
+import queue
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future
 from typing import Generic, TypeVar
 
 from deltalake import DeltaTable
 
-from headrace.storage import delta
+from headrace.storage import delta, objectstore
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -57,13 +63,57 @@ def brought_forward(table: str, base: DeltaTable | None) -> DeltaTable | None:
     return delta.open_base(table)
 
 
+def _newer_commit(table: str, base: DeltaTable) -> bool:
+    """Whether a commit follows ``base``'s version. On a local table one ``stat`` answers (the
+    log names each commit by its number); on an object store it is assumed."""
+    if objectstore.store_for(table) is not None:
+        return True
+    name = f"{int(base.version()) + 1:020d}.json"
+    return os.path.exists(os.path.join(table, delta.LOG_FOLDER, name))
+
+
+_Job = tuple[str, DeltaTable, "Future[DeltaTable | None]"]
+
+
+class _Forwarder:
+    """One daemon thread bringing bases forward after this process's own commits (a daemon:
+    it must not keep a finished command alive)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, table: str, base: DeltaTable) -> Future[DeltaTable | None]:
+        future: Future[DeltaTable | None] = Future()
+        self._jobs.put((table, base, future))
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="headrace-delta-bases", daemon=True
+                )
+                self._thread.start()
+        return future
+
+    def _run(self) -> None:
+        while True:
+            table, base, future = self._jobs.get()
+            try:
+                future.set_result(brought_forward(table, base))
+            except BaseException as err:  # handed to the writer that takes this base
+                future.set_exception(err)
+
+
+_FORWARDER = _Forwarder()
+
+
 class TableCache:
     """Snapshots of committed versions and the bases of the next writes, per table path."""
 
     def __init__(self, snapshots: int = 1024, bases: int = 256) -> None:
         self._lock = threading.Lock()
         self._snapshots: _Lru[tuple[str, int], delta.Snapshot] = _Lru(snapshots)
-        self._bases: _Lru[str, DeltaTable] = _Lru(bases)
+        self._bases: _Lru[str, Future[DeltaTable | None]] = _Lru(bases)
 
     def snapshot(self, table: str, version: int) -> delta.Snapshot:
         """The files and schema of ``version`` (see ``delta.snapshot``)."""
@@ -80,8 +130,16 @@ class TableCache:
         """The table's newest snapshot for a write (None: no table yet), lent until
         ``give_back``."""
         with self._lock:
-            base = self._bases.pop(table)
-        return brought_forward(table, base)
+            pending = self._bases.pop(table)
+        if pending is None:
+            return delta.open_base(table)
+        try:
+            base = pending.result()
+        except Exception:  # bringing it forward failed: read it afresh
+            return delta.open_base(table)
+        if base is not None and _newer_commit(table, base):
+            return brought_forward(table, base)
+        return base if base is not None else delta.open_base(table)
 
     def give_back(self, table: str, base: DeltaTable | None, written: delta.WrittenVersion) -> None:
         """Return the base after a commit, and keep the version it committed: its files are
@@ -92,4 +150,4 @@ class TableCache:
         with self._lock:
             if snap is not None and snap.files and delta.readable(base):
                 self._snapshots.put((table, snap.version), snap)
-            self._bases.put(table, base)
+            self._bases.put(table, _FORWARDER.submit(table, base))

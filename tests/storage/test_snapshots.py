@@ -1,0 +1,42 @@
+"""The bases kept for the next write: brought forward after our own commit in the background,
+and still brought forward when another process committed since."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from headrace.storage import delta
+from headrace.storage.snapshots import TableCache
+from tests.storage.test_delta import copy_into, read, write
+
+
+def _commit(cache: TableCache, table: str, query: str) -> delta.WrittenVersion:
+    """A write as a step makes it: base from the cache, COPY, commit, base given back."""
+    base = cache.take_base(table)
+    written = delta.commit_copy(table, copy_into(table, query), base=base)
+    cache.give_back(table, base, written)
+    return written
+
+
+def test_writes_through_one_cache_follow_each_other(tmp_path: Path) -> None:
+    table = str(tmp_path / "t")
+    write(table, "SELECT 0 AS n")
+    cache = TableCache()
+    versions = [_commit(cache, table, f"SELECT {i} AS n").version for i in range(1, 5)]
+    assert versions == [1, 2, 3, 4]
+    assert read(table, 4) == [{"n": 4}]
+
+
+def test_a_commit_made_elsewhere_since_is_seen_before_the_next_write(tmp_path: Path) -> None:
+    table = str(tmp_path / "t")
+    write(table, "SELECT 0 AS n")
+    mine, theirs = TableCache(), TableCache()  # as two worker processes would hold
+    assert _commit(mine, table, "SELECT 1 AS n").version == 1
+    assert _commit(theirs, table, "SELECT 2 AS n").version == 2
+    assert write(table, "SELECT 3 AS n").version == 3  # a third writer, no cache at all
+    # Our kept base is at version 1: the next write must build on 3, not fail or overwrite it.
+    base = mine.take_base(table)
+    assert base is not None and base.version() == 3
+    written = delta.commit_copy(table, copy_into(table, "SELECT 4 AS n"), base=base)
+    assert written.version == 4
+    assert [read(table, v) for v in range(5)] == [[{"n": v}] for v in range(5)]
