@@ -1,6 +1,9 @@
-"""What CLI commands share: the settings and the metadata store they point at."""
+"""What CLI commands share: the settings and the metadata store they point at, and how a
+long-running process settles in."""
 
 from __future__ import annotations
+
+import gc
 
 from headrace.persistence.db import Database
 from headrace.settings import Settings
@@ -15,3 +18,11 @@ def open_database(settings: Settings | None = None, *, migrate: bool) -> Databas
 
         upgrade(db.engine)
     return db
+
+
+def freeze_startup_objects() -> None:
+    """For a long-running process (server, worker), once it is set up: everything made so far
+    (modules, routes, models, tables) lives as long as the process, and frozen it is no longer
+    walked by each full garbage collection (a pause of tens of milliseconds otherwise)."""
+    gc.collect()
+    gc.freeze()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gc
-
-from headrace.cli.context import open_database
+from headrace.cli.context import freeze_startup_objects, open_database
 from headrace.logs import configure as configure_logging
 from headrace.settings import Settings
 
@@ -18,9 +16,6 @@ def run_server(host: str, port: int) -> None:
     configure_logging(settings)
     db = open_database(settings, migrate=True)
     app = create_app(settings, db)
-    # Everything made so far (modules, routes, models) lives as long as the server: frozen, it
-    # is no longer walked by each full garbage collection (a pause of tens of milliseconds).
-    gc.collect()
-    gc.freeze()
+    freeze_startup_objects()
     # log_config=None: uvicorn's own lines go through our handler (and its format) too.
     uvicorn.run(app, host=host, port=port, log_level="info", log_config=None)

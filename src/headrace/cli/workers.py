@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import signal
 
-from headrace.cli.context import open_database
+from headrace.cli.context import freeze_startup_objects, open_database
 from headrace.logs import configure as configure_logging
 from headrace.settings import Settings
 
@@ -16,6 +16,11 @@ def _work() -> None:
     settings = Settings()
     configure_logging(settings)
     worker = Worker(open_database(settings, migrate=False), settings)
+    if settings.executor == "local":
+        from headrace.execution.step_process import READY
+
+        READY.start()  # a worker is there to run steps: its first need not wait for a process
+    freeze_startup_objects()
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     try:
         worker.serve()
