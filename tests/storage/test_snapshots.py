@@ -1,5 +1,6 @@
-"""The bases kept for the next write: brought forward after our own commit in the background,
-and still brought forward when another process committed since."""
+"""The bases kept for the next write: brought forward after our own commit in the background
+(with the checkpoint the commit skipped), and still brought forward when another process
+committed since."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from headrace.storage import delta
 from headrace.storage.snapshots import TableCache
+from tests.execution.support import wait_for
 from tests.storage.test_delta import copy_into, read, write
 
 
@@ -40,3 +42,23 @@ def test_a_commit_made_elsewhere_since_is_seen_before_the_next_write(tmp_path: P
     written = delta.commit_copy(table, copy_into(table, "SELECT 4 AS n"), base=base)
     assert written.version == 4
     assert [read(table, v) for v in range(5)] == [[{"n": v}] for v in range(5)]
+
+
+def test_the_checkpoint_a_step_commit_skips_is_written_in_the_background(tmp_path: Path) -> None:
+    table = str(tmp_path / "t")
+    log = Path(table) / delta.LOG_FOLDER
+    write(table, "SELECT 0 AS n")
+    cache = TableCache()
+    for i in range(1, 99):
+        _commit(cache, table, f"SELECT {i} AS n")
+    # Version 99 is one delta-rs checkpoints; the commit itself does not write it.
+    base = cache.take_base(table)
+    written = delta.commit_copy(
+        table, copy_into(table, "SELECT 99 AS n"), base=base, checkpoint=False
+    )
+    assert written.version == 99
+    checkpoint = log / f"{99:020d}.checkpoint.parquet"
+    assert not checkpoint.exists()
+    cache.give_back(table, base, written)
+    wait_for(checkpoint.exists, timeout=60, what="the checkpoint of version 99")
+    assert read(table, 99) == [{"n": 99}]

@@ -297,7 +297,9 @@ class StepRunner:
         simply lands after theirs: retry on a fresh snapshot (the files are already there)."""
         for attempt in range(COMMIT_ATTEMPTS):
             try:
-                return delta.commit_copy(table, copy, base=base), base
+                # The checkpoint every 100th version is left to the cache's background
+                # thread (``TableCache.give_back``), off the step's path.
+                return delta.commit_copy(table, copy, base=base, checkpoint=False), base
             except delta.CommitFailedError:
                 if attempt == COMMIT_ATTEMPTS - 1:
                     raise

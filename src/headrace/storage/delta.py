@@ -28,7 +28,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from deltalake import CommitProperties, DeltaTable, Schema
+from deltalake import CommitProperties, DeltaTable, PostCommitHookProperties, Schema
 from deltalake.exceptions import CommitFailedError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
@@ -204,13 +204,16 @@ def commit_copy(
     *,
     base: DeltaTable | None,
     fallback_schema: pa.Schema | None = None,
+    checkpoint: bool = True,
 ) -> WrittenVersion:
     """Commit the files one DuckDB ``COPY … (RETURN_STATS)`` wrote as a new overwrite version.
 
     ``base`` is the snapshot opened *before* the COPY, so a concurrent writer that committed
     meanwhile makes this commit fail with ``CommitFailedError`` instead of being overwritten
     unseen. A 0-row result still writes a 0-row file; it is dropped and an empty version
-    committed with ``fallback_schema`` or the file's schema.
+    committed with ``fallback_schema`` or the file's schema. With ``checkpoint`` False the
+    commit writes no checkpoint even when one is due (every 100th version, ~100 ms): the
+    caller writes it afterwards (``checkpoint_if_due``), off the writer's path.
     """
     rows = [tuple(r) for r in written]
     schema = _utc(pq.read_schema(rows[0][0])) if rows else fallback_schema
@@ -261,7 +264,12 @@ def commit_copy(
         version = _tagged_version(table, tag)
     else:
         actions: list[AddAction | RemoveAction] = [*adds]
-        base.create_write_transaction(actions, mode="overwrite", schema=schema)
+        base.create_write_transaction(
+            actions,
+            mode="overwrite",
+            schema=schema,
+            post_commithook_properties=None if checkpoint else _NO_CHECKPOINT,
+        )
         # An overwrite conflicts with every concurrent commit, so on success ours directly
         # follows the snapshot it was based on.
         version = int(base.version()) + 1
@@ -277,6 +285,17 @@ def commit_copy(
 
 
 _WRITE_TAG = "headrace.write"
+_NO_CHECKPOINT = PostCommitHookProperties(create_checkpoint=False, cleanup_expired_logs=False)
+
+
+def checkpoint_if_due(base: DeltaTable, version: int) -> None:
+    """Write the checkpoint (and clean up expired log files) that the commit of ``version``,
+    made with ``checkpoint=False``, skipped when delta-rs would have written one then.
+    ``base`` is brought forward to ``version`` or later (a later checkpoint serves as well)."""
+    interval = int(base.metadata().configuration.get("delta.checkpointInterval", "100"))
+    if (version + 1) % interval == 0:
+        base.create_checkpoint()
+        base.cleanup_metadata()
 
 
 def _tagged_version(table: str, tag: str) -> int:

@@ -6,15 +6,17 @@ again for every input and every output.
 - The base a write builds on is kept between writes and brought up to date with
   ``update_incremental()`` (only the commits since), instead of replaying the whole log.
   After this process's own commit that happens in the background, off the writer's path
-  (5-10 ms a step); the next writer then checks with one ``stat`` whether anyone committed
-  since. Each base is lent to one writer at a time, so two writers of one table never share
-  one.
+  (5-10 ms a step), with the checkpoint delta-rs writes every 100th version (~100 ms) when
+  the commit was made with ``checkpoint=False``; the next writer then checks with one
+  ``stat`` whether anyone committed since. Each base is lent to one writer at a time, so
+  two writers of one table never share one.
 
 Both are bounded (least recently used first out).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -25,6 +27,8 @@ from typing import Generic, TypeVar
 from deltalake import DeltaTable
 
 from headrace.storage import delta, objectstore
+
+log = logging.getLogger("headrace.storage")
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -72,21 +76,23 @@ def _newer_commit(table: str, base: DeltaTable) -> bool:
     return os.path.exists(os.path.join(table, delta.LOG_FOLDER, name))
 
 
-_Job = tuple[str, DeltaTable, "Future[DeltaTable | None]"]
+_Job = tuple[str, DeltaTable, int, "Future[DeltaTable | None]"]
 
 
 class _Forwarder:
-    """One daemon thread bringing bases forward after this process's own commits (a daemon:
-    it must not keep a finished command alive)."""
+    """One daemon thread bringing bases forward after this process's own commits, and writing
+    the checkpoints those commits skipped (a daemon: it must not keep a finished command
+    alive; a checkpoint it did not get to is written at the next one due)."""
 
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, table: str, base: DeltaTable) -> Future[DeltaTable | None]:
+    def submit(self, table: str, base: DeltaTable, version: int) -> Future[DeltaTable | None]:
+        """``base`` brought forward past ``version``, the one this process just committed."""
         future: Future[DeltaTable | None] = Future()
-        self._jobs.put((table, base, future))
+        self._jobs.put((table, base, version, future))
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -97,11 +103,18 @@ class _Forwarder:
 
     def _run(self) -> None:
         while True:
-            table, base, future = self._jobs.get()
+            table, base, version, future = self._jobs.get()
             try:
-                future.set_result(brought_forward(table, base))
+                forward = brought_forward(table, base)
             except BaseException as err:  # handed to the writer that takes this base
                 future.set_exception(err)
+                continue
+            if forward is not None:
+                try:
+                    delta.checkpoint_if_due(forward, version)
+                except Exception:  # the log stays readable; the next one due is written
+                    log.warning("no checkpoint of %s at version %d", table, version, exc_info=True)
+            future.set_result(forward)
 
 
 _FORWARDER = _Forwarder()
@@ -150,4 +163,4 @@ class TableCache:
         with self._lock:
             if snap is not None and snap.files and delta.readable(base):
                 self._snapshots.put((table, snap.version), snap)
-            self._bases.put(table, _FORWARDER.submit(table, base))
+            self._bases.put(table, _FORWARDER.submit(table, base, written.version))
