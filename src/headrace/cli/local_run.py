@@ -148,6 +148,7 @@ def run_file(path: Path, start: str | None, end: str | None) -> int:
                 live.update(_table(_load_run(db, run_id), time.perf_counter() - started))
             run = _load_run(db, run_id)
             live.update(_table(run, time.perf_counter() - started))
+        worker.runner.tables.settle()  # checkpoints left to the background, before exiting
     except HeadraceError as err:
         console.print(f"[red]error:[/red] {err.detail}")
         for problem in err.problems:

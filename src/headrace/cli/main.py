@@ -112,7 +112,9 @@ def step_exec(
     db = open_database(settings, migrate=False)
     run = uuid.UUID(run_id)
     name = step if step is not None else step_of_node(db, run, str(node))
-    outcome = StepRunner(db, settings).run(run, name)
+    runner = StepRunner(db, settings)
+    outcome = runner.run(run, name)
+    runner.tables.settle()  # the checkpoint its commit may have left to the background
     db.dispose()
     typer.echo(
         f"step {name}: {outcome.status.value}" + (f": {outcome.error}" if outcome.error else "")

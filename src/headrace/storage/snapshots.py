@@ -45,6 +45,9 @@ class _Lru(Generic[_K, _V]):
             self._items.move_to_end(key)
         return value
 
+    def values(self) -> list[_V]:
+        return list(self._items.values())
+
     def pop(self, key: _K) -> _V | None:
         return self._items.pop(key, None)
 
@@ -153,6 +156,14 @@ class TableCache:
         if base is not None and _newer_commit(table, base):
             return brought_forward(table, base)
         return base if base is not None else delta.open_base(table)
+
+    def settle(self) -> None:
+        """Wait for the background work on the bases given back (a process about to exit
+        would otherwise drop a checkpoint that was due)."""
+        with self._lock:
+            pending = list(self._bases.values())
+        for future in pending:
+            future.exception()  # waits; a failure is the next writer's to see
 
     def give_back(self, table: str, base: DeltaTable | None, written: delta.WrittenVersion) -> None:
         """Return the base after a commit, and keep the version it committed: its files are
