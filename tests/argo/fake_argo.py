@@ -430,6 +430,11 @@ class FakeArgo:
             body = json.loads(body_bytes) if body_bytes else None
         except ValueError:
             body = "<not JSON>"
+        if self._gone():
+            # Shut down, but uvicorn serves a kept-alive connection until it has exited:
+            # whatever comes after the last GET allowed finds no server.
+            await self._drop(send)
+            return
         fault = self._take_fault(method, path)
         if fault is not None and not fault.after_handling:
             self.requests.append(Seen(method, path, query, body, fault.status or "dropped"))
@@ -451,13 +456,16 @@ class FakeArgo:
             await self._drop(send)
             return
         await self._send(send, status, answer)
-        if (
-            self.gets_until_shutdown is not None
-            and method == "GET"
-            and sum(1 for r in self.requests if r.method == "GET") >= self.gets_until_shutdown
-        ):
+        if self._gone():
             assert self._server is not None
             self._server.should_exit = True
+
+    def _gone(self) -> bool:
+        """Whether the GETs ``gets_until_shutdown`` allows have all been answered."""
+        return (
+            self.gets_until_shutdown is not None
+            and sum(1 for r in self.requests if r.method == "GET") >= self.gets_until_shutdown
+        )
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:
