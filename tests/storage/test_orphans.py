@@ -86,7 +86,7 @@ def test_files_named_only_by_a_checkpoint_stay(table: str) -> None:
     before = orphans.referenced(table)
     DeltaTable(table).create_checkpoint()
     for version in (0, 1):
-        os.remove(os.path.join(table, delta.LOG_FOLDER, f"{version:020d}.json"))
+        os.remove(delta.log_entry(table, version))
     assert orphans.referenced(table) == before
     assert orphans.remove_unreferenced(table, time.time() + LATER) == []
     assert rows(table, 1) == [{"n": 2}]

@@ -106,8 +106,7 @@ class StepProcess:
             stdout=subprocess.PIPE,
             env=env,
         )
-        self._stopped = False  # by the worker (timeout, cancel)
-        self._killed = False  # for its memory
+        self._stopped = False  # ended by us: timeout, cancel, memory
         self.steps = 0
 
     def wait_ready(self) -> None:
@@ -132,7 +131,6 @@ class StepProcess:
     def reusable(self) -> bool:
         return (
             not self._stopped
-            and not self._killed
             and self.proc.poll() is None
             and self.steps < MAX_STEPS
             and _resident_bytes(self.proc.pid) < RECYCLE_BYTES
@@ -165,7 +163,7 @@ class StepProcess:
                 if _resident_bytes(self.proc.pid) > cap:
                     # Marked first: a killed child dies only once its memory is freed, and
                     # until then it looks alive to ``reusable()``.
-                    self._killed = True
+                    self._stopped = True
                     self.proc.kill()
                     raise duckdb.OutOfMemoryException(
                         f"the step used more than {cap // 1024**2} MiB of memory (its "

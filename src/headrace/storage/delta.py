@@ -116,11 +116,16 @@ def current_version(table: str) -> int | None:
     return int(_open(table).version())
 
 
+def log_entry(table: str, version: int) -> str:
+    """Where the commit of ``version`` is: the log names each commit by its number."""
+    return f"{table}/{LOG_FOLDER}/{version:020d}.json"
+
+
 def commit_info(table: str, version: int) -> dict[str, Any]:
     """The ``commitInfo`` of one version (with any custom metadata as top-level keys), read
     from its log entry: ``history()`` numbers its entries down from the newest commit in
     storage, not from the version asked for."""
-    entry = f"{table}/{LOG_FOLDER}/{version:020d}.json"
+    entry = log_entry(table, version)
     store = objectstore.store_for(table)
     if store is not None:
         text = store.read(entry).decode()

@@ -71,12 +71,11 @@ def brought_forward(table: str, base: DeltaTable | None) -> DeltaTable | None:
 
 
 def _newer_commit(table: str, base: DeltaTable) -> bool:
-    """Whether a commit follows ``base``'s version. On a local table one ``stat`` answers (the
-    log names each commit by its number); on an object store it is assumed."""
+    """Whether a commit follows ``base``'s version. On a local table one ``stat`` answers; on
+    an object store it is assumed."""
     if objectstore.store_for(table) is not None:
         return True
-    name = f"{int(base.version()) + 1:020d}.json"
-    return os.path.exists(os.path.join(table, delta.LOG_FOLDER, name))
+    return os.path.exists(delta.log_entry(table, int(base.version()) + 1))
 
 
 _Job = tuple[str, DeltaTable, int, "Future[DeltaTable | None]"]
