@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import create_engine, func, select
 
 from bench import load, postgres
@@ -41,13 +40,6 @@ STEP = {
         "query": QUERY,
     },
 }
-
-
-def _post(path: str) -> load.Request:
-    def send(client: httpx.Client) -> httpx.Response:
-        return client.post(path, json={}).raise_for_status()
-
-    return send
 
 
 def _raw_rate(count: int, folder: Path) -> float:
@@ -123,7 +115,7 @@ def measure(quick: bool) -> dict[str, Any]:
         with serve(env, create_org(env)) as server:
             with Client(server.url, server.api_key) as client:
                 pipeline_id = client.create_pipeline("ticks", [STEP]).id
-            trigger = _post(f"/pipelines/{pipeline_id}/runs/")
+            trigger = load.post_json(f"/pipelines/{pipeline_id}/runs/", {})
             health = load.get("/healthz")
             h_rates, rates = [], []
             for _ in range(rounds):
