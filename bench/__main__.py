@@ -58,6 +58,31 @@ def _load() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
+def _cpu_pressure() -> str:
+    """The share of the last 10 s in which some task waited for a CPU (Linux PSI): on a
+    shared VM it shows neighbours the load average does not."""
+    try:
+        first = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return "n/a"
+    fields = dict(part.split("=") for part in first.split()[1:])
+    return f"{fields.get('avg10', '?')} %"
+
+
+def _python_speed_ms() -> float:
+    """Milliseconds of a fixed pure-Python loop (median of 5): absolute figures of two bench
+    runs compare only when this does (the same code measured 1.2 vs 2.1 s for target 1 on
+    two days whose loop times differed about as much)."""
+    samples = []
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        samples.append((time.perf_counter() - started) * 1000)
+    return sorted(samples)[2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, few repeats")
@@ -68,22 +93,30 @@ def main() -> None:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "quick": args.quick,
         "cpus": os.cpu_count(),
+        "python_loop_ms": _python_speed_ms(),
         "sections": [],
     }
+    console.print(
+        f"[dim]machine: {report['cpus']} CPUs; 1,000,000-step Python loop "
+        f"{report['python_loop_ms']:.0f} ms; CPU pressure {_cpu_pressure()}[/dim]\n"
+    )
     for name in args.only or list(SECTIONS):
-        load_before = _load()
+        load_before, pressure_before = _load(), _cpu_pressure()
         started = time.perf_counter()
         section = SECTIONS[name](args.quick)
         section |= {
             "seconds": time.perf_counter() - started,
             "load_before": load_before,
             "load_after": _load(),
+            "cpu_pressure_before": pressure_before,
+            "cpu_pressure_after": _cpu_pressure(),
         }
         report["sections"].append(section)
         console.print(_table(section["title"], section["figures"]))
         console.print(
             f"[dim]{section['seconds']:.0f} s; load average (1/5/15 min) "
-            f"{load_before} before, {section['load_after']} after[/dim]\n"
+            f"{load_before} before, {section['load_after']} after; CPU pressure "
+            f"{pressure_before} before, {section['cpu_pressure_after']} after[/dim]\n"
         )
     RESULTS.mkdir(exist_ok=True)
     body = json.dumps(report, indent=2)
