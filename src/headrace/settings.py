@@ -158,6 +158,19 @@ class Settings(BaseSettings):
     metrics_require_auth: bool = Field(
         False, description="/metrics needs an API key (any role) when true; open when false."
     )
+    key_cache_seconds: float = Field(
+        5,
+        ge=0,
+        description="How long an API process keeps the principal of a key it has looked up. "
+        "A key revoked through this process stops working at once; through another process "
+        "or server, within this time. 0 looks the key up on every request.",
+    )
+    serve_processes: int = Field(
+        1,
+        ge=1,
+        description="API processes `headrace serve` starts on its port (`--workers`); past 1 "
+        "the runs are executed by one worker process of their own.",
+    )
     log_format: Literal["text", "json"] = Field(
         "text", description="Server and worker log lines as plain text or one JSON object each."
     )
