@@ -8,8 +8,10 @@ import uuid
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from headrace.api.app import create_app
 from headrace.persistence.db import Database
 from headrace.persistence.tables import api_keys
+from headrace.settings import Settings
 from tests.factories import Api, generated_steps, make_org, make_pipeline
 
 
@@ -64,6 +66,28 @@ def test_revoked_key_fails_at_once(api: Api) -> None:
     assert after.headers["WWW-Authenticate"] == "Bearer"
     assert key_id not in [k["id"] for k in api.get("/api-keys/").json()]
     assert api.delete(f"/api-keys/{key_id}/").status_code == 404
+
+
+def test_a_key_revoked_elsewhere_works_here_until_its_cache_entry_expires(
+    api: Api, settings: Settings, db: Database
+) -> None:
+    """Apps on one store stand for a server's API processes: each keeps the keys it has
+    looked up for HEADRACE_KEY_CACHE_SECONDS, and only the one that revoked forgets at once."""
+    builder = api.with_role("builder")
+    key_id = next(k["id"] for k in api.get("/api-keys/").json() if k["role"] == "builder")
+    keeping = create_app(settings.model_copy(update={"key_cache_seconds": 3600}), db)
+    looking_up = create_app(settings.model_copy(update={"key_cache_seconds": 0}), db)
+    with TestClient(keeping) as kept, TestClient(looking_up) as fresh:
+        assert kept.get("/pipelines/", headers=builder.headers()).status_code == 200
+        assert fresh.get("/pipelines/", headers=builder.headers()).status_code == 200
+        assert builder.get("/pipelines/").status_code == 200  # kept by this app too
+        assert api.delete(f"/api-keys/{key_id}/").status_code == 204
+        assert builder.get("/pipelines/").status_code == 401
+        assert fresh.get("/pipelines/", headers=builder.headers()).status_code == 401
+        assert kept.get("/pipelines/", headers=builder.headers()).status_code == 200
+        # what is kept is the key's record: the organisation header is still checked
+        wrong_org = builder.headers({"Current-Org-Id": str(uuid.uuid4())})
+        assert kept.get("/pipelines/", headers=wrong_org).status_code == 403
 
 
 def test_revoking_an_unknown_key_is_404(api: Api) -> None:

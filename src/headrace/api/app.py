@@ -15,6 +15,7 @@ from headrace.api.routes import datasets, events, keys, pipelines, runs, ui
 from headrace.api.routes.metrics import make_router as metrics_router
 from headrace.execution.doorbell import Doorbell
 from headrace.persistence.db import Database
+from headrace.services import keys as keys_service
 from headrace.settings import Settings
 
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = database
     app.state.doorbell = doorbell
+    app.state.key_cache = keys_service.KeyCache(settings.key_cache_seconds)
     app.state.metrics = Metrics(database, settings.lease_seconds)
     app.add_middleware(RequestLatency, metrics=app.state.metrics)
     app.add_middleware(BodyLimit, paths=[datasets.UPSERT_PATH], max_bytes=settings.max_upsert_bytes)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from headrace.domain.access import Principal, Role
 from headrace.domain.problems import Problem
@@ -48,13 +49,24 @@ Bell = Annotated[Doorbell, Depends(get_doorbell)]
 Config = Annotated[Settings, Depends(get_settings)]
 
 
-def _principal(
+async def get_key_cache(request: Request) -> keys.KeyCache:
+    cache: keys.KeyCache = request.app.state.key_cache
+    return cache
+
+
+KeyCache = Annotated[keys.KeyCache, Depends(get_key_cache)]
+
+
+async def _principal(
     request: Request,
     db: Db,
+    cache: KeyCache,
     _scheme: Annotated[Any, Depends(_bearer)] = None,
     api_key: Annotated[str | None, Header(alias="Api-key")] = None,
     current_org_id: Annotated[str | None, Header(alias="Current-Org-Id")] = None,
 ) -> Principal:
+    """A key this process has just seen is answered from the cache, on the event loop; only
+    a lookup goes to the thread pool (a hop there costs more than the cache)."""
     secret = api_key
     auth = request.headers.get("authorization")
     if auth:
@@ -63,7 +75,10 @@ def _principal(
             secret = value.strip()
         elif secret is None:
             secret = ""
-    return keys.authenticate(db, secret, current_org_id)
+    who = keys.cached_principal(cache, secret, current_org_id)
+    if who is None:
+        who = await run_in_threadpool(keys.authenticate, db, secret, current_org_id, cache)
+    return who
 
 
 def require(role: Role) -> Callable[..., Awaitable[Principal]]:

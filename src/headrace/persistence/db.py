@@ -22,22 +22,25 @@ class Database:
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        # The pool keeps ``pool_size`` connections; one checked out beyond them is opened and
+        # closed again (a new PostgreSQL backend, or a SQLite connection running its PRAGMAs,
+        # each time). The API serves up to 40 requests at once (anyio's threads), so 16
+        # clients on a pool of 10 (PostgreSQL) or 5 (SQLAlchemy's default for SQLite) opened
+        # and closed a connection for most requests.
+        pool: dict[str, Any] = {"pool_size": pool_size, "max_overflow": max(0, 40 - pool_size)}
         if self.is_sqlite:
-            if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            in_memory = not parsed.database or parsed.database == ":memory:"
+            if not in_memory:
+                Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 30}
+                url,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                **({} if in_memory else pool),  # one connection per thread for :memory:
             )
             event.listen(self.engine, "connect", _sqlite_on_connect)
             event.listen(self.engine, "begin", _sqlite_on_begin)
         else:
-            # The pool keeps ``pool_size`` connections; one checked out beyond them is opened
-            # and closed again (a new PostgreSQL backend each time). The API serves up to 40
-            # requests at once (anyio's threads), so 16 clients on a pool of 10 opened and
-            # closed a connection for most requests.
-            self.engine = create_engine(
-                url, pool_size=pool_size, max_overflow=max(0, 40 - pool_size), pool_pre_ping=True
-            )
+            self.engine = create_engine(url, pool_pre_ping=True, **pool)
 
     @contextmanager
     def unit_of_work(self, *, write: bool = True) -> Iterator[Connection]:

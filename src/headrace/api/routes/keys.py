@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import Response
 
-from headrace.api.deps import Admin, Db, Paging
+from headrace.api.deps import Admin, Db, KeyCache, Paging
 from headrace.api.routing import SlashRouter
 from headrace.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from headrace.services import keys
@@ -29,7 +29,8 @@ def list_keys(who: Admin, db: Db, paging: Paging) -> list[ApiKeyRead]:
 
 
 @router.delete("/api-keys/{key_id}/", status_code=204, response_class=Response)
-def revoke_key(key_id: uuid.UUID, who: Admin, db: Db) -> Response:
-    """Revoke a key: it stops working at once."""
-    keys.revoke_key(db, who, key_id)
+def revoke_key(key_id: uuid.UUID, who: Admin, db: Db, cache: KeyCache) -> Response:
+    """Revoke a key: it stops working at once in this process, and within
+    HEADRACE_KEY_CACHE_SECONDS in the server's other processes."""
+    keys.revoke_key(db, who, key_id, cache)
     return Response(status_code=204)
