@@ -39,6 +39,10 @@ class RunIdFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, process: str | None = None) -> None:
+        super().__init__()
+        self.process = process
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
             "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
@@ -46,6 +50,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        if self.process is not None:
+            line["process"] = self.process
         run_id = getattr(record, "run_id", None)
         if run_id is not None:
             line["run_id"] = run_id
@@ -54,13 +60,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-def configure(settings: Settings) -> None:
-    """Send every logger's lines (uvicorn's too) to stderr in the configured format."""
+def configure(settings: Settings, process: str | None = None) -> None:
+    """Send every logger's lines (uvicorn's too) to stderr in the configured format; each
+    line names ``process`` when given (one of several processes of a server)."""
     handler = logging.StreamHandler()
     handler.addFilter(RunIdFilter())
-    handler.setFormatter(
-        JsonFormatter() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT)
-    )
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter(process))
+    else:
+        named = TEXT_FORMAT.replace("%(name)s", f"[{process}] %(name)s") if process else TEXT_FORMAT
+        handler.setFormatter(logging.Formatter(named))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())

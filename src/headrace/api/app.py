@@ -19,11 +19,17 @@ from headrace.services import keys as keys_service
 from headrace.settings import Settings
 
 
-def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, db: Database | None = None, doorbell: Doorbell | None = None
+) -> FastAPI:
     """The API over ``db`` (built from ``settings`` when not given). Migrations are the
-    caller's business: ``headrace serve`` applies them before it starts serving."""
+    caller's business: ``headrace serve`` applies them before it starts serving.
+
+    ``doorbell`` is rung by each run created here, so that a worker claims it at once: by
+    default this process's own (its in-process worker's); ``headrace serve --workers`` gives
+    one that wakes its worker process."""
     database = db or Database(settings.effective_database_url)
-    doorbell = Doorbell()  # rung by each run created here: the worker claims it at once
+    doorbell = doorbell or Doorbell()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -3,11 +3,13 @@ and the metadata store's view of runs, steps and workers (queried at each scrape
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -66,7 +68,13 @@ class StoreCollector(Collector):
 
 
 class Metrics:
-    """One registry per app, so that several apps in one process (tests) stay apart."""
+    """One registry per app, so that several apps in one process (tests) stay apart.
+
+    When the server runs several API processes (``headrace serve --workers``), each scrape
+    reaches one of them, so the request latencies are kept the way ``prometheus_client``'s
+    multiprocess mode keeps them: every process writes its own file in the folder named by
+    ``PROMETHEUS_MULTIPROC_DIR`` (set by the parent before the processes start, read by
+    ``prometheus_client`` when it is imported), and a scrape sums the folder's files."""
 
     def __init__(self, db: Database, lease_seconds: float) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
@@ -76,10 +84,17 @@ class Metrics:
             ["method", "route", "status"],
             registry=self.registry,
         )
-        self.registry.register(StoreCollector(db, lease_seconds))
+        self.exposed = self.registry
+        shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if shared:
+            # The histogram above still records (into this process's file); what is exposed
+            # is every process's files, not this process's registry.
+            self.exposed = CollectorRegistry(auto_describe=False)
+            MultiProcessCollector(self.exposed, shared)  # type: ignore[no-untyped-call]
+        self.exposed.register(StoreCollector(db, lease_seconds))
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self.exposed)
 
 
 class RequestLatency:

@@ -1,43 +1,67 @@
-"""``headrace worker``: worker processes, started with ``spawn`` (deltalake is not fork-safe)."""
+"""``headrace worker``: worker processes, started with ``spawn`` (deltalake is not fork-safe).
+
+``work`` is also the worker process of ``headrace serve --workers N``, which sweeps as well
+(what ``headrace serve``'s in-process worker does beside it) and is woken by its API
+processes through a doorbell."""
 
 from __future__ import annotations
 
 import multiprocessing
 import signal
+import threading
 
 from headrace.cli.context import freeze_startup_objects, open_database
+from headrace.execution.doorbell import Doorbell
 from headrace.logs import configure as configure_logging
 from headrace.settings import Settings
 
 
-def _work() -> None:
+def work(
+    doorbell: Doorbell | None = None, *, serving: bool = False, name: str | None = None
+) -> None:
+    """Claim and execute runs until SIGTERM (or SIGINT, or Ctrl-C). ``serving``: the worker
+    of ``headrace serve``, which also sweeps, and starts its step processes at its first
+    step (an idle server keeps none)."""
     from headrace.execution.worker import Worker
 
     settings = Settings()
-    configure_logging(settings)
-    worker = Worker(open_database(settings, migrate=False), settings)
-    if settings.executor == "local":
+    configure_logging(settings, name)
+    db = open_database(settings, migrate=False)
+    worker = Worker(db, settings, doorbell=doorbell)
+    if settings.executor == "local" and not serving:
         from headrace.execution.step_process import READY
 
         READY.start()  # a worker is there to run steps: its first need not wait for a process
+    stop_sweeping = threading.Event()
+    if serving:
+        from headrace.services.sweep import sweep_every
+
+        threading.Thread(
+            target=sweep_every,
+            args=(db, settings, stop_sweeping),
+            name="headrace-sweep",
+            daemon=True,
+        ).start()
+        # A Ctrl-C reaches the server's children as well as its parent: a stop, like SIGTERM.
+        signal.signal(signal.SIGINT, lambda *_: worker.stop())
     freeze_startup_objects()
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     try:
         worker.serve()
     except KeyboardInterrupt:
         worker.stop()
+    finally:
+        stop_sweeping.set()
 
 
 def run_workers(processes: int) -> None:
     settings = Settings()
     open_database(settings, migrate=True).dispose()
     if processes <= 1:
-        _work()
+        work()
         return
     context = multiprocessing.get_context("spawn")
-    children = [
-        context.Process(target=_work, name=f"headrace-worker-{i}") for i in range(processes)
-    ]
+    children = [context.Process(target=work, name=f"headrace-worker-{i}") for i in range(processes)]
     for child in children:
         child.start()
 
