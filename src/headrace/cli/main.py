@@ -8,38 +8,19 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import typer
 
-from headrace.cli.remote import config as remote_config
-from headrace.cli.remote import datasets as remote_datasets
-from headrace.cli.remote import keys as remote_keys
-from headrace.cli.remote import pipelines as remote_pipelines
-from headrace.cli.remote import runs as remote_runs
+from headrace.cli.lazy import Elsewhere, Entry, LazyGroup
 
-app = typer.Typer(
-    help="headrace: data pipelines as versioned SQL steps over versioned Delta datasets.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    # Plain help: rich's help formatter costs ~300 ms of imports on every `--help`.
-    rich_markup_mode=None,
-)
 admin_app = typer.Typer(help="Administration of the metadata store.", no_args_is_help=True)
 db_app = typer.Typer(help="Schema of the metadata store.", no_args_is_help=True)
 step_app = typer.Typer(help="What an Argo pod runs.", no_args_is_help=True)
-app.add_typer(admin_app, name="admin")
-app.add_typer(db_app, name="db")
-app.add_typer(step_app, name="step")
-app.command("login")(remote_config.login)
-app.add_typer(remote_pipelines.app, name="pipelines")
-app.add_typer(remote_runs.app, name="runs")
-app.add_typer(remote_datasets.app, name="datasets")
-app.add_typer(remote_keys.app, name="keys")
 
 
-@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -50,7 +31,6 @@ def serve(
     run_server(host, port)
 
 
-@app.command()
 def worker(
     processes: Annotated[int, typer.Option(help="Worker processes to start (spawned).")] = 1,
 ) -> None:
@@ -60,7 +40,6 @@ def worker(
     run_workers(processes)
 
 
-@app.command()
 def run(
     pipeline_file: Annotated[Path, typer.Argument(help="Pipeline YAML: name, steps, sources.")],
     start: Annotated[
@@ -77,7 +56,6 @@ def run(
     raise typer.Exit(run_file(pipeline_file, start, end))
 
 
-@app.command()
 def sweep() -> None:
     """Remove what writes cut short left behind: unreferenced files, abandoned unrecorded
     commits (rolled back), staged uploads and exports; only what is past the grace period."""
@@ -150,7 +128,6 @@ def create_org(
         typer.echo(f"admin API key (shown only now): {new.secret}")
 
 
-@app.command()
 def demo(
     folder: Annotated[Path, typer.Option(help="Data folder of the demo; emptied first.")] = Path(
         ".headrace-demo"
@@ -160,6 +137,41 @@ def demo(
     from headrace.cli.demo import run_demo
 
     raise typer.Exit(run_demo(folder))
+
+
+class _Headrace(LazyGroup):
+    # What `headrace --help` lists, in this order; each built only when looked up.
+    entries: ClassVar[Mapping[str, Entry]] = {
+        "login": Elsewhere("headrace.cli.remote.config", "login"),
+        "serve": serve,
+        "worker": worker,
+        "run": run,
+        "sweep": sweep,
+        "demo": demo,
+        "admin": admin_app,
+        "db": db_app,
+        "step": step_app,
+        "pipelines": Elsewhere("headrace.cli.remote.pipelines"),
+        "runs": Elsewhere("headrace.cli.remote.runs"),
+        "datasets": Elsewhere("headrace.cli.remote.datasets"),
+        "keys": Elsewhere("headrace.cli.remote.keys"),
+    }
+
+
+def _root() -> None:
+    """Runs before every command; doing nothing, it makes typer build a group (of ``_Headrace``)
+    from an app with no registered commands."""
+
+
+app = typer.Typer(
+    cls=_Headrace,
+    callback=_root,
+    help="headrace: data pipelines as versioned SQL steps over versioned Delta datasets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    # Plain help: rich's help formatter costs ~300 ms of imports on every `--help`.
+    rich_markup_mode=None,
+)
 
 
 def main() -> None:
