@@ -261,10 +261,12 @@ def commit_copy(
             Schema.from_arrow(schema),
             adds,
             mode="overwrite",
+            configuration=KEEP_LOG_CONFIGURATION,
             storage_options=_options(table),
             commit_properties=CommitProperties(
                 custom_metadata={_WRITE_TAG: tag}, max_commit_retries=0
             ),
+            post_commithook_properties=KEEP_LOG,
         )
         version = _tagged_version(table, tag)
     else:
@@ -273,7 +275,7 @@ def commit_copy(
             actions,
             mode="overwrite",
             schema=schema,
-            post_commithook_properties=None if checkpoint else _NO_CHECKPOINT,
+            post_commithook_properties=KEEP_LOG if checkpoint else _NO_CHECKPOINT,
         )
         # An overwrite conflicts with every concurrent commit, so on success ours directly
         # follows the snapshot it was based on.
@@ -290,17 +292,24 @@ def commit_copy(
 
 
 _WRITE_TAG = "headrace.write"
+
+# Every version stays readable, so no log entry is ever removed. Left to its defaults,
+# delta-rs deletes at each checkpoint the log entries older than the table's
+# logRetentionDuration (30 days) that precede the checkpoint: those versions' files stay but
+# the versions no longer open ("No files in log segment") while the catalog still lists them.
+# The table property keeps other Delta writers from doing it too.
+KEEP_LOG = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
+KEEP_LOG_CONFIGURATION = {"delta.enableExpiredLogCleanup": "false"}
 _NO_CHECKPOINT = PostCommitHookProperties(create_checkpoint=False, cleanup_expired_logs=False)
 
 
 def checkpoint_if_due(base: DeltaTable, version: int) -> None:
-    """Write the checkpoint (and clean up expired log files) that the commit of ``version``,
-    made with ``checkpoint=False``, skipped when delta-rs would have written one then.
+    """Write the checkpoint that the commit of ``version``, made with ``checkpoint=False``,
+    skipped when delta-rs would have written one then (no log entry is removed: ``KEEP_LOG``).
     ``base`` is brought forward to ``version`` or later (a later checkpoint serves as well)."""
     interval = int(base.metadata().configuration.get("delta.checkpointInterval", "100"))
     if (version + 1) % interval == 0:
         base.create_checkpoint()
-        base.cleanup_metadata()
 
 
 def _tagged_version(table: str, tag: str) -> int:
