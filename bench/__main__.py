@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import cold_start, listing, memory, pipeline, size, throughput, warm_server
+from bench import cold_start, history, listing, memory, pipeline, size, throughput, warm_server
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SECTIONS: dict[str, Callable[[bool], dict[str, Any]]] = {
@@ -28,6 +28,7 @@ SECTIONS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "throughput": throughput.measure,
     "size": size.measure,
     "memory": memory.measure,
+    "history": history.measure,
 }
 
 

@@ -1,0 +1,77 @@
+"""A dataset written by every run: what one more version costs as its history grows.
+
+Issue 7 asks for speed "at one run or a thousand". Each run of a pipeline commits a new
+Delta version of every output, and every version stays readable, so a table written by a
+pipeline that runs every minute holds 10,000 versions within a week. Timed here, in-process
+on a local table, as a step's write does it (``delta.commit_copy`` on a base brought forward
+after each commit; the checkpoint every 100 versions written off the clock, as the worker's
+background thread does): committing one more version, and opening the table afresh (what a
+process that has not kept a base pays, e.g. an Argo pod). Baseline: both at 100 versions.
+No target: the figure shows the growth (delta-rs lists ``_delta_log`` on every commit and
+every open; that listing walks one file per version ever written).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from typing import Any
+
+import duckdb
+
+from bench.stats import Figure
+from headrace.storage import delta
+from headrace.storage.snapshots import brought_forward
+
+SIZES = (100, 1_000, 2_500)
+SAMPLES = 20  # the last commits (and as many opens) before each size is reached
+
+
+def _written(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[Any, ...]]:
+    folder = delta.new_write_folder(table)
+    return con.execute(
+        f"COPY (SELECT range AS id, range % 7 AS bucket FROM range(100)) "
+        f"TO '{folder}/part-0.parquet' (FORMAT parquet, RETURN_STATS)"
+    ).fetchall()
+
+
+def _grow(sizes: tuple[int, ...]) -> dict[int, tuple[list[float], list[float]]]:
+    """Milliseconds of the last ``SAMPLES`` commits before each size, and of as many opens."""
+    timings: dict[int, tuple[list[float], list[float]]] = {}
+    con = duckdb.connect()
+    with tempfile.TemporaryDirectory(prefix="headrace-bench-history-") as table:
+        delta.commit_copy(table, _written(con, table), base=None)
+        base = delta.open_base(table)
+        for size in sizes:
+            commits: list[float] = []
+            while (version := int(base.version()) if base else 0) < size:
+                written = _written(con, table)
+                started = time.perf_counter()
+                delta.commit_copy(table, written, base=base, checkpoint=False)
+                if version >= size - SAMPLES:
+                    commits.append((time.perf_counter() - started) * 1000)
+                base = brought_forward(table, base)
+                if base is not None:
+                    delta.checkpoint_if_due(base, version + 1)
+            opens = []
+            for _ in range(SAMPLES):
+                started = time.perf_counter()
+                delta.open_base(table)
+                opens.append((time.perf_counter() - started) * 1000)
+            timings[size] = (commits, opens)
+    con.close()
+    return timings
+
+
+def measure(quick: bool) -> dict[str, Any]:
+    sizes = SIZES[:2] if quick else SIZES
+    timings = _grow(sizes)
+    first_commit = Figure(f"commit, {sizes[0]:,} versions", timings[sizes[0]][0], "ms")
+    first_open = Figure(f"open, {sizes[0]:,} versions", timings[sizes[0]][1], "ms")
+    figures = [first_commit.as_dict(None), first_open.as_dict(None)]
+    for size in sizes[1:]:
+        commits, opens = timings[size]
+        figures.append(Figure(f"commit, {size:,} versions", commits, "ms").as_dict(first_commit))
+        figures.append(Figure(f"open, {size:,} versions", opens, "ms").as_dict(first_open))
+    title = "a dataset's history: one more version as versions pile up"
+    return {"title": title, "figures": figures}
