@@ -1,16 +1,23 @@
 """What CLI commands share: the settings and the metadata store they point at, and how a
-long-running process settles in."""
+process settles in (its start-up imports, and a long-running one once it is set up)."""
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-from headrace.persistence.db import Database
-from headrace.settings import Settings
+if TYPE_CHECKING:  # imported by open_database: importing() must come before SQLAlchemy
+    from headrace.persistence.db import Database
+    from headrace.settings import Settings
 
 
 def open_database(settings: Settings | None = None, *, migrate: bool) -> Database:
     """The configured metadata store, migrated to the newest schema when ``migrate``."""
+    from headrace.persistence.db import Database
+    from headrace.settings import Settings
+
     settings = settings or Settings()
     db = Database(settings.effective_database_url)
     if migrate:
@@ -18,6 +25,23 @@ def open_database(settings: Settings | None = None, *, migrate: bool) -> Databas
 
         upgrade(db.engine)
     return db
+
+
+@contextmanager
+def importing() -> Iterator[None]:
+    """For a command's start-up imports: they make many objects that live as long as the
+    process and almost no garbage, yet every few hundred of them the collector runs and walks
+    the growing heap again (``headrace run``'s imports: ~100 young, 9 middle and one full
+    collection, 40-100 ms of the run at load 4-6). Collection is off for the block; then what
+    it made is frozen (never walked again) and collection resumes."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def freeze_startup_objects() -> None:

@@ -23,6 +23,7 @@ from headrace.domain.access import Principal
 from headrace.domain.pipeline import step_from_dict
 from headrace.domain.runs import RunStatus, StepStatus
 from headrace.errors import HeadraceError, NotFound
+from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
 from headrace.persistence.records import RunRecord
 from headrace.persistence.repositories import datasets as datasets_repo
@@ -122,8 +123,6 @@ def _load_run(db: Database, run_id: uuid.UUID) -> RunRecord:
 
 def run_file(path: Path, start: str | None, end: str | None) -> int:
     """Run the pipeline in ``path``; the exit code is 0 only when the run succeeded."""
-    from headrace.execution.worker import Worker
-
     started = time.perf_counter()
     try:
         file = load(path)

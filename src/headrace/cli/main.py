@@ -48,10 +48,12 @@ def run(
     end: Annotated[str | None, typer.Option("--end", help="Last step of a partial run.")] = None,
 ) -> None:
     """Run a pipeline file on the embedded default, without a server."""
+    from headrace.cli.context import importing
     from headrace.execution.step_process import READY
 
     READY.start()  # step processes boot while the rest is imported and the sources load
-    from headrace.cli.local_run import run_file
+    with importing():
+        from headrace.cli.local_run import run_file
 
     raise typer.Exit(run_file(pipeline_file, start, end))
 

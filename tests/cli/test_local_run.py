@@ -1,0 +1,94 @@
+"""``headrace run PIPELINE.yaml``: sources loaded only when they changed, the run shown step
+by step, the exit code (0 succeeded, 1 the run did not, 2 the file or a service said no)."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+from typing import Any
+
+import yaml
+from click.testing import Result
+from typer.testing import CliRunner
+
+from headrace.cli.context import importing
+from headrace.cli.main import app
+
+
+def _write(folder: Path, steps: list[dict[str, Any]]) -> Path:
+    path = folder / "pipeline.yaml"
+    doc = {"name": "people", "sources": {"people": "people.csv"}, "steps": steps}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def _step(name: str, query: str, inputs: list[str], outputs: list[str]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "config": {
+            "job_type": "data-transform",
+            "query_type": "sql",
+            "input_datasets": inputs,
+            "output_datasets": outputs,
+            "query": query,
+        },
+    }
+
+
+STEPS = [
+    _step("by_town", "SELECT town, count(*) AS n FROM people GROUP BY town", ["people"], ["towns"]),
+    _step("biggest", "SELECT max(n) AS n FROM towns", ["towns"], ["biggest"]),
+]
+
+
+def _run(path: Path, data: Path, *args: str) -> Result:
+    env = {"HEADRACE_DATA_DIR": str(data), "HEADRACE_LOG_LEVEL": "WARNING", "COLUMNS": "200"}
+    return CliRunner().invoke(app, ["run", str(path), *args], env=env)
+
+
+def test_sources_load_once_and_reload_when_they_change(tmp_path: Path) -> None:
+    (tmp_path / "people.csv").write_text("name,town\nada,york\nbob,york\ncy,leeds\n")
+    path = _write(tmp_path, STEPS)
+    first = _run(path, tmp_path / "data")
+    assert first.exit_code == 0, first.output
+    assert "source people: loaded 3 rows as version 0" in first.output
+    assert "Succeeded" in first.output and "by_town" in first.output and "biggest" in first.output
+
+    again = _run(path, tmp_path / "data")
+    assert again.exit_code == 0, again.output
+    assert "source people: unchanged (version 0)" in again.output
+    assert "steps changed" not in again.output
+
+    (tmp_path / "people.csv").write_text("name,town\nada,york\n")
+    changed = _run(path, tmp_path / "data", "--end", "by_town")
+    assert changed.exit_code == 0, changed.output
+    assert "source people: loaded 1 rows as version 1" in changed.output
+    assert "by_town" in changed.output and "biggest" not in changed.output  # past --end
+
+
+def test_a_failed_run_exits_1_and_a_bad_file_2(tmp_path: Path) -> None:
+    (tmp_path / "people.csv").write_text("name,town\nada,york\n")
+    broken = [
+        *STEPS[:1],
+        _step("cast", "SELECT CAST(town AS INTEGER) AS n FROM towns", ["towns"], ["x"]),
+    ]
+    failed = _run(_write(tmp_path, broken), tmp_path / "data")
+    assert failed.exit_code == 1, failed.output
+    assert "Failed" in failed.output and "Conversion Error" in failed.output
+
+    (tmp_path / "pipeline.yaml").write_text("name: people\nsteps: [{name: x}]\n")
+    bad = _run(tmp_path / "pipeline.yaml", tmp_path / "data")
+    assert bad.exit_code == 2
+    assert bad.output.startswith("error: ") and "steps.x.config" in bad.output
+
+
+def test_start_up_imports_are_frozen_and_collection_resumes() -> None:
+    frozen = gc.get_freeze_count()
+    try:
+        with importing():
+            assert not gc.isenabled()
+            made = [[] for _ in range(1000)]
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= frozen + len(made)
+    finally:
+        gc.unfreeze()  # back to the oldest generation, as the rest of the test process
