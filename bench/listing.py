@@ -3,9 +3,11 @@ on PostgreSQL.
 
 One real run of the example pipeline is created through the API; the store is then seeded
 with copies of it (new ids and names, ``Succeeded``, one minute apart) by bulk inserts into
-the repositories' own tables. The server runs without its worker. Baseline: ``GET /healthz``
-on the same server, one client for latency and 16 for throughput. The SQL statements one
-listing request sends are counted in-process at ``limit=1`` and ``limit=100``.
+the repositories' own tables. The server runs without its worker, with ``API_PROCESSES`` API
+processes (``headrace serve --workers``, one per core here); the 16-client rate is measured
+again on one process (the default). Baseline: ``GET /healthz`` on the same server, one client
+for latency and 16 for throughput. The SQL statements one listing request sends are counted
+in-process at ``limit=1`` and ``limit=100``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 from sqlalchemy import create_engine, event, insert, select
 
 from bench import load, postgres, shop
-from bench.server import Server, create_org, environment, serve
+from bench.server import API_PROCESSES, Server, create_org, environment, serve
 from bench.stats import Figure, Target
 from headrace.client import Client
 from headrace.persistence.tables import run_steps, runs
@@ -123,13 +125,15 @@ def _backend(backend: str, count: int, quick: bool) -> list[dict[str, Any]]:
     ):
         env = environment(Path(tmp), url, run_worker="false")
         key = create_org(env)
-        with serve(env, key) as server:
+        with serve(env | API_PROCESSES, key) as server:
             with Client(server.url, server.api_key) as client:
                 pipeline_id = shop.prepare(client)
                 run_id = str(client.start_run(pipeline_id).id)
             seed(url, run_id, count - 1)
             path = f"/pipelines/{pipeline_id}/runs/"
             figures = _figures(backend, server, f"{path}?limit=100", requests)
+        with serve(env, key) as single:
+            figures.append(_single_process_rate(backend, single, f"{path}?limit=100", requests))
         queries = queries_per_request(url, Path(tmp), key, path)
     one = Figure(f"{backend}: SQL statements, limit=1", [float(queries[1])], "queries")
     hundred = Figure(
@@ -139,6 +143,13 @@ def _backend(backend: str, count: int, quick: bool) -> list[dict[str, Any]]:
         Target("ratio", 1.01),
     )
     return [*figures, one.as_dict(None), hundred.as_dict(one)]
+
+
+def _rates(server: Server, request: load.Request, requests: int) -> list[float]:
+    """Requests per second with 16 clients: one round of ``requests`` * 5 requests (about 10
+    per client) with --quick, two of * 4 in the full run."""
+    rounds, total = (1, requests * 5) if requests < 100 else (2, requests * 4)
+    return [load.rate(server.url, server.headers, request, total) for _ in range(rounds)]
 
 
 def _figures(backend: str, server: Server, path: str, requests: int) -> list[dict[str, Any]]:
@@ -152,15 +163,12 @@ def _figures(backend: str, server: Server, path: str, requests: int) -> list[dic
     lat = load.latencies_ms(server.url, server.headers, listing, requests)
     median = Figure(f"{backend}: list 100 runs", lat, "ms", Target("median", 25))
     tail = Figure(f"{backend}: list 100 runs, p99", lat, "ms", Target("p99", 75))
-    rates = 1 if requests < 100 else 2
     h_rate = Figure(
-        f"{backend}: GET /healthz, 16 clients",
-        [load.rate(server.url, server.headers, health, requests // 2) for _ in range(rates)],
-        "req/s",
+        f"{backend}: GET /healthz, 16 clients", _rates(server, health, requests), "req/s"
     )
     rate = Figure(
         f"{backend}: list 100 runs, 16 clients",
-        [load.rate(server.url, server.headers, listing, requests // 2) for _ in range(rates)],
+        _rates(server, listing, requests),
         "req/s",
         Target("median", 200, below=False),
     )
@@ -171,6 +179,13 @@ def _figures(backend: str, server: Server, path: str, requests: int) -> list[dic
         h_rate.as_dict(None),
         rate.as_dict(h_rate),
     ]
+
+
+def _single_process_rate(backend: str, server: Server, path: str, requests: int) -> dict[str, Any]:
+    """The 16-client rate of a server with one API process (``headrace serve``'s default)."""
+    return Figure(
+        f"{backend}: same, 1 API process", _rates(server, load.get(path), requests), "req/s"
+    ).as_dict(None)
 
 
 def measure(quick: bool) -> dict[str, Any]:

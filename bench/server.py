@@ -15,6 +15,9 @@ from pathlib import Path
 from headrace.client import health
 
 HEADRACE = str(Path(sys.executable).parent / "headrace")
+# The API processes of the servers that measure throughput (sections 4 and 5): one per core
+# of the 2-core machine the figures are taken on. Add it to a server's environment.
+API_PROCESSES = {"HEADRACE_SERVE_PROCESSES": "2"}
 
 
 def environment(data_dir: Path, database_url: str | None, **settings: str) -> dict[str, str]:

@@ -4,7 +4,8 @@ once.
 
 The pipeline has one step (``SELECT … FROM range(100)`` written to a dataset), so the figures
 are the bookkeeping, not the SQL. Triggering happens with no worker running (the server's
-worker is off); the workers start afterwards and drain the queue. Their rate is the number of
+worker is off), on a server with ``API_PROCESSES`` API processes, then on one with one (the
+default); the workers start afterwards and drain the queue. Their rate is the number of
 runs over the span from the first step's start to the last run's end (the store's own
 timestamps), counting every run that ended (each client's first, untimed request triggers
 one too); the workers get at most 240 s (60 s with --quick), so the suite stays bounded.
@@ -24,7 +25,7 @@ from typing import Any
 from sqlalchemy import create_engine, func, select
 
 from bench import load, postgres
-from bench.server import HEADRACE, create_org, environment, serve, stop
+from bench.server import API_PROCESSES, HEADRACE, create_org, environment, serve, stop
 from bench.stats import Figure, Target
 from headrace.client import Client
 from headrace.persistence.tables import runs, step_logs
@@ -112,15 +113,18 @@ def measure(quick: bool) -> dict[str, Any]:
         postgres.database() as url,
     ):
         env = environment(Path(tmp), url, run_worker="false")
-        with serve(env, create_org(env)) as server:
+        key = create_org(env)
+        with serve(env | API_PROCESSES, key) as server:
             with Client(server.url, server.api_key) as client:
                 pipeline_id = client.create_pipeline("ticks", [STEP]).id
             trigger = load.post_json(f"/pipelines/{pipeline_id}/runs/", {})
             health = load.get("/healthz")
             h_rates, rates = [], []
-            for _ in range(rounds):
+            for _ in range(rounds - 1):  # the last round goes to the one-process server
                 h_rates.append(load.rate(server.url, server.headers, health, per_round))
                 rates.append(load.rate(server.url, server.headers, trigger, per_round))
+        with serve(env, key) as single:
+            single_rates = [load.rate(single.url, single.headers, trigger, per_round)]
         drained = _drain(url, env, budget=60 if quick else 240)
         raw = [_raw_rate(min(count, 200), Path(tmp)) for _ in range(3)]
     h_fig = Figure("GET /healthz, 16 clients", h_rates, "req/s")
@@ -132,6 +136,7 @@ def measure(quick: bool) -> dict[str, Any]:
             Figure(
                 "runs accepted, 16 clients", rates, "runs/s", Target("median", 100, below=False)
             ).as_dict(h_fig),
+            Figure("same, 1 API process", single_rates, "runs/s").as_dict(h_fig),
             raw_fig.as_dict(None),
             Figure(
                 "runs completed, 2 worker processes",
