@@ -60,13 +60,16 @@ class EndedRuns:
         self._lock = threading.Lock()
         self._items: OrderedDict[uuid.UUID, _Kept] = OrderedDict()
 
-    def get(self, head: RunHead) -> bytes | None:
+    def get(self, heads: Sequence[RunHead]) -> dict[uuid.UUID, bytes]:
+        """The JSON kept for each of ``heads`` that has some (one lock for a page)."""
+        found = {}
         with self._lock:
-            kept = self._items.get(head.id)
-            if kept is None or kept.status != head.status:
-                return None
-            self._items.move_to_end(head.id)
-            return kept.body
+            for head in heads:
+                kept = self._items.get(head.id)
+                if kept is not None and kept.status == head.status:
+                    self._items.move_to_end(head.id)
+                    found[head.id] = kept.body
+        return found
 
     def put(self, model: RunRead, body: bytes) -> None:
         """Keep ``body``, the JSON of ``model``, if the run has ended."""

@@ -303,7 +303,7 @@ def list_runs(
     statuses: Sequence[RunStatus],
     after: Keyset | None,
     limit: int,
-    keep: Callable[[RunHead], Kept | None],
+    keep: Callable[[Sequence[RunHead]], dict[uuid.UUID, Kept]],
 ) -> RunPage[Kept]:
     """A page of runs in one transaction: the page's heads, then in full (with their versions)
     only the runs for which ``keep`` has nothing. A few queries whatever the page size."""
@@ -317,7 +317,7 @@ def list_runs(
             after=after,
             limit=limit,
         )
-        kept = {h.id: k for h in heads if (k := keep(h)) is not None}
+        kept = keep(heads)
         found = repo.get_many(conn, [h.id for h in heads if h.id not in kept])
         versions = pipelines_repo.versions_by_id(conn, {r.version_id for r in found})
     read = {r.id: RunView(run=r, version=versions[r.version_id]) for r in found}

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
 
 from headrace.persistence.paging import Keyset, page
 from headrace.persistence.records import RunHead, RunRecord, RunStepRecord
@@ -67,17 +67,23 @@ def add(conn: Connection, run: RunRecord) -> None:
     )
 
 
+# Built once, like the inserts above: ``in_(ids)`` built a statement and its cache key on every
+# call (a quarter of reading a listing page's runs in progress).
+_RUNS_BY_ID = select(runs).where(runs.c.id.in_(bindparam("ids", expanding=True)))
+_STEPS_OF = (
+    select(run_steps)
+    .where(run_steps.c.run_id.in_(bindparam("ids", expanding=True)))
+    .order_by(run_steps.c.run_id, run_steps.c.position)
+)
+
+
 def _steps_of(
     conn: Connection, run_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[RunStepRecord]]:
     found: dict[uuid.UUID, list[RunStepRecord]] = {i: [] for i in run_ids}
     if not run_ids:
         return found
-    rows = conn.execute(
-        select(run_steps)
-        .where(run_steps.c.run_id.in_(list(run_ids)))
-        .order_by(run_steps.c.run_id, run_steps.c.position)
-    )
+    rows = conn.execute(_STEPS_OF, {"ids": list(run_ids)})
     for r in rows:
         found[r.run_id].append(
             RunStepRecord(
@@ -160,7 +166,7 @@ def get_many(conn: Connection, run_ids: Sequence[uuid.UUID]) -> list[RunRecord]:
     """The runs with these ids, in no particular order; two queries whatever their number."""
     if not run_ids:
         return []
-    return _records(conn, conn.execute(select(runs).where(runs.c.id.in_(list(run_ids)))).all())
+    return _records(conn, conn.execute(_RUNS_BY_ID, {"ids": list(run_ids)}).all())
 
 
 def has_active(conn: Connection, pipeline_id: uuid.UUID) -> bool:
