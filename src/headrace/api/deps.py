@@ -59,14 +59,16 @@ KeyCache = Annotated[keys.KeyCache, Depends(get_key_cache)]
 
 async def _principal(
     request: Request,
-    db: Db,
-    cache: KeyCache,
     _scheme: Annotated[Any, Depends(_bearer)] = None,
     api_key: Annotated[str | None, Header(alias="Api-key")] = None,
     current_org_id: Annotated[str | None, Header(alias="Current-Org-Id")] = None,
 ) -> Principal:
     """A key this process has just seen is answered from the cache, on the event loop; only
-    a lookup goes to the thread pool (a hop there costs more than the cache)."""
+    a lookup goes to the thread pool (a hop there costs more than the cache). The store and
+    the cache are taken from the app, not as dependencies: every request solves this one,
+    and each sub-dependency costs FastAPI more than reading an attribute."""
+    db: Database = request.app.state.db
+    cache: keys.KeyCache = request.app.state.key_cache
     secret = api_key
     auth = request.headers.get("authorization")
     if auth:
