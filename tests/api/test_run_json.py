@@ -156,10 +156,10 @@ def test_ended_runs_keeps_only_ended_runs_within_its_bytes() -> None:
     )
     kept.put(pending, b"p")
     kept.put(done, b"123456")
-    assert kept.get([RunHead(pending.id, "Pending", T0)]) == {}
-    assert kept.get([RunHead(done.id, "Succeeded", T0)]) == {done.id: b"123456"}
+    assert kept.get([RunHead(pending.id, "Pending")]) == {}
+    assert kept.get([RunHead(done.id, "Succeeded")]) == {done.id: b"123456"}
     # The row must still say what the JSON was made from.
-    assert kept.get([RunHead(done.id, "Failed", T0)]) == {}
+    assert kept.get([RunHead(done.id, "Failed")]) == {}
     kept.put(later, b"abcdef")  # 12 bytes: the least recently used goes
-    heads = [RunHead(done.id, "Succeeded", T0), RunHead(later.id, "Failed", T0)]
+    heads = [RunHead(done.id, "Succeeded"), RunHead(later.id, "Failed")]
     assert kept.get(heads) == {later.id: b"abcdef"}

@@ -130,10 +130,15 @@ class PageRequest:
         self, items: list[Any], key: Callable[[Any], tuple[dt.datetime, uuid.UUID]]
     ) -> None:
         """Set ``Link: <…>; rel="next"`` when the page is full."""
-        if len(items) < self.limit or not items:
+        self.link_after(len(items), Keyset(*key(items[-1])) if items else None)
+
+    def link_after(self, count: int, last: Keyset | None) -> None:
+        """Set ``Link: <…>; rel="next"`` when the page (``count`` items, the last at ``last``)
+        is full."""
+        if count < self.limit or last is None:
             return
-        created_at, ident = key(items[-1])
-        url = self.request.url.include_query_params(cursor=encode_cursor(created_at, ident))
+        cursor = encode_cursor(last.created_at, last.id)
+        url = self.request.url.include_query_params(cursor=cursor)
         self.response.headers["Link"] = f'<{url}>; rel="next"'
 
 

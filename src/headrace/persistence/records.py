@@ -87,7 +87,6 @@ class RunHead:
 
     id: uuid.UUID
     status: str
-    created_at: dt.datetime
 
 
 @dataclass(frozen=True)

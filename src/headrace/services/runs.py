@@ -292,6 +292,7 @@ class RunPage(Generic[Kept]):
     heads: list[RunHead]
     kept: dict[uuid.UUID, Kept]
     read: dict[uuid.UUID, RunView]
+    last: Keyset | None  # the position of the last run (where a next page starts)
 
 
 def list_runs(
@@ -309,7 +310,7 @@ def list_runs(
     only the runs for which ``keep`` has nothing. A few queries whatever the page size."""
     with db.unit_of_work(write=False) as conn:
         load_pipeline(conn, who, pipeline_id)
-        heads = repo.heads_for_pipeline(
+        found_heads = repo.heads_for_pipeline(
             conn,
             pipeline_id,
             version_id=version_id,
@@ -317,11 +318,12 @@ def list_runs(
             after=after,
             limit=limit,
         )
+        heads = found_heads.heads
         kept = keep(heads)
         found = repo.get_many(conn, [h.id for h in heads if h.id not in kept])
         versions = pipelines_repo.versions_by_id(conn, {r.version_id for r in found})
     read = {r.id: RunView(run=r, version=versions[r.version_id]) for r in found}
-    return RunPage(heads=heads, kept=kept, read=read)
+    return RunPage(heads=heads, kept=kept, read=read, last=found_heads.last)
 
 
 def cancel(db: Database, who: Principal, pipeline_id: uuid.UUID, run_id: uuid.UUID) -> RunView:

@@ -57,7 +57,7 @@ def get_runs(
         limit=paging.limit,
         keep=run_json.ended.get,
     )
-    paging.link_next(found.heads, lambda h: (h.created_at, h.id))
+    paging.link_after(len(found.heads), found.last)
     # The JSON is made here, not by FastAPI from models (see run_json); the response is the
     # one FastAPI would build: the body, then the headers the dependencies set.
     response = Response(run_json.page(found), media_type="application/json")

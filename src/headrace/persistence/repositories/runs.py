@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select, type_coerce, update
+from sqlalchemy.types import NullType
 
 from headrace.persistence.paging import Keyset, page
 from headrace.persistence.records import RunHead, RunRecord, RunStepRecord
@@ -140,6 +142,12 @@ def get_by_id(conn: Connection, run_id: uuid.UUID) -> RunRecord | None:
     return found[0] if found else None
 
 
+@dataclass(frozen=True)
+class HeadPage:
+    heads: list[RunHead]
+    last: Keyset | None  # the position of the last head (where a next page starts)
+
+
 def heads_for_pipeline(
     conn: Connection,
     pipeline_id: uuid.UUID,
@@ -148,10 +156,14 @@ def heads_for_pipeline(
     statuses: Sequence[str],
     after: Keyset | None,
     limit: int,
-) -> list[RunHead]:
+) -> HeadPage:
     """A page of the pipeline's runs, newest first: only the columns that say which runs they
-    are and whether they have ended, so a caller reads in full only the ones it needs."""
-    query = select(runs.c.id, runs.c.status, runs.c.created_at).where(
+    are and whether they have ended, so a caller reads in full only the ones it needs.
+
+    ``created_at`` is read as the driver gives it and converted for the last row only: the
+    conversion of every row's (SQLite's text to an aware datetime) was 1.3 of the query's
+    2 ms of CPU, and only the last one is used, for the next page's cursor."""
+    query = select(runs.c.id, runs.c.status, type_coerce(runs.c.created_at, NullType())).where(
         runs.c.pipeline_id == pipeline_id
     )
     if version_id is not None:
@@ -159,7 +171,15 @@ def heads_for_pipeline(
     if statuses:
         query = query.where(runs.c.status.in_(list(statuses)))
     query = page(query, runs.c.created_at, runs.c.id, after=after, limit=limit, newest_first=True)
-    return [RunHead(id=r.id, status=r.status, created_at=r.created_at) for r in conn.execute(query)]
+    rows = conn.execute(query).all()
+    if not rows:
+        return HeadPage([], None)
+    heads = [RunHead(id=r[0], status=r[1]) for r in rows]
+    typed = runs.c.created_at.type.dialect_impl(conn.dialect)
+    convert = typed.result_processor(conn.dialect, None)
+    created = convert(rows[-1][2]) if convert else rows[-1][2]
+    assert isinstance(created, dt.datetime)
+    return HeadPage(heads, Keyset(created, heads[-1].id))
 
 
 def get_many(conn: Connection, run_ids: Sequence[uuid.UUID]) -> list[RunRecord]:
