@@ -119,6 +119,8 @@ def test_cancel_stops_a_running_step_and_cancels_the_rest(
         lambda: steps(get_run(api, pipeline["id"], run["id"]))["slow"]["status"] == "Running",
         what="the slow step to run",
     )
+    # The metadata says Running from the start, not only at the first periodic publish.
+    assert get_run(api, pipeline["id"], run["id"])["argo_metadata"]["phase"] == "Running"
     r = api.post(f"/pipelines/{pipeline['id']}/runs/{run['id']}/cancel/")
     assert r.status_code == 200, r.text
     thread.join(timeout=20)

@@ -52,11 +52,12 @@ BOOKKEEPING_SECONDS = 0.5
 
 
 class _Every:
-    """``due()`` is true at the first ask, then at most once per ``seconds``."""
+    """``due()`` is true at the first ask (or, ``done_now``, once ``seconds`` have passed),
+    then at most once per ``seconds``."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, *, done_now: bool = False) -> None:
         self.seconds = seconds
-        self._last = -math.inf
+        self._last = time.monotonic() if done_now else -math.inf
 
     def due(self) -> bool:
         now = time.monotonic()
@@ -164,21 +165,27 @@ class Worker:
             assert run is not None
             version = pipelines_repo.versions_by_id(conn, [run.version_id])[run.version_id]
             # Steps left Running by a worker that died are run again.
+            steps = []
             for s in run.steps:
                 if s.status == StepStatus.RUNNING:
                     runs_repo.set_step(
                         conn, run_id, s.name, status=StepStatus.PENDING.value, started_at=None
                     )
-        status = {
-            s.name: StepStatus.PENDING if s.status == StepStatus.RUNNING else StepStatus(s.status)
-            for s in run.steps
-        }
+                    s = replace(s, status=StepStatus.PENDING.value, started_at=None)
+                steps.append(s)
+            # The metadata says Running from the start (it said Pending since the run's
+            # creation), published with what was just read.
+            run = replace(run, steps=steps)
+            runs_repo.set_run(conn, run_id, argo_metadata=local_metadata(run))
+        status = {s.name: StepStatus(s.status) for s in run.steps}
         dag = Dag.build([step_from_dict(s.name, s.config) for s in version.steps])
         interrupts: dict[str, Interrupt] = {}
         futures: dict[Future[StepOutcome], str] = {}
         cancelled = False
-        beat = _Every(min(BOOKKEEPING_SECONDS, self.settings.lease_seconds / 3))
-        publish = _Every(BOOKKEEPING_SECONDS)
+        # The claim has just taken the lease (of a run not asked to cancel); the metadata is
+        # published above: both are due again only after their interval.
+        beat = _Every(min(BOOKKEEPING_SECONDS, self.settings.lease_seconds / 3), done_now=True)
+        publish = _Every(BOOKKEEPING_SECONDS, done_now=True)
         with ThreadPoolExecutor(max_workers=max(1, self.settings.max_parallel_steps)) as pool:
             while True:
                 # One transaction renews the lease and asks whether to cancel.
