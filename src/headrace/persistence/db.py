@@ -2,12 +2,16 @@
 
 SQLite runs in WAL mode with ``BEGIN IMMEDIATE`` for writing transactions, so two writers
 queue on the busy timeout instead of failing when a read lock would have to be upgraded.
+Writers of one process queue on a lock of ours first: SQLite's busy handler sleeps 1, 2, 5,
+10 ms... between tries, so a transaction that waited for a 3 ms one slept 8 ms, and the
+worker's step threads and the API's requests wait for each other all the time.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,9 @@ class Database:
         self.url = url
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        # Reentrant: a write nested in another (none is, today) would fail on SQLite's own
+        # lock after the busy timeout, as before, instead of waiting here for ever.
+        self._sqlite_writer = threading.RLock()
         # The pool keeps ``pool_size`` connections; one checked out beyond them is opened and
         # closed again (a new PostgreSQL backend, or a SQLite connection running its PRAGMAs,
         # each time). The API serves up to 40 requests at once (anyio's threads), so 16
@@ -45,7 +52,8 @@ class Database:
     @contextmanager
     def unit_of_work(self, *, write: bool = True) -> Iterator[Connection]:
         """A transaction that commits when the block ends normally and rolls back otherwise."""
-        with self.engine.connect() as conn:
+        queue = self._sqlite_writer if self.is_sqlite and write else nullcontext()
+        with queue, self.engine.connect() as conn:
             conn.info["write"] = write
             with conn.begin():
                 yield conn
