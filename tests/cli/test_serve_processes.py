@@ -49,6 +49,15 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for a parent (or init) to reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
 def _named(server: ServerProcess, name: str) -> int:
     """The pid of the child that logged its start as ``name``, most recent first."""
     started = re.findall(rf"started {name} \(pid (\d+)\)", server.log.read_text())
@@ -101,7 +110,15 @@ def test_a_dead_process_is_reported_and_replaced_and_sigterm_stops_them_all(
     assert {_named(server, n) for n in ("api-0", "api-1", "worker")} <= children
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=60) == 0
-    wait_for(lambda: not any(Path(f"/proc/{c}").exists() for c in children), 30, "the children")
+    wait_for(lambda: not any(_alive(c) for c in children), 30, "the children to end")
+
+
+def test_the_children_end_when_the_parent_is_killed(installation: Installation) -> None:
+    server = installation.start_server(HEADRACE_SERVE_PROCESSES="2")
+    wait_for(lambda: "[worker] headrace.worker" in server.log.read_text(), 60, "the worker")
+    children = {_named(server, n) for n in ("api-0", "api-1", "worker")}
+    server.kill()
+    wait_for(lambda: not any(_alive(c) for c in children), 30, "the children to end")
 
 
 def _refused_in(path: Path) -> float:

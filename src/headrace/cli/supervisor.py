@@ -9,6 +9,8 @@ stop (``headrace serve --workers N``: N API processes and a worker process).
   doing: uvicorn its requests, a worker its run's bookkeeping), waits up to
   ``STOP_SECONDS`` for them, then kills what is left. A Ctrl-C in a terminal reaches the
   children too; a second signal to them is harmless.
+- A child ends when the parent dies, even by SIGKILL (Linux: ``PR_SET_PDEATHSIG``), so no
+  orphan keeps the port or the worker's claim on runs.
 - Children are started with ``spawn``: deltalake is not fork-safe, and a spawned child
   imports only what its target needs.
 """
@@ -17,7 +19,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -50,6 +54,19 @@ class _Child:
     quick_deaths: int = 0
 
 
+def _child(parent: int, target: Callable[..., None], args: tuple[Any, ...]) -> None:
+    """What a child runs: ``target(*args)``, once it is set to get SIGTERM when ``parent``
+    dies."""
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the line above
+        return
+    target(*args)
+
+
 class Supervisor:
     def __init__(self, specs: Sequence[ChildSpec]) -> None:
         self.specs = specs
@@ -58,7 +75,9 @@ class Supervisor:
         self._children: list[_Child] = []
 
     def _start(self, spec: ChildSpec) -> BaseProcess:
-        process = self._context.Process(target=spec.target, args=spec.args, name=spec.name)
+        process = self._context.Process(
+            target=_child, args=(os.getpid(), spec.target, spec.args), name=spec.name
+        )
         process.start()
         log.info("started %s (pid %s)", spec.name, process.pid)
         return process
