@@ -17,6 +17,7 @@ class Dag:
     upstream: dict[str, tuple[str, ...]]
     downstream: dict[str, tuple[str, ...]]
     writer_of: dict[str, str]
+    by_name: dict[str, Step]
 
     @classmethod
     def build(cls, steps: Sequence[Step]) -> Dag:
@@ -41,6 +42,7 @@ class Dag:
             upstream=upstream,
             downstream={k: tuple(v) for k, v in downstream.items()},
             writer_of=writer_of,
+            by_name={s.name: s for s in steps},
         )
 
     def cycle(self) -> list[str] | None:

@@ -21,22 +21,18 @@ from dataclasses import replace
 from sqlalchemy import Connection
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from headrace.domain.dag import Dag
-from headrace.domain.pipeline import step_from_dict
 from headrace.domain.runs import RunStatus, StepStatus, run_outcome
 from headrace.execution.doorbell import Doorbell
+from headrace.execution.graphs import version_dag
+from headrace.execution.schedule import Schedule
 from headrace.execution.status import local_metadata
 from headrace.execution.step import Interrupt, StepOutcome, StepRunner
 from headrace.persistence.db import Database
-from headrace.persistence.repositories import pipelines as pipelines_repo
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.services.clock import utcnow
 from headrace.settings import Settings
 
 log = logging.getLogger("headrace.worker")
-
-# Steps in these statuses count as done for the steps downstream of them.
-SATISFIED = frozenset({StepStatus.SUCCEEDED, StepStatus.SKIPPED})
 
 # The metadata store could not be reached (down, restarting, connection cut): nothing about
 # the run can be recorded, so the worker lets go of it and its lease expires.
@@ -49,6 +45,8 @@ STORE_RETRY_SECONDS = 1.0
 # often, not on every scheduling pass: each is a transaction on the path from one step to
 # the next, and a step of a small pipeline takes less.
 BOOKKEEPING_SECONDS = 0.5
+# Publishing a run's metadata is due at most every this many times what the last one took.
+PUBLISH_SHARE = 10
 
 
 class _Every:
@@ -163,7 +161,7 @@ class Worker:
         with self.db.unit_of_work() as conn:
             run = runs_repo.get_by_id(conn, run_id)
             assert run is not None
-            version = pipelines_repo.versions_by_id(conn, [run.version_id])[run.version_id]
+            dag = version_dag(conn, run.version_id)
             # Steps left Running by a worker that died are run again.
             steps = []
             for s in run.steps:
@@ -177,8 +175,7 @@ class Worker:
             # creation), published with what was just read.
             run = replace(run, steps=steps)
             runs_repo.set_run(conn, run_id, argo_metadata=local_metadata(run))
-        status = {s.name: StepStatus(s.status) for s in run.steps}
-        dag = Dag.build([step_from_dict(s.name, s.config) for s in version.steps])
+        schedule = Schedule(dag, {s.name: StepStatus(s.status) for s in run.steps})
         interrupts: dict[str, Interrupt] = {}
         futures: dict[Future[StepOutcome], str] = {}
         cancelled = False
@@ -195,24 +192,20 @@ class Worker:
                     # A step not started yet never starts (``Interrupt.attach``).
                     for interrupt in interrupts.values():
                         interrupt.fire("cancelled")
-                for name, state in status.items():
-                    if state is not StepStatus.PENDING or name in interrupts:
-                        continue
-                    ups = [u for u in dag.upstream[name] if u in status]
-                    if cancelled:
-                        status[name] = StepStatus.CANCELLED
-                        self._set_step(run_id, name, StepStatus.CANCELLED)
-                    elif any(status[u].terminal and status[u] not in SATISFIED for u in ups):
-                        status[name] = StepStatus.OMITTED
-                        self._set_step(run_id, name, StepStatus.OMITTED)
-                    elif all(status[u] in SATISFIED for u in ups):
-                        interrupts[name] = Interrupt()
-                        status[name] = StepStatus.RUNNING
-                        futures[pool.submit(self.runner.run, run_id, name, interrupts[name])] = name
+                    self._set_steps(run_id, schedule.cancel_waiting(), StepStatus.CANCELLED)
+                self._set_steps(run_id, schedule.omitted(), StepStatus.OMITTED)
+                for name in schedule.ready():
+                    interrupts[name] = Interrupt()
+                    futures[pool.submit(self.runner.run, run_id, name, interrupts[name])] = name
                 if not futures:
                     break
                 if publish.due():
+                    started = time.monotonic()
                     self._publish(run_id)
+                    # A big run's metadata takes a while to build: never more than a tenth of
+                    # this thread's time, which also starts the steps.
+                    took = time.monotonic() - started
+                    publish.seconds = max(BOOKKEEPING_SECONDS, PUBLISH_SHARE * took)
                 done, _ = wait(
                     list(futures),
                     timeout=min(1.0, self.settings.lease_seconds / 3),
@@ -221,14 +214,18 @@ class Worker:
                 for future in done:
                     name = futures.pop(future)
                     interrupts.pop(name)
-                    status[name] = future.result().status
-        outcome = RunStatus.CANCELLED if cancelled else run_outcome(list(status.values()))
+                    schedule.ended(name, future.result().status)
+        outcome = RunStatus.CANCELLED if cancelled else run_outcome(list(schedule.status.values()))
         self._finish(run_id, outcome)
         return outcome
 
-    def _set_step(self, run_id: uuid.UUID, name: str, state: StepStatus) -> None:
+    def _set_steps(self, run_id: uuid.UUID, names: list[str], state: StepStatus) -> None:
+        if not names:
+            return
         with self.db.unit_of_work() as conn:
-            runs_repo.set_step(conn, run_id, name, status=state.value, finished_at=utcnow())
+            now = utcnow()
+            for name in names:
+                runs_repo.set_step(conn, run_id, name, status=state.value, finished_at=now)
 
     def _heartbeat(self, run_id: uuid.UUID) -> None:
         with self.db.unit_of_work() as conn:
@@ -245,11 +242,16 @@ class Worker:
             raise LeaseLost(str(run_id))
 
     def _publish(self, run_id: uuid.UUID) -> None:
-        """Refresh ``argo_metadata`` from the steps' statuses, as Argo would report them."""
-        with self.db.unit_of_work() as conn:
+        """Refresh ``argo_metadata`` from the steps' statuses, as Argo would report them.
+        Read and built outside the writing transaction, which on SQLite would hold back
+        every step's own writes meanwhile (a step that ends in between shows at the next
+        publish, and the run's end publishes everything)."""
+        with self.db.unit_of_work(write=False) as conn:
             run = runs_repo.get_by_id(conn, run_id)
-            assert run is not None
-            runs_repo.set_run(conn, run_id, argo_metadata=local_metadata(run))
+        assert run is not None
+        metadata = local_metadata(run)
+        with self.db.unit_of_work() as conn:
+            runs_repo.set_run(conn, run_id, argo_metadata=metadata)
 
     def _finish(self, run_id: uuid.UUID, outcome: RunStatus) -> None:
         """End the run and every step not ended yet, and publish the final metadata, built
