@@ -79,11 +79,13 @@ def step_exec(
     --step or by its Argo node with --node; exit 1 unless it succeeded."""
     import uuid
 
-    from headrace.cli.context import open_database
-    from headrace.execution.argo.pod import step_of_node
-    from headrace.execution.step import StepRunner
-    from headrace.execution.step_process import READY
-    from headrace.settings import Settings
+    from headrace.cli.context import importing, open_database
+
+    with importing():  # every step pod starts here: a cold start on each step's path
+        from headrace.execution.argo.pod import step_of_node
+        from headrace.execution.step import StepRunner
+        from headrace.execution.step_process import READY
+        from headrace.settings import Settings
 
     READY.close()  # a pod runs one step: its one step process, none kept ready
     if (step is None) == (node is None):
