@@ -4,7 +4,9 @@ Creating a pipeline validates every step (SQL parsed with sqlglot, names, the gr
 stores the version; creating a run of it compiles the plan, renders the Argo manifest and
 stores one row per step. Both run in-process on SQLite through the services. The curve must
 be linear: each size's time per step is shown as a ratio to the 100-step pipeline's. The
-manifest's bytes and render time come from ``bench.argo_manifest`` (same pipelines). Each is
+manifest's bytes and render time come from ``bench.argo_manifest`` (same pipelines). Last,
+runs of 100 and 1,000 such steps are executed by the local worker (no target: per step, the
+bigger run should cost what the smaller does). Each is
 also given in CPU seconds of this process (``time.process_time``), which other work on a shared
 machine inflates far less than the wall time it waits for a core.
 """
@@ -58,6 +60,50 @@ def _create(folder: Path, count: int, repeat: int) -> dict[str, list[tuple[float
     return samples
 
 
+def _execute(folder: Path, count: int) -> tuple[float, float]:
+    """Wall and CPU seconds (this process; the steps' processes come on top) per step of a
+    run of the ``count``-step pipeline executed here by the local worker: each step a
+    trivial query, so what is timed is headrace's own work around a step."""
+    from headrace.cli.context import open_database
+    from headrace.execution.step_process import READY
+    from headrace.execution.worker import Worker
+    from headrace.services import keys, pipelines, runs
+    from headrace.settings import Settings
+
+    READY.start()
+    settings = Settings(data_dir=folder / f"x{count}", run_worker=False)
+    db = open_database(settings, migrate=True)
+    who = keys.local_principal(db)
+    view = pipelines.create(db, who, f"x{count}", "", argo_manifest.realistic_steps(count))
+    run = runs.create(db, settings, who, view.pipeline.id, start=None, end=None, version_id=None)
+    worker = Worker(db, settings)
+    claimed = worker.claim(only=run.run.id)
+    assert claimed is not None
+    clock = _Clock()
+    outcome = worker.execute(claimed)
+    wall, cpu = clock.read()
+    db.dispose()
+    if outcome.value != "Succeeded":
+        raise RuntimeError(f"the {count}-step run ended {outcome.value}")
+    return wall / count, cpu / count
+
+
+def _executions(quick: bool) -> list[dict[str, Any]]:
+    """Per step of runs of two sizes: linear when the bigger's per-step cost stays close."""
+    sizes = (50, 200) if quick else (100, 1_000)
+    figures: list[dict[str, Any]] = []
+    baseline: Figure | None = None
+    with tempfile.TemporaryDirectory(prefix="headrace-bench-execute-") as tmp:
+        for count in sizes:
+            wall, cpu = _execute(Path(tmp), count)
+            each = Figure(f"run of {count:,} steps executed, per step", [wall * 1000], "ms")
+            figures.append(each.as_dict(baseline))
+            cpu_each = Figure(f"run of {count:,} steps executed, CPU per step", [cpu * 1000], "ms")
+            figures.append(cpu_each.as_dict(None))
+            baseline = baseline or each
+    return figures
+
+
 def measure(quick: bool) -> dict[str, Any]:
     repeat = 1 if quick else 3
     sizes = SIZES[:2] if quick else SIZES
@@ -90,5 +136,5 @@ def measure(quick: bool) -> dict[str, Any]:
             figure.update(target="median < 1e+06", met=figure["median"] < 1_000_000)
     return {
         "title": "6. size: pipelines of 100 / 1,000 / 10,000 steps",
-        "figures": figures + argo["figures"],
+        "figures": figures + argo["figures"] + _executions(quick),
     }
