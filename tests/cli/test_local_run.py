@@ -17,7 +17,8 @@ from headrace.cli.main import app
 
 def _write(folder: Path, steps: list[dict[str, Any]]) -> Path:
     path = folder / "pipeline.yaml"
-    doc = {"name": "people", "sources": {"people": "people.csv"}, "steps": steps}
+    sources = {"people": "people.csv", "regions": "regions.csv"}
+    doc = {"name": "people", "sources": sources, "steps": steps}
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 
@@ -48,26 +49,31 @@ def _run(path: Path, data: Path, *args: str) -> Result:
 
 def test_sources_load_once_and_reload_when_they_change(tmp_path: Path) -> None:
     (tmp_path / "people.csv").write_text("name,town\nada,york\nbob,york\ncy,leeds\n")
+    (tmp_path / "regions.csv").write_text("region\nnorth\n")
     path = _write(tmp_path, STEPS)
     first = _run(path, tmp_path / "data")
     assert first.exit_code == 0, first.output
     assert "source people: loaded 3 rows as version 0" in first.output
+    assert "source regions: loaded 1 rows as version 0" in first.output
     assert "Succeeded" in first.output and "by_town" in first.output and "biggest" in first.output
 
     again = _run(path, tmp_path / "data")
     assert again.exit_code == 0, again.output
     assert "source people: unchanged (version 0)" in again.output
+    assert "source regions: unchanged (version 0)" in again.output
     assert "steps changed" not in again.output
 
     (tmp_path / "people.csv").write_text("name,town\nada,york\n")
     changed = _run(path, tmp_path / "data", "--end", "by_town")
     assert changed.exit_code == 0, changed.output
     assert "source people: loaded 1 rows as version 1" in changed.output
+    assert "source regions: unchanged (version 0)" in changed.output
     assert "by_town" in changed.output and "biggest" not in changed.output  # past --end
 
 
 def test_a_failed_run_exits_1_and_a_bad_file_2(tmp_path: Path) -> None:
     (tmp_path / "people.csv").write_text("name,town\nada,york\n")
+    (tmp_path / "regions.csv").write_text("region\nnorth\n")
     broken = [
         *STEPS[:1],
         _step("cast", "SELECT CAST(town AS INTEGER) AS n FROM towns", ["towns"], ["x"]),

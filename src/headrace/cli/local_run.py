@@ -59,10 +59,11 @@ def _import_sources(db: Database, settings: Settings, who: Principal, file: Pipe
     state: dict[str, dict[str, object]] = (
         json.loads(state_path.read_text()) if state_path.exists() else {}
     )
+    with db.unit_of_work(write=False) as conn:
+        versions = datasets_repo.current_versions(conn, who.org_id, list(file.sources))
     for name, path in file.sources.items():
         digest = _digest(path)
-        with db.unit_of_work(write=False) as conn:
-            current = datasets_repo.current_versions(conn, who.org_id, [name]).get(name)
+        current = versions.get(name)
         known = state.get(name, {})
         if (
             current is not None
