@@ -66,10 +66,10 @@ class SocketDoorbell(Doorbell):
                 self._socket.recv(1)
 
 
-def _uvicorn_options(settings: Settings) -> dict[str, Any]:
-    # log_config=None: uvicorn's own lines go through our handler (and its format) too, at
-    # the configured level (uvicorn's "info" wrote an access line per request at any level).
-    return {"log_level": settings.log_level.lower(), "log_config": None}
+# uvicorn's own lines go through our handler (and its format), at the level configured for
+# every logger: log_config=None keeps its handlers out, log_level=None its levels (its "info"
+# wrote an access line per request whatever HEADRACE_LOG_LEVEL said).
+UVICORN_LOGGING: dict[str, Any] = {"log_config": None, "log_level": None}
 
 
 def _serve_api(name: str, listening: socket.socket, doorbell_path: str | None) -> None:
@@ -83,7 +83,7 @@ def _serve_api(name: str, listening: socket.socket, doorbell_path: str | None) -
     doorbell = SocketDoorbell(doorbell_path) if doorbell_path else None
     app = create_app(settings, open_database(settings, migrate=False), doorbell)
     freeze_startup_objects()
-    server = uvicorn.Server(uvicorn.Config(app, **_uvicorn_options(settings)))
+    server = uvicorn.Server(uvicorn.Config(app, **UVICORN_LOGGING))
     server.run(sockets=[listening])
     if not server.started:
         sys.exit(3)  # what uvicorn.run exits with when it could not start
@@ -115,7 +115,7 @@ def run_server(host: str, port: int, workers: int | None = None) -> int:
         configure_logging(settings)
         app = create_app(settings, open_database(settings, migrate=True))
         freeze_startup_objects()
-        uvicorn.run(app, host=host, port=port, **_uvicorn_options(settings))
+        uvicorn.run(app, host=host, port=port, **UVICORN_LOGGING)
         return 0
     configure_logging(settings, "main")
     open_database(settings, migrate=True).dispose()  # once, before any child starts
