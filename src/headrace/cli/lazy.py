@@ -1,12 +1,13 @@
 """The ``headrace`` group, building each command only when it is looked up.
 
 Typer turns a whole app into click commands before it dispatches: for each command of each
-sub-app it reads the function's signature and evaluates its type hints (~30 commands, 25-60 ms
-of every ``headrace`` process, and the remote sub-apps imported first). Here the root group
-holds one entry per command, in the order ``headrace --help`` lists them, and builds an entry
-(importing its module if needed) the first time it is asked for it: ``headrace run`` builds
-``run`` alone, ``headrace --help`` builds them all for their help lines. Each entry is built
-with the same typer functions and defaults as ``app.command()`` / ``app.add_typer()``.
+sub-app it reads the function's signature and evaluates its type hints (~30 commands, 35-95
+ms of every ``headrace`` process at load 3-5, and the remote sub-apps imported first). Here
+the root group holds one entry per command, in the order ``headrace --help`` lists them, and
+builds an entry (importing its module if needed) the first time it is asked for it:
+``headrace run`` builds ``run`` alone, ``headrace --help`` builds them all for their help
+lines. Each entry is built with the same typer functions and defaults as ``app.command()`` /
+``app.add_typer()``.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class _Commands(MutableMapping[str, "Command"]):
     """Name -> click command, built from its entry on first access; names never need it."""
 
     def __init__(self, entries: Mapping[str, Entry], build: Callable[[str, Entry], Command]):
-        self._entries = entries
+        self._entries = dict(entries)
         self._build = build
         self._built: dict[str, Command] = {}
 
@@ -61,7 +62,10 @@ class _Commands(MutableMapping[str, "Command"]):
         self._built[name] = command
 
     def __delitem__(self, name: str) -> None:
-        del self._built[name]
+        if name not in self._entries and name not in self._built:
+            raise KeyError(name)
+        self._entries.pop(name, None)
+        self._built.pop(name, None)
 
     def __iter__(self) -> Iterator[str]:
         return iter({**dict.fromkeys(self._entries), **dict.fromkeys(self._built)})

@@ -1,5 +1,6 @@
 """Entry point of the ``headrace`` command: server, workers, admin, local runs, and the
-commands that drive a server over its API (``cli/remote/``)."""
+commands that drive a server over its API (``cli/remote/``), each built only when it is used
+(``cli/lazy.py``)."""
 
 from __future__ import annotations
 
