@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, or_
 
 
 @dataclass(frozen=True)
@@ -18,13 +18,26 @@ class Keyset:
     id: uuid.UUID
 
 
+@dataclass(frozen=True)
+class KeysetParameters:
+    """A position given when the statement is executed, for a statement built once: the
+    parameters ``after_created_at`` and ``after_id``."""
+
+    created_at: BindParameter[Any] = field(default_factory=lambda: bindparam("after_created_at"))
+    id: BindParameter[Any] = field(default_factory=lambda: bindparam("after_id"))
+
+    @staticmethod
+    def values(after: Keyset) -> dict[str, Any]:
+        return {"after_created_at": after.created_at, "after_id": after.id}
+
+
 def page(
     query: Select[Any],
     created: ColumnElement[Any],
     ident: ColumnElement[Any],
     *,
-    after: Keyset | None,
-    limit: int,
+    after: Keyset | KeysetParameters | None,
+    limit: int | BindParameter[int],
     newest_first: bool,
 ) -> Select[Any]:
     """Order ``query`` by (created, id) and keep ``limit`` rows after ``after``."""

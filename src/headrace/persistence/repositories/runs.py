@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, insert, select, type_coerce, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    Select,
+    bindparam,
+    delete,
+    insert,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.types import NullType
 
-from headrace.persistence.paging import Keyset, page
+from headrace.persistence.paging import Keyset, KeysetParameters, page
 from headrace.persistence.records import RunHead, RunRecord, RunStepRecord
 from headrace.persistence.tables import run_steps, runs, step_logs
 
@@ -173,6 +184,27 @@ class HeadPage:
     last: Keyset | None  # the position of the last head (where a next page starts)
 
 
+@functools.cache
+def _heads_query(by_version: bool, by_status: bool, after: bool) -> Select[Any]:
+    """The heads statement of each shape, built once: building it and its cache key on
+    every request cost ~0.3 ms of CPU, a fifth of the query."""
+    query = select(runs.c.id, runs.c.status, type_coerce(runs.c.created_at, NullType())).where(
+        runs.c.pipeline_id == bindparam("pipeline_id")
+    )
+    if by_version:
+        query = query.where(runs.c.version_id == bindparam("version_id"))
+    if by_status:
+        query = query.where(runs.c.status.in_(bindparam("statuses", expanding=True)))
+    return page(
+        query,
+        runs.c.created_at,
+        runs.c.id,
+        after=KeysetParameters() if after else None,
+        limit=bindparam("limit"),
+        newest_first=True,
+    )
+
+
 def heads_for_pipeline(
     conn: Connection,
     pipeline_id: uuid.UUID,
@@ -188,15 +220,15 @@ def heads_for_pipeline(
     ``created_at`` is read as the driver gives it and converted for the last row only: the
     conversion of every row's (SQLite's text to an aware datetime) was 1.3 of the query's
     2 ms of CPU, and only the last one is used, for the next page's cursor."""
-    query = select(runs.c.id, runs.c.status, type_coerce(runs.c.created_at, NullType())).where(
-        runs.c.pipeline_id == pipeline_id
-    )
+    query = _heads_query(version_id is not None, bool(statuses), after is not None)
+    values: dict[str, Any] = {"pipeline_id": pipeline_id, "limit": limit}
     if version_id is not None:
-        query = query.where(runs.c.version_id == version_id)
+        values["version_id"] = version_id
     if statuses:
-        query = query.where(runs.c.status.in_(list(statuses)))
-    query = page(query, runs.c.created_at, runs.c.id, after=after, limit=limit, newest_first=True)
-    rows = conn.execute(query).all()
+        values["statuses"] = list(statuses)
+    if after is not None:
+        values |= KeysetParameters.values(after)
+    rows = conn.execute(query, values).all()
     if not rows:
         return HeadPage([], None)
     heads = [RunHead(id=r[0], status=r[1]) for r in rows]
