@@ -28,7 +28,7 @@ from headrace.persistence.db import Database
 from headrace.persistence.records import RunRecord
 from headrace.persistence.repositories import datasets as datasets_repo
 from headrace.persistence.repositories import runs as runs_repo
-from headrace.services import datasets, keys, pipelines, runs
+from headrace.services import keys, pipelines, runs
 from headrace.settings import Settings
 
 console = Console()
@@ -72,6 +72,10 @@ def _import_sources(db: Database, settings: Settings, who: Principal, file: Pipe
         ):
             console.print(f"[dim]source {name}: unchanged (version {current})[/dim]")
             continue
+        # Loading a file needs the upload machinery (and DuckDB): imported only when one
+        # changed, so a repeat run's process never loads DuckDB (its steps run elsewhere).
+        from headrace.services import datasets
+
         source = datasets.SourceFile(path=str(path), filename=path.name, content_type=None)
         record = datasets.upload(db, settings, who, name, source)
         rows = record.current.row_count if record.current else 0

@@ -13,12 +13,13 @@ import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import duckdb
+from typing import TYPE_CHECKING, Any
 
 from headrace.execution.step_process import parse_bytes
 from headrace.storage.types import quote, storable_select
+
+if TYPE_CHECKING:
+    import duckdb
 
 OUTPUT_VIEW = "__headrace_output"
 
@@ -61,7 +62,10 @@ def _list(values: Sequence[str]) -> str:
 
 def fresh_connection() -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB that can load no extension and see no Python variable; the
-    limits and the lock come with ``open_sandbox``."""
+    limits and the lock come with ``open_sandbox``. DuckDB is imported here, in the step's
+    process: the worker uses this module's plain types only."""
+    import duckdb
+
     return duckdb.connect(
         config={
             "autoinstall_known_extensions": False,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -17,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import duckdb
 from sqlalchemy import Connection, Row
 
 from headrace.domain.pipeline import Step
@@ -30,12 +30,10 @@ from headrace.persistence.db import Database
 from headrace.persistence.records import RunStepRecord
 from headrace.persistence.repositories import datasets as datasets_repo
 from headrace.persistence.repositories import runs as runs_repo
-from headrace.services import datasets as catalog
 from headrace.services.clock import utcnow
 from headrace.settings import Settings
 from headrace.storage import delta
 from headrace.storage.snapshots import TableCache, brought_forward
-from headrace.storage.upsert import duck_types
 from headrace.storage.warehouse import Warehouse
 
 log = logging.getLogger("headrace.step")
@@ -46,8 +44,45 @@ COMMIT_ATTEMPTS = 10
 def step_input(snapshot: delta.Snapshot) -> StepInput:
     """What the step's process reads of a pinned version; the columns only matter (and cost a
     DuckDB connection to type) when the version has no file."""
-    columns = () if snapshot.files else tuple(duck_types(snapshot.schema).items())
-    return StepInput(files=tuple(snapshot.files), columns=columns)
+    if snapshot.files:
+        return StepInput(files=tuple(snapshot.files), columns=())
+    from headrace.storage.upsert import duck_types
+
+    return StepInput(files=(), columns=tuple(duck_types(snapshot.schema).items()))
+
+
+def _sql_outcome(err: Exception, interrupt: Interrupt) -> StepOutcome | None:
+    """The outcome of a DuckDB error the step's process sent back (or ``Interrupt.attach``
+    raised), None for any other error. No DuckDB error exists in a process that never loaded
+    DuckDB (unpickling one loads it), so a process whose steps succeed (``headrace run``, an
+    Argo pod) never imports it: ~15 % of the parent's start-up."""
+    if "_duckdb" not in sys.modules:
+        return None
+    import duckdb
+
+    if isinstance(err, duckdb.InterruptException):
+        reason = interrupt.reason or "interrupted"
+        status = StepStatus.CANCELLED if reason == "cancelled" else StepStatus.FAILED
+        return StepOutcome(
+            status, f"the step {reason}" if status is StepStatus.FAILED else "cancelled"
+        )
+    if isinstance(err, duckdb.OutOfMemoryException):
+        return StepOutcome(StepStatus.FAILED, f"out of memory: {err}")
+    if isinstance(err, duckdb.IOException):
+        # The sandbox refuses user file access with PermissionException; an I/O error is ours
+        # (an unwritable or full warehouse), so the run is Error, not Failed.
+        return StepOutcome(StepStatus.ERROR, str(err))
+    if isinstance(err, duckdb.Error):
+        return StepOutcome(StepStatus.FAILED, str(err))
+    return None
+
+
+def _ensure_dataset(db: Database, org_id: uuid.UUID, name: str) -> uuid.UUID:
+    """The id of a step's output dataset that does not exist yet, created (the catalog
+    service, and the upload machinery it imports, only for a step's first write)."""
+    from headrace.services import datasets as catalog
+
+    return catalog.ensure(db, org_id, name)
 
 
 class StepFailed(Exception):
@@ -73,6 +108,8 @@ class Interrupt:
         with self._lock:
             self._con = con
             if con is not None and self.reason is not None:
+                import duckdb
+
                 raise duckdb.InterruptException(
                     f"the step was stopped before it began: {self.reason}"
                 )
@@ -186,25 +223,13 @@ class StepRunner:
         except StepTimedOut:
             timeout = self.settings.step_timeout_seconds
             outcome = StepOutcome(StepStatus.FAILED, f"the step timed out after {timeout:g} s")
-        except duckdb.InterruptException:
-            reason = interrupt.reason or "interrupted"
-            status = StepStatus.CANCELLED if reason == "cancelled" else StepStatus.FAILED
-            outcome = StepOutcome(
-                status, f"the step {reason}" if status is StepStatus.FAILED else "cancelled"
-            )
-        except duckdb.OutOfMemoryException as err:
-            outcome = StepOutcome(StepStatus.FAILED, f"out of memory: {err}")
-        except duckdb.IOException as err:
-            # The sandbox refuses user file access with PermissionException; an I/O error is
-            # ours (an unwritable or full warehouse), so the run is Error, not Failed.
-            outcome = StepOutcome(StepStatus.ERROR, str(err))
-        except duckdb.Error as err:
-            outcome = StepOutcome(StepStatus.FAILED, str(err))
         except (HeadraceError, OSError, delta.CommitFailedError) as err:
             outcome = StepOutcome(StepStatus.ERROR, f"{type(err).__name__}: {err}")
-        except Exception as err:  # anything else is our failure, never the user's
-            log.exception("step %s of run %s failed unexpectedly", step_name, run_id)
-            outcome = StepOutcome(StepStatus.ERROR, f"{type(err).__name__}: {err}")
+        except Exception as err:
+            sql_outcome = _sql_outcome(err, interrupt)
+            if sql_outcome is None:  # anything else is our failure, never the user's
+                log.exception("step %s of run %s failed unexpectedly", step_name, run_id)
+            outcome = sql_outcome or StepOutcome(StepStatus.ERROR, f"{type(err).__name__}: {err}")
         finally:
             interrupt.attach(None)
             READY.give_back(child)
@@ -258,7 +283,7 @@ class StepRunner:
         ids = {
             n: uuid.UUID(str(catalog_rows[n].id))
             if n in catalog_rows
-            else catalog.ensure(self.db, org_id, n)
+            else _ensure_dataset(self.db, org_id, n)
             for n in [*pinned, *config.output_datasets]
         }
         tables = {name: self.warehouse.table(org_id, ids[name]) for name in ids}

@@ -140,9 +140,8 @@ class StepProcess:
         """The RETURN_STATS rows of each output; DuckDB's own exception when the SQL failed,
         ``duckdb.InterruptException`` when ``interrupt()`` stopped it,
         ``duckdb.OutOfMemoryException`` when it passed ``hard_memory_cap``, ``StepTimedOut``
-        when it was still running at ``deadline`` (``time.monotonic()``)."""
-        import duckdb
-
+        when it was still running at ``deadline`` (``time.monotonic()``). DuckDB is imported
+        only to raise one of its errors: a worker whose steps succeed never loads it."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
         cap = hard_memory_cap(job.limits)
         self.steps += 1
@@ -165,6 +164,8 @@ class StepProcess:
                     # until then it looks alive to ``reusable()``.
                     self._stopped = True
                     self.proc.kill()
+                    import duckdb
+
                     raise duckdb.OutOfMemoryException(
                         f"the step used more than {cap // 1024**2} MiB of memory (its "
                         f"memory limit is {job.limits.memory_limit}) and was stopped"
@@ -173,6 +174,8 @@ class StepProcess:
                     raise EOFError
         except (EOFError, BrokenPipeError, pickle.UnpicklingError) as err:
             if self._stopped:
+                import duckdb
+
                 raise duckdb.InterruptException("the step was stopped") from err
             code = self.proc.wait()
             raise StepProcessDied(
