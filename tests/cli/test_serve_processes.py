@@ -114,7 +114,7 @@ def test_a_dead_process_is_reported_and_replaced_and_sigterm_stops_them_all(
 
 
 def test_the_children_end_when_the_parent_is_killed(installation: Installation) -> None:
-    server = installation.start_server(HEADRACE_SERVE_PROCESSES="2")
+    server = installation.start_server(args=("--workers", "2"))  # the option, not the setting
     wait_for(lambda: "[worker] headrace.worker" in server.log.read_text(), 60, "the worker")
     children = {_named(server, n) for n in ("api-0", "api-1", "worker")}
     server.kill()

@@ -70,13 +70,16 @@ class Installation:
         logs.mkdir(parents=True, exist_ok=True)
         return logs / f"{name}-{uuid.uuid4().hex[:6]}.log"
 
-    def start_server(self, *, prefix: Sequence[str] = (), **extra: str) -> ServerProcess:
-        """``headrace serve`` on a free port; ``prefix`` wraps the command (e.g. ``setpriv``)."""
+    def start_server(
+        self, *, prefix: Sequence[str] = (), args: Sequence[str] = (), **extra: str
+    ) -> ServerProcess:
+        """``headrace serve`` on a free port; ``prefix`` wraps the command (e.g. ``setpriv``),
+        ``args`` are more of its options."""
         port = free_port()
         log = self._log("server")
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [*prefix, *headrace_command("serve", "--port", str(port))],
+                [*prefix, *headrace_command("serve", "--port", str(port), *args)],
                 env=self.environment(**extra),
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -25,11 +25,19 @@ step_app = typer.Typer(help="What an Argo pod runs.", no_args_is_help=True)
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="API processes sharing the port (default: HEADRACE_SERVE_PROCESSES, 1); "
+            "past 1, runs are executed by one worker process of their own.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API (and run a worker in-process unless HEADRACE_RUN_WORKER=false)."""
     from headrace.cli.server import run_server
 
-    run_server(host, port)
+    raise typer.Exit(run_server(host, port, workers))
 
 
 def worker(
