@@ -41,20 +41,12 @@ def create_app(
         import threading
 
         from headrace.execution.worker import Worker
-        from headrace.services.sweep import sweep_every
+        from headrace.services.sweep import start_sweeper
 
         worker = Worker(database, settings, doorbell=doorbell)
         thread = threading.Thread(target=worker.serve, name="headrace-worker", daemon=True)
         thread.start()
-        # Beside the worker, not in its loop: a sweep of a large warehouse must not hold up runs.
-        stop_sweeping = threading.Event()
-        sweeper = threading.Thread(
-            target=sweep_every,
-            args=(database, settings, stop_sweeping),
-            name="headrace-sweep",
-            daemon=True,
-        )
-        sweeper.start()
+        stop_sweeping = start_sweeper(database, settings)
         try:
             yield
         finally:

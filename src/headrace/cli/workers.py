@@ -34,14 +34,9 @@ def work(
         READY.start()  # a worker is there to run steps: its first need not wait for a process
     stop_sweeping = threading.Event()
     if serving:
-        from headrace.services.sweep import sweep_every
+        from headrace.services.sweep import start_sweeper
 
-        threading.Thread(
-            target=sweep_every,
-            args=(db, settings, stop_sweeping),
-            name="headrace-sweep",
-            daemon=True,
-        ).start()
+        stop_sweeping = start_sweeper(db, settings)
         # A Ctrl-C reaches the server's children as well as its parent: a stop, like SIGTERM.
         signal.signal(signal.SIGINT, lambda *_: worker.stop())
     freeze_startup_objects()

@@ -136,3 +136,13 @@ def sweep_every(db: Database, settings: Settings, stopping: threading.Event) -> 
         except Exception:
             log.exception("sweep failed; it runs again in %s s", settings.sweep_interval_seconds)
         stopping.wait(settings.sweep_interval_seconds)
+
+
+def start_sweeper(db: Database, settings: Settings) -> threading.Event:
+    """``sweep_every`` on a daemon thread of its own, beside a worker and not in its loop (a
+    sweep of a large warehouse must not hold up runs); set the event returned to stop it."""
+    stopping = threading.Event()
+    threading.Thread(
+        target=sweep_every, args=(db, settings, stopping), name="headrace-sweep", daemon=True
+    ).start()
+    return stopping
