@@ -158,6 +158,11 @@ class Settings(BaseSettings):
     metrics_require_auth: bool = Field(
         False, description="/metrics needs an API key (any role) when true; open when false."
     )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="A bearer token /metrics asks of every scrape (`Authorization: Bearer "
+        "<token>`), for a Prometheus that holds no API key; unset: as metrics_require_auth says.",
+    )
     key_cache_seconds: float = Field(
         5,
         ge=0,

@@ -7,6 +7,7 @@ import uuid
 
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 
 from headrace.api.app import create_app
 from headrace.execution.worker import Worker
@@ -96,3 +97,19 @@ def test_metrics_can_require_a_key(db: Database, settings: Settings) -> None:
         assert (r.status_code, r.json()["code"]) == (401, "unauthorized")
         viewer = make_org(client, db).with_role("viewer")
         assert viewer.get("/metrics").status_code == 200
+
+
+def test_metrics_can_require_a_scrape_token(db: Database, settings: Settings) -> None:
+    guarded = settings.model_copy(update={"metrics_token": SecretStr("scrape-me")})
+    with TestClient(create_app(guarded, db)) as client:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "scrape-me"}):
+            r = client.get("/metrics", headers=headers)
+            assert (r.status_code, r.json()["code"]) == (401, "unauthorized"), headers
+            assert r.headers["WWW-Authenticate"] == "Bearer"
+            assert "scrape-me" not in r.text
+        # An organisation's key is not the scrape token.
+        viewer = make_org(client, db).with_role("viewer")
+        assert viewer.get("/metrics").status_code == 401
+        r = client.get("/metrics", headers={"Authorization": "Bearer scrape-me"})
+        assert r.status_code == 200
+        assert _samples(r.text)  # Prometheus text, parsed

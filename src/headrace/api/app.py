@@ -78,5 +78,5 @@ def create_app(
 
     for module in (keys, pipelines, runs, events, datasets, ui):
         app.include_router(module.router)
-    app.include_router(metrics_router(settings.metrics_require_auth))
+    app.include_router(metrics_router(settings.metrics_require_auth, settings.metrics_token))
     return app
