@@ -9,10 +9,10 @@ import uuid
 from typing import Any
 
 from headrace.api.run_json import EndedRuns
+from headrace.domain.records import RunHead
 from headrace.domain.runs import RunStatus, StepStatus
 from headrace.execution.status import local_metadata
 from headrace.persistence.db import Database
-from headrace.persistence.records import RunHead
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.schemas.runs import RunRead
 from tests.factories import Api, diamond_steps, make_pipeline, make_run

@@ -20,9 +20,9 @@ from typing import Any
 import pyarrow as pa
 from deltalake import DeltaTable
 
+from headrace.domain.records import RunRecord
 from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
-from headrace.persistence.records import RunRecord
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.services import datasets as catalog
 from headrace.settings import Settings

@@ -13,11 +13,11 @@ import pytest
 from pydantic import SecretStr
 
 from headrace.domain.access import Principal, Role
+from headrace.domain.records import RunRecord
 from headrace.execution.argo.pod import step_of_node
 from headrace.execution.step import StepRunner
 from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
-from headrace.persistence.records import RunRecord
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.services import runs as runs_service
 from headrace.settings import Settings

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from pydantic import TypeAdapter
 
+from headrace.domain.records import RunHead
 from headrace.domain.runs import RunStatus
-from headrace.persistence.records import RunHead
 from headrace.schemas.pipelines import PipelineVersionRead
 from headrace.schemas.runs import RunRead
 from headrace.services.runs import RunPage, RunView

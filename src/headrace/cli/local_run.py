@@ -21,11 +21,11 @@ from headrace.cli.context import open_database
 from headrace.cli.pipeline_file import PipelineFile, PipelineFileError, load
 from headrace.domain.access import Principal
 from headrace.domain.pipeline import step_from_dict
+from headrace.domain.records import RunRecord
 from headrace.domain.runs import RunStatus, StepStatus
 from headrace.errors import HeadraceError, NotFound
 from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
-from headrace.persistence.records import RunRecord
 from headrace.persistence.repositories import datasets as datasets_repo
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.services import keys, pipelines, runs

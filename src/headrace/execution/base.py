@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from headrace.domain.records import RunRecord
 from headrace.domain.runs import StepStatus
-from headrace.persistence.records import RunRecord
 
 
 @dataclass(frozen=True)

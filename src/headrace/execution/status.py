@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from headrace.domain.records import RunRecord
 from headrace.domain.runs import RunStatus, StepStatus
-from headrace.persistence.records import RunRecord
 
 # Argo's node phases have no Cancelled: a stopped node is Failed there.
 _NODE_PHASE = {StepStatus.CANCELLED: "Failed"}

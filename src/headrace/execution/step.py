@@ -21,13 +21,13 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Row
 
 from headrace.domain.pipeline import Step
+from headrace.domain.records import RunStepRecord
 from headrace.domain.runs import StepStatus
 from headrace.errors import HeadraceError
 from headrace.execution.graphs import version_dag
 from headrace.execution.sandbox import SandboxLimits, StepInput, spill_folder
 from headrace.execution.step_process import READY, SqlJob, StepProcess, StepTimedOut
 from headrace.persistence.db import Database
-from headrace.persistence.records import RunStepRecord
 from headrace.persistence.repositories import datasets as datasets_repo
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.services.clock import utcnow

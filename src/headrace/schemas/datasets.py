@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from headrace.persistence.records import DatasetRecord, DatasetVersionRecord
+from headrace.domain.records import DatasetRecord, DatasetVersionRecord
 from headrace.schemas.common import Strict
 
 

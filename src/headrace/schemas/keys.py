@@ -8,7 +8,7 @@ import uuid
 from pydantic import BaseModel
 
 from headrace.domain.access import Role
-from headrace.persistence.records import ApiKeyRecord
+from headrace.domain.records import ApiKeyRecord
 from headrace.schemas.common import Strict
 
 

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from headrace.domain.pipeline import DataTransform, Step
-from headrace.persistence.records import PipelineRecord, VersionRecord
+from headrace.domain.records import PipelineRecord, VersionRecord
 from headrace.schemas.common import Strict
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from headrace.persistence.records import RunRecord, RunStepRecord
+from headrace.domain.records import RunRecord, RunStepRecord
 from headrace.schemas.common import Strict
 from headrace.schemas.pipelines import PipelineVersionRead
 

@@ -15,11 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from headrace.domain import rows as rows_domain
 from headrace.domain.access import Principal
 from headrace.domain.problems import Problem
+from headrace.domain.records import DatasetRecord, DatasetVersionRecord
 from headrace.domain.validation import check_name
 from headrace.errors import Conflict, InvalidInput, NotFound
 from headrace.persistence.db import Database
 from headrace.persistence.paging import Keyset
-from headrace.persistence.records import DatasetRecord, DatasetVersionRecord
 from headrace.persistence.repositories import datasets as repo
 from headrace.persistence.repositories import pipelines as pipelines_repo
 from headrace.services.clock import utcnow

@@ -15,10 +15,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from headrace.domain.access import Principal, Role
+from headrace.domain.records import ApiKeyRecord
 from headrace.errors import Forbidden, NotFound, Unauthorized
 from headrace.persistence.db import Database
 from headrace.persistence.paging import Keyset
-from headrace.persistence.records import ApiKeyRecord
 from headrace.persistence.repositories import keys as repo
 from headrace.services.clock import utcnow
 

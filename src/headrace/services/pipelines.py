@@ -12,11 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from headrace.domain.access import Principal
 from headrace.domain.pipeline import MAX_NAME_LENGTH, Step
 from headrace.domain.problems import Problem
+from headrace.domain.records import PipelineRecord, VersionRecord
 from headrace.domain.validation import validate_steps
 from headrace.errors import Conflict, InvalidInput, NotFound
 from headrace.persistence.db import Database
 from headrace.persistence.paging import Keyset
-from headrace.persistence.records import PipelineRecord, VersionRecord
 from headrace.persistence.repositories import pipelines as repo
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.services.clock import utcnow

@@ -13,10 +13,10 @@ import uuid
 from dataclasses import dataclass, field, replace
 
 from headrace.domain.access import Principal
+from headrace.domain.records import RunRecord, VersionRecord
 from headrace.domain.runs import RunStatus
 from headrace.errors import NotFound
 from headrace.persistence.db import Database
-from headrace.persistence.records import RunRecord, VersionRecord
 from headrace.persistence.repositories import pipelines as pipelines_repo
 from headrace.persistence.repositories import run_progress
 from headrace.persistence.repositories import runs as runs_repo

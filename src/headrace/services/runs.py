@@ -15,6 +15,13 @@ from headrace.domain.access import Principal
 from headrace.domain.dag import Dag
 from headrace.domain.pipeline import Step, step_from_dict
 from headrace.domain.problems import Problem
+from headrace.domain.records import (
+    PipelineRecord,
+    RunHead,
+    RunRecord,
+    RunStepRecord,
+    VersionRecord,
+)
 from headrace.domain.runs import RunStatus, StepStatus
 from headrace.errors import Conflict, InvalidInput, NotFound
 from headrace.execution.argo.manifest import ManifestSettings, RunIdentity, render_manifest
@@ -22,13 +29,6 @@ from headrace.execution.plan import ExecutionPlan, SelectionError, compile_plan,
 from headrace.execution.status import local_metadata
 from headrace.persistence.db import Database
 from headrace.persistence.paging import Keyset
-from headrace.persistence.records import (
-    PipelineRecord,
-    RunHead,
-    RunRecord,
-    RunStepRecord,
-    VersionRecord,
-)
 from headrace.persistence.repositories import datasets as datasets_repo
 from headrace.persistence.repositories import pipelines as pipelines_repo
 from headrace.persistence.repositories import runs as repo

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from headrace.domain.records import RunRecord
 from headrace.execution.argo.client import ArgoApiError, ArgoClient
 from headrace.execution.argo.status import WORKFLOW_FIELDS, observe
 from headrace.execution.base import Observation
-from headrace.persistence.records import RunRecord
 
 STOP_MESSAGE = "cancelled in headrace"
 

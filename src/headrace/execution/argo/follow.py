@@ -21,12 +21,12 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from headrace.domain.records import RunRecord
 from headrace.domain.runs import RunStatus, StepStatus
 from headrace.execution.argo.client import ArgoApiError, ArgoClient, ArgoError, ArgoUnavailable
 from headrace.execution.argo.executor import ArgoExecutor
 from headrace.execution.base import Executor, Observation
 from headrace.persistence.db import Database
-from headrace.persistence.records import RunRecord
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.services.clock import utcnow
 from headrace.settings import Settings

@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from headrace.domain.records import RunRecord
 from headrace.domain.runs import StepStatus
 from headrace.execution.base import Observation, StepObservation
-from headrace.persistence.records import RunRecord
 
 # Argo node phases → run-step statuses; the words are the same on purpose.
 NODE_STATUS = {

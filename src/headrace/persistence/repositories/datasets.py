@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, and_, delete, insert, or_, select, update
 
+from headrace.domain.records import DatasetRecord, DatasetVersionRecord
 from headrace.persistence.paging import Keyset, page
-from headrace.persistence.records import DatasetRecord, DatasetVersionRecord
 from headrace.persistence.tables import dataset_versions, datasets
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ import uuid
 
 from sqlalchemy import Connection, insert, select, update
 
+from headrace.domain.records import ApiKeyRecord
 from headrace.persistence.paging import Keyset, page
-from headrace.persistence.records import ApiKeyRecord
 from headrace.persistence.tables import api_keys, organisations
 
 

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 
 from headrace.domain.pipeline import Step
+from headrace.domain.records import PipelineRecord, StepRecord, VersionRecord
 from headrace.persistence.paging import Keyset, page
-from headrace.persistence.records import PipelineRecord, StepRecord, VersionRecord
 from headrace.persistence.tables import pipeline_steps, pipeline_versions, pipelines
 
 

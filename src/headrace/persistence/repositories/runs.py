@@ -22,8 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import NullType
 
+from headrace.domain.records import RunHead, RunRecord, RunStepRecord
 from headrace.persistence.paging import Keyset, KeysetParameters, page
-from headrace.persistence.records import RunHead, RunRecord, RunStepRecord
 from headrace.persistence.tables import run_steps, runs, step_logs
 
 ACTIVE = ("Pending", "Running")

@@ -1,4 +1,5 @@
-"""Plain records the repositories return: what services work with, free of SQLAlchemy rows."""
+"""Plain records of the metadata: what repositories return and services, executors and schemas
+work with, free of SQLAlchemy rows (so every layer may import them)."""
 
 from __future__ import annotations
 
