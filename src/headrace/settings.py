@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         1024 * 1024 * 1024, description="Largest dataset upload accepted, in bytes (else 413)."
     )
+    max_body_bytes: int = Field(
+        8 * 1024 * 1024,
+        description="Largest request body accepted, in bytes (else 413), except uploads "
+        "(max_upload_bytes) and upserts (max_upsert_bytes).",
+    )
     max_upsert_bytes: int = Field(
         32 * 1024 * 1024,
         description="Largest JSON body of PUT /datasets/upsert/, in bytes (else 413); it is "

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from headrace import __version__
 from headrace.api import errors, openapi
 from headrace.api.body_limit import BodyLimit
+from headrace.api.key_first import KeyFirst
 from headrace.api.metrics import Metrics, RequestLatency
 from headrace.api.routes import datasets, events, keys, pipelines, runs, ui
 from headrace.api.routes.metrics import make_router as metrics_router
@@ -66,8 +67,13 @@ def create_app(
     app.state.doorbell = doorbell
     app.state.key_cache = keys_service.KeyCache(settings.key_cache_seconds)
     app.state.metrics = Metrics(database, settings.lease_seconds)
+    app.add_middleware(KeyFirst)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        paths={datasets.UPSERT_PATH: settings.max_upsert_bytes, datasets.UPLOAD_PATH: None},
+    )
     app.add_middleware(RequestLatency, metrics=app.state.metrics)
-    app.add_middleware(BodyLimit, paths=[datasets.UPSERT_PATH], max_bytes=settings.max_upsert_bytes)
     errors.install(app)
     openapi.install(app)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from headrace.domain.access import Principal, Role
 from headrace.domain.problems import Problem
@@ -57,30 +58,53 @@ async def get_key_cache(request: Request) -> keys.KeyCache:
 KeyCache = Annotated[keys.KeyCache, Depends(get_key_cache)]
 
 
-async def _principal(
-    request: Request,
-    _scheme: Annotated[Any, Depends(_bearer)] = None,
-    api_key: Annotated[str | None, Header(alias="Api-key")] = None,
-    current_org_id: Annotated[str | None, Header(alias="Current-Org-Id")] = None,
-) -> Principal:
-    """A key this process has just seen is answered from the cache, on the event loop; only
-    a lookup goes to the thread pool (a hop there costs more than the cache). The store and
-    the cache are taken from the app, not as dependencies: every request solves this one,
-    and each sub-dependency costs FastAPI more than reading an attribute."""
-    db: Database = request.app.state.db
-    cache: keys.KeyCache = request.app.state.key_cache
-    secret = api_key
-    auth = request.headers.get("authorization")
+def key_secret(headers: Mapping[str, str]) -> str | None:
+    """The API key a request presents: ``Authorization: Bearer`` first, else ``Api-key``; an
+    Authorization header of another scheme (and no Api-key) is an empty key, not a missing one."""
+    secret = headers.get("api-key")
+    auth = headers.get("authorization")
     if auth:
         scheme, _, value = auth.partition(" ")
         if scheme.lower() == "bearer" and value.strip():
             secret = value.strip()
         elif secret is None:
             secret = ""
+    return secret
+
+
+async def resolve_principal(request: HTTPConnection) -> Principal:
+    """The caller of ``request``, known once per request (``KeyFirst`` may have found it
+    before the body was read). A key this process has just seen is answered from the cache, on
+    the event loop; only a lookup goes to the thread pool (a hop there costs more than the
+    cache). The store and the cache are taken from the app, not as dependencies: every request
+    solves this one, and each sub-dependency costs FastAPI more than reading an attribute."""
+    state = request.scope.setdefault("state", {})
+    found: Principal | None = state.get(_PRINCIPAL)
+    if found is not None:
+        return found
+    db: Database = request.app.state.db
+    cache: keys.KeyCache = request.app.state.key_cache
+    secret = key_secret(request.headers)
+    current_org_id = request.headers.get("current-org-id")
     who = keys.cached_principal(cache, secret, current_org_id)
     if who is None:
         who = await run_in_threadpool(keys.authenticate, db, secret, current_org_id, cache)
+    state[_PRINCIPAL] = who
     return who
+
+
+_PRINCIPAL = "headrace.principal"
+
+
+async def _principal(
+    request: Request,
+    _scheme: Annotated[Any, Depends(_bearer)] = None,
+    api_key: Annotated[str | None, Header(alias="Api-key")] = None,
+    current_org_id: Annotated[str | None, Header(alias="Current-Org-Id")] = None,
+) -> Principal:
+    """The headers are declared here for the OpenAPI document; ``resolve_principal`` reads
+    them."""
+    return await resolve_principal(request)
 
 
 def require(role: Role) -> Callable[..., Awaitable[Principal]]:

@@ -32,11 +32,16 @@ def error_body(detail: str, code: str, errors: Sequence[dict[str, Any]] = ()) ->
     return {"detail": detail, "code": code, "errors": list(errors)}
 
 
-def _ours(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HeadraceError)
+def error_response(exc: HeadraceError) -> JSONResponse:
+    """The response to one of our errors (also sent by middleware, outside the routes)."""
     errors = [{"loc": list(p.loc), "msg": p.msg, "type": p.type} for p in exc.problems]
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
     return JSONResponse(error_body(exc.detail, exc.code, errors), exc.status, headers=headers)
+
+
+def _ours(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HeadraceError)
+    return error_response(exc)
 
 
 def _validation(_: Request, exc: Exception) -> JSONResponse:

@@ -3,8 +3,9 @@
 FastAPI documents each route's success and a 422 in its own shape (``HTTPValidationError``),
 which this API never sends. Here every operation also gets, in the one error shape
 (``ErrorBody``), the statuses that follow from what it takes: 401 and 403 where it needs a
-key, 404 where its path names an object, 422 where it parses anything. Statuses that only
-some routes answer with (409, 413) are declared on those routes with ``errors(...)``. The
+key, 404 where its path names an object, 422 where it parses anything, 413 where it takes a
+body. Statuses that only some routes answer with (409) are declared on those routes with
+``errors(...)``. The
 fuzzing suite (``tests/api/test_fuzz.py``) checks every answer against this document.
 """
 
@@ -21,7 +22,7 @@ _MEANING = {
     403: "The key's role is too small, or Current-Org-Id is not the key's organisation.",
     404: "No such object in the key's organisation.",
     409: "Conflicts with the current state; the detail says which.",
-    413: "The file is larger than the server accepts.",
+    413: "The request body (or its file) is larger than the server accepts.",
     422: "Invalid input: every problem, each with its location.",
 }
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
@@ -54,6 +55,8 @@ def _implied(operation: dict[str, Any]) -> set[int]:
         statuses.add(404)
     if parameters or "requestBody" in operation:
         statuses.add(422)
+    if "requestBody" in operation:
+        statuses.add(413)
     return statuses
 
 

@@ -53,8 +53,11 @@ _UPLOAD_FORM: dict[str, Any] = {
 }
 
 
+UPLOAD_PATH = "/datasets/"
+
+
 @router.post(
-    "/datasets/",
+    UPLOAD_PATH,
     status_code=201,
     response_model=DatasetRead,
     openapi_extra=_UPLOAD_FORM,
