@@ -11,6 +11,7 @@ from sqlalchemy import select
 from headrace.api.app import create_app
 from headrace.persistence.db import Database
 from headrace.persistence.tables import api_keys
+from headrace.services import keys
 from headrace.settings import Settings
 from tests.factories import Api, generated_steps, make_org, make_pipeline
 
@@ -68,14 +69,17 @@ def test_revoked_key_fails_at_once(api: Api) -> None:
     assert api.delete(f"/api-keys/{key_id}/").status_code == 404
 
 
-def test_a_key_revoked_elsewhere_works_here_until_its_cache_entry_expires(
+def test_a_key_revoked_elsewhere_stops_working_here_at_the_next_revocation_check(
     api: Api, settings: Settings, db: Database
 ) -> None:
     """Apps on one store stand for a server's API processes: each keeps the keys it has
-    looked up for HEADRACE_KEY_CACHE_SECONDS, and only the one that revoked forgets at once."""
+    looked up, the one that revoked forgets at once, and the others at their next look for
+    revocations (every REVOCATION_CHECK_SECONDS, on this app's clock here)."""
     builder = api.with_role("builder")
     key_id = next(k["id"] for k in api.get("/api-keys/").json() if k["role"] == "builder")
+    now = [0.0]
     keeping = create_app(settings.model_copy(update={"key_cache_seconds": 3600}), db)
+    keeping.state.key_cache = keys.KeyCache(3600, clock=lambda: now[0])
     looking_up = create_app(settings.model_copy(update={"key_cache_seconds": 0}), db)
     with TestClient(keeping) as kept, TestClient(looking_up) as fresh:
         assert kept.get("/pipelines/", headers=builder.headers()).status_code == 200
@@ -88,6 +92,9 @@ def test_a_key_revoked_elsewhere_works_here_until_its_cache_entry_expires(
         # what is kept is the key's record: the organisation header is still checked
         wrong_org = builder.headers({"Current-Org-Id": str(uuid.uuid4())})
         assert kept.get("/pipelines/", headers=wrong_org).status_code == 403
+        now[0] += keys.REVOCATION_CHECK_SECONDS
+        assert kept.get("/pipelines/", headers=builder.headers()).status_code == 401
+        assert kept.get("/pipelines/", headers=api.headers()).status_code == 200
 
 
 def test_revoking_an_unknown_key_is_404(api: Api) -> None:

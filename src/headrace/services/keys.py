@@ -6,13 +6,17 @@ carry 256 bits of entropy, so a fast hash is enough: there is nothing to brute-f
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from sqlalchemy import Connection
 
 from headrace.domain.access import Principal, Role
 from headrace.domain.records import ApiKeyRecord
@@ -81,27 +85,52 @@ def list_keys(db: Database, who: Principal, after: Keyset | None, limit: int) ->
         return repo.list_for_org(conn, who.org_id, after=after, limit=limit)
 
 
+# A process looks for keys revoked elsewhere this often, so that one revoked through another
+# API process or server stops working here within a second.
+REVOCATION_CHECK_SECONDS = 0.5
+# How far back each look goes before the previous one began: revoked_at is the revoking
+# process's clock, and its transaction may commit a while after it took that time.
+REVOCATION_OVERLAP = dt.timedelta(seconds=60)
+
+
 class KeyCache:
     """The records of keys this process has recently looked up, each kept for ``seconds``.
 
     Every request names its key, and looking it up is a transaction of its own (on
     PostgreSQL a pool checkout with its ping, the query, the commit): a tenth of a listing
     page's CPU. Only valid keys are kept, so a new key works at once and unknown ones cannot
-    fill the cache. A key revoked through this process is forgotten at once; one revoked
-    elsewhere (another API process or server) keeps working here for at most ``seconds``."""
+    fill the cache. A key revoked through this process is forgotten at once; keys revoked
+    elsewhere (another API process or server) are found by one small query every
+    ``REVOCATION_CHECK_SECONDS`` (``authenticate`` makes it when ``get`` says it is due), so
+    they stop working here within that time plus one request."""
 
-    def __init__(self, seconds: float, max_items: int = 10_000) -> None:
+    def __init__(
+        self,
+        seconds: float,
+        max_items: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.seconds = seconds
         self.max_items = max_items
+        self._clock = clock
         self._lock = threading.Lock()
         self._items: OrderedDict[str, tuple[float, ApiKeyRecord]] = OrderedDict()
+        self._next_check = 0.0
+        self._checked_since: dt.datetime | None = None
+
+    def _check_due(self) -> bool:
+        return self._clock() >= self._next_check
 
     def get(self, key_hash: str) -> ApiKeyRecord | None:
+        """The kept record, or None when there is none or revocations must be looked for
+        first."""
         with self._lock:
+            if self._check_due():
+                return None
             found = self._items.get(key_hash)
             if found is None:
                 return None
-            if found[0] <= time.monotonic():
+            if found[0] <= self._clock():
                 del self._items[key_hash]
                 return None
             return found[1]
@@ -110,15 +139,34 @@ class KeyCache:
         if self.seconds <= 0:
             return
         with self._lock:
-            self._items[key_hash] = (time.monotonic() + self.seconds, record)
+            self._items[key_hash] = (self._clock() + self.seconds, record)
             self._items.move_to_end(key_hash)
             while len(self._items) > self.max_items:
                 self._items.popitem(last=False)
 
     def forget(self, key_id: uuid.UUID) -> None:
         with self._lock:
-            for key_hash in [h for h, (_, r) in self._items.items() if r.id == key_id]:
-                del self._items[key_hash]
+            self._forget({key_id})
+
+    def _forget(self, key_ids: set[uuid.UUID]) -> None:
+        for key_hash in [h for h, (_, r) in self._items.items() if r.id in key_ids]:
+            del self._items[key_hash]
+
+    def check_revocations(self, conn: Connection) -> None:
+        """Forget the kept keys revoked since the last check (with some overlap), when a check
+        is due. An empty cache has nothing to forget: it only notes the time."""
+        with self._lock:
+            if not self._check_due():
+                return
+            since, began = self._checked_since, utcnow()
+            self._next_check = self._clock() + REVOCATION_CHECK_SECONDS
+            kept = bool(self._items)
+        revoked: set[uuid.UUID] = set()
+        if since is not None and kept:
+            revoked = set(repo.revoked_since(conn, since - REVOCATION_OVERLAP))
+        with self._lock:
+            self._forget(revoked)
+            self._checked_since = began
 
 
 def revoke_key(
@@ -156,11 +204,17 @@ def cached_principal(
 def authenticate(
     db: Database, secret: str | None, current_org: str | None, cache: KeyCache | None = None
 ) -> Principal:
-    """The caller behind ``secret``, looked up (and kept in ``cache``); 401 when it is
-    missing, unknown or revoked."""
+    """The caller behind ``secret``, looked up (and kept in ``cache``, after the cache has
+    forgotten the keys revoked elsewhere if that was due); 401 when it is missing, unknown or
+    revoked."""
     key_hash = _hash(_checked_secret(secret))
     with db.unit_of_work(write=False) as conn:
-        record = repo.by_hash(conn, key_hash)
+        record = None
+        if cache is not None:
+            cache.check_revocations(conn)
+            record = cache.get(key_hash)
+        if record is None:
+            record = repo.by_hash(conn, key_hash)
     if record is None or record.revoked_at is not None:
         raise Unauthorized("the API key is not valid")
     if cache is not None:

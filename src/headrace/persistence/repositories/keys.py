@@ -90,6 +90,11 @@ def revoke(conn: Connection, org_id: uuid.UUID, key_id: uuid.UUID, now: dt.datet
     return result.rowcount == 1
 
 
+def revoked_since(conn: Connection, since: dt.datetime) -> list[uuid.UUID]:
+    """The keys revoked at or after ``since``."""
+    return list(conn.execute(select(api_keys.c.id).where(api_keys.c.revoked_at >= since)).scalars())
+
+
 def org_by_name(conn: Connection, name: str) -> uuid.UUID | None:
     """The oldest organisation called ``name`` (names are labels, not keys)."""
     found = conn.execute(
