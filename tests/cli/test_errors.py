@@ -53,3 +53,19 @@ def test_wrong_key_server_down_and_not_logged_in(cli: Cli) -> None:
     assert "not logged in" in nobody
     offline = cli("pipelines", "validate", "-f", str(cli.pipeline_file("v")), HEADRACE_URL=down)
     assert offline.exit_code == 0
+
+
+def test_each_problem_is_said_once_with_its_location(cli: Cli) -> None:
+    empty = cli.folder / "empty.csv"
+    empty.write_bytes(b"")
+    line = one_line_error(cli("datasets", "upload", str(empty), "--name", "e"))
+    assert line.count("the file is empty") == 1 and "file: the file is empty" in line, line
+    step = {"job_type": "data-transform", "query_type": "sql", "output_datasets": ["o"]}
+    steps = [
+        {"name": "a", "config": {**step, "query": "SELECT * FROM nowhere"}},
+        {"name": "b", "config": {**step, "query": "SELECT 1 AS x"}},
+    ]
+    line = one_line_error(cli("pipelines", "create", "-f", str(cli.pipeline_file("two", steps))))
+    assert "steps.a.config.query: the query reads 'nowhere'" in line, line
+    assert "steps.b.config.output_datasets: dataset 'o' is already written by step 'a'" in line
+    assert "(and" not in line and line.endswith("[422 invalid_input]"), line

@@ -136,3 +136,28 @@ def test_an_unreachable_server_raises_after_the_retries() -> None:
     client = Client(f"http://127.0.0.1:{free_port()}", "k", retry=Retry(attempts=2, backoff=0))
     with pytest.raises(ServerUnreachable):
         client.health()
+
+
+def test_every_problem_is_said_once_with_its_location(served: Served) -> None:
+    """``str(err)`` of a real server's 4xx states each of its problems once, located."""
+    key = served.new_org_key()
+    http = httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {key}"})
+    steps = [make_step("a", "SELECT * FROM nowhere"), make_step("a", "SELECT 1 AS x")]
+    answers = [
+        http.post("/pipelines/", json={"name": "bad", "steps": steps}),  # our validation
+        http.post("/pipelines/", json={"name": 5, "steps": "x"}),  # FastAPI's
+        http.post("/datasets/", data={"name": "e"}, files={"file": ("e.csv", b"", "text/csv")}),
+        http.post("/datasets/", data={"name": "e"}),  # a field missing
+        http.get("/pipelines/", params={"cursor": "nope"}),
+    ]
+    for r in answers:
+        assert r.status_code == 422, r.text
+        body = r.json()
+        text = str(HeadraceApiError.of(r))
+        assert body["errors"] and text.endswith(f" (422 {body['code']})"), text
+        for e in body["errors"]:
+            located = f"{'.'.join(str(x) for x in e['loc'] if x != 'body')}: {e['msg']}"
+            assert located in text, (located, text)
+            assert text.count(e["msg"]) == sum(x["msg"] == e["msg"] for x in body["errors"]), text
+    many = str(HeadraceApiError.of(answers[0]))
+    assert many.startswith("the pipeline has 2 problem(s): "), many

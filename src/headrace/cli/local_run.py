@@ -154,9 +154,11 @@ def run_file(path: Path, start: str | None, end: str | None) -> int:
             live.update(_table(run, time.perf_counter() - started))
         worker.runner.tables.settle()  # checkpoints left to the background, before exiting
     except HeadraceError as err:
-        console.print(f"[red]error:[/red] {err.detail}")
-        for problem in err.problems:
-            console.print(f"  {'.'.join(str(x) for x in problem.loc)}: {problem.msg}")
+        from rich.markup import escape
+
+        from headrace.client.errors import describe
+
+        console.print(f"[red]error:[/red] {escape(describe(err.detail, err.problems))}")
         return 2
     finally:
         db.dispose()

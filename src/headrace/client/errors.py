@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+import re
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import httpx
 
@@ -29,7 +31,13 @@ class HeadraceApiError(HeadraceClientError):
         self.url = url
 
     def __str__(self) -> str:
-        return f"{self.detail} ({self.status} {self.code})"
+        return f"{self.message()} ({self.status} {self.code})"
+
+    def message(self) -> str:
+        """The detail and every problem with its location, each said once: the server's
+        detail often repeats its first problem (``the request is not valid: body.file:
+        Field required``), so that repetition is dropped from the detail, not the problem."""
+        return describe(self.detail, self.errors)
 
     @classmethod
     def of(cls, response: httpx.Response) -> HeadraceApiError:
@@ -61,3 +69,46 @@ class HeadraceApiError(HeadraceClientError):
 
 class ServerUnreachable(HeadraceClientError):
     """No answer at all (connection refused, DNS, timeout), after the retries."""
+
+
+class Located(Protocol):
+    """A problem as the server sends it (``ErrorItem``) or as the service raises it."""
+
+    @property
+    def loc(self) -> Sequence[str | int]: ...
+
+    @property
+    def msg(self) -> str: ...
+
+
+# What the server appends to a detail that names only its first problem.
+_MORE = re.compile(r"\s*\(and \d+ more problem\(s\)\)$")
+
+
+def where(loc: Sequence[str | int]) -> str:
+    """A problem's location as the user wrote it: ``steps.clean.config.query``, ``file``
+    (the ``body`` every request field sits in is left out)."""
+    parts = list(loc[1:] if loc and loc[0] == "body" else loc)
+    return ".".join(str(part) for part in parts)
+
+
+def _head(detail: str, errors: Sequence[Located]) -> str:
+    """The detail without the problem it repeats at its end (and that problem's location)."""
+    text = _MORE.sub("", detail)
+    for error in errors:
+        if error.msg and text.endswith(error.msg):
+            text = text[: -len(error.msg)].rstrip().removesuffix(":").rstrip()
+            for loc in (".".join(str(x) for x in error.loc), where(error.loc)):
+                if loc and text.endswith(loc):
+                    text = text[: -len(loc)].rstrip().removesuffix(":").rstrip()
+            return text
+    return detail
+
+
+def describe(detail: str, errors: Sequence[Located]) -> str:
+    """One line: the detail, then each problem once as ``location: message``."""
+    problems = [f"{w}: {e.msg}" if (w := where(e.loc)) else e.msg for e in errors]
+    if not problems:
+        return detail
+    head = _head(detail, errors)
+    return "; ".join(problems) if not head else f"{head}: {'; '.join(problems)}"

@@ -24,12 +24,7 @@ def _one_line(err: Exception) -> str:
     from headrace.client import HeadraceApiError, HeadraceClientError
 
     if isinstance(err, HeadraceApiError):
-        text = err.detail
-        if err.errors:
-            first = err.errors[0]
-            text += f": {'.'.join(str(x) for x in first.loc)}: {first.msg}"
-            if len(err.errors) > 1:
-                text += f" (and {len(err.errors) - 1} more)"
+        text = err.message()
         if err.status == 401:
             text += "; check the key or run `headrace login`"
         return f"{text} [{err.status} {err.code}]"
