@@ -9,7 +9,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.factories import generated_steps
+from tests.factories import generated_steps, make_step
 from tests.ui.conftest import Org, Screens, go, sign_in
 
 CSV_V0 = "id,city,amount\n1,Lyon,10.5\n2,Oslo,7.25\n3,Quito,3\n"
@@ -76,3 +76,59 @@ def test_dataset_pages(page: Page, org: Org, screens: Screens) -> None:
     written.locator("a[data-run]").click()
     expect(page).to_have_url(re.compile(rf"#/pipelines/{pipeline['id']}/runs/{run['id']}$"))
     expect(page.locator("#run-status")).to_have_attribute("data-status", "Succeeded")
+
+
+def test_a_dataset_never_written_says_so_and_offers_no_download(page: Page, org: Org) -> None:
+    steps = [make_step("parse", "SELECT CAST('not a number' AS INTEGER) AS n", [], ["parsed"])]
+    pipeline = org.post("/pipelines/", json={"name": "breaks", "steps": steps})
+    run = org.post(f"/pipelines/{pipeline['id']}/runs/", json={})
+    assert org.wait_run(pipeline["id"], run["id"])["status"] == "Failed"
+
+    sign_in(page, org)
+    go(page, "Datasets")
+    row = page.locator("#datasets tr[data-dataset='parsed']")
+    expect(row).to_contain_text("not written yet")
+    row.get_by_role("link", name="parsed").click()
+    expect(page.get_by_role("heading", name="parsed")).to_be_visible()
+    expect(page.locator("#not-written")).to_contain_text("Nothing has been written")
+    expect(page.get_by_role("button", name="Download")).to_have_count(0)
+    expect(page.get_by_role("alert")).to_have_count(0)
+
+
+def test_an_error_states_each_problem_once_with_its_location(page: Page, org: Org) -> None:
+    """The server's detail repeats its first problem; the page shows each problem once."""
+    sign_in(page, org)
+    shown = page.evaluate(
+        """async () => {
+            const { call } = await import("./js/api.js");
+            const { errorBox } = await import("./js/dom.js");
+            const texts = [];
+            const form = new FormData();
+            form.append("name", "empty");
+            form.append("file", new Blob([""], { type: "text/csv" }), "empty.csv");
+            const steps = ["a", "a"].map((name) => ({ name, config: {
+                job_type: "data-transform", query_type: "sql", query: "SELECT * FROM nowhere",
+                input_datasets: [], output_datasets: ["o"] } }));
+            for (const request of [
+                () => call("/datasets/", { method: "POST", body: form }),
+                () => call("/pipelines/", { method: "POST", json: { name: 5, steps: "x" } }),
+                () => call("/pipelines/", { method: "POST", json: { name: "bad", steps } }),
+            ]) {
+                try { await request(); texts.push("accepted"); }
+                catch (err) {
+                    const box = errorBox(err);
+                    document.getElementById("main").append(box);
+                    texts.push(box.innerText);
+                }
+            }
+            return texts;
+        }"""
+    )
+    empty, shape, pipeline = shown
+    assert empty.count("the file is empty") == 1 and "file: the file is empty" in empty, empty
+    assert "name: Input should be a valid string" in shape, shape
+    assert "steps: Input should be a valid list" in shape, shape
+    assert shape.count("Input should be a valid string") == 1, shape
+    assert pipeline.startswith("the pipeline has"), pipeline
+    assert "steps.a.name: step name 'a' is used more than once" in pipeline, pipeline
+    assert "body" not in empty + shape + pipeline

@@ -80,6 +80,32 @@ def test_start_a_run_and_watch_its_steps_turn_green(page: Page, org: Org, screen
     expect(page.locator("tr[data-pipeline='chain'] .last-run")).to_contain_text("Succeeded")
 
 
+def test_progress_counts_the_steps_as_their_events_arrive(page: Page, org: Org) -> None:
+    """Each `step` event moves the run's Progress along with the step's own row."""
+    org.post("/pipelines/", json={"name": "chain", "steps": generated_steps()})
+    # After each change the page makes: the steps shown ended, and the Progress shown.
+    page.add_init_script(
+        """window.progressLog = [];
+        new MutationObserver(() => {
+          const shown = document.querySelector("#run-progress");
+          if (!shown) return;
+          const ended = [...document.querySelectorAll("#run-steps tr[data-step]")]
+            .filter((tr) => ["Succeeded", "Failed"].includes(tr.dataset.status)).length;
+          const rows = document.querySelectorAll("#run-steps tr[data-step]").length;
+          window.progressLog.push([`${ended}/${rows}`, shown.textContent]);
+        }).observe(document, {subtree: true, childList: true, characterData: true,
+                              attributes: true});"""
+    )
+    sign_in(page, org)
+    page.get_by_role("link", name="chain").click()
+    page.get_by_role("button", name="Start run").click()
+    expect(page.locator("#run-status")).to_have_attribute("data-status", "Succeeded")
+    expect(page.locator("#run-progress")).to_have_text("3/3")
+    log = page.evaluate("window.progressLog")
+    assert ["1/3", "1/3"] in log or ["2/3", "2/3"] in log, log  # seen while the run went on
+    assert all(steps == shown for steps, shown in log), log
+
+
 def test_failed_step_shows_its_error_and_can_be_retried(
     page: Page, org: Org, screens: Screens
 ) -> None:

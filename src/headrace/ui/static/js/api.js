@@ -25,6 +25,20 @@ export function authHeaders(extra = {}) {
   return { Authorization: `Bearer ${session.key || ""}`, ...extra };
 }
 
+/**
+ * apiPath`/datasets/${id}/rows/`: an API path with each value encoded as one path segment,
+ * so that a value can never add segments or climb out of its place (a "/" or "%2F" in it is
+ * sent as %2F; "." and ".." are refused, since URL parsing would resolve them).
+ */
+export function apiPath(strings, ...values) {
+  return strings.reduce((out, text, i) => {
+    if (i === values.length) return out + text;
+    const value = String(values[i]);
+    if (value === "" || value === "." || value === "..") throw new Error(`not a path segment: "${value}"`);
+    return out + text + encodeURIComponent(value);
+  }, "");
+}
+
 /** A URL of this origin with `query` appended (arrays repeat the parameter). */
 export function apiUrl(path, query = {}) {
   const url = new URL(path, location.origin);

@@ -9,14 +9,19 @@ import { pipelinePage, pipelinesList } from "./views/pipelines.js";
 import { findRun, runPage, runsList } from "./views/runs.js";
 import { signIn } from "./views/signin.js";
 
+// Every id in a page's address is a UUID, matched as written: nothing is decoded, so a
+// "%2F" or "../" in the address can never turn into another API path.
+const ID = "([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})";
+const route = (pattern) => new RegExp(`^${pattern.replaceAll("{id}", ID)}/?$`);
+
 const ROUTES = [
-  [/^\/pipelines\/?$/, pipelinesList, "pipelines"],
-  [/^\/pipelines\/([^/]+)\/?$/, pipelinePage, "pipelines"],
-  [/^\/pipelines\/([^/]+)\/runs\/?$/, runsList, "pipelines"],
-  [/^\/pipelines\/([^/]+)\/runs\/([^/]+)\/?$/, runPage, "pipelines"],
-  [/^\/runs\/([^/]+)\/?$/, findRun, "pipelines"],
-  [/^\/datasets\/?$/, datasetsList, "datasets"],
-  [/^\/datasets\/([^/]+)\/?$/, datasetPage, "datasets"],
+  [route("/pipelines"), pipelinesList, "pipelines"],
+  [route("/pipelines/{id}"), pipelinePage, "pipelines"],
+  [route("/pipelines/{id}/runs"), runsList, "pipelines"],
+  [route("/pipelines/{id}/runs/{id}"), runPage, "pipelines"],
+  [route("/runs/{id}"), findRun, "pipelines"],
+  [route("/datasets"), datasetsList, "datasets"],
+  [route("/datasets/{id}"), datasetPage, "datasets"],
 ];
 
 const main = document.getElementById("main");
@@ -50,7 +55,7 @@ async function render() {
     if (!m) continue;
     chrome(true, section);
     try {
-      await view(main, m.slice(1).map(decodeURIComponent), ctx);
+      await view(main, m.slice(1).map((id) => id.toLowerCase()), ctx);
     } catch (err) {
       if (ctx.signal.aborted || err.name === "AbortError") return;
       if (err.status === 401) return; // the signed-out handler renders the sign-in page

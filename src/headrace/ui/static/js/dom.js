@@ -78,12 +78,39 @@ export function table(headers, rows, attrs = {}) {
       h("tbody", {}, rows)));
 }
 
+/** A problem's location as the user wrote it ("steps.clean.config.query", "file"): the
+ * "body" every request field sits in is left out. The Python client says it the same way. */
+export function where(loc) {
+  const parts = loc && loc[0] === "body" ? loc.slice(1) : loc || [];
+  return parts.join(".");
+}
+
+const MORE = /\s*\(and \d+ more problem\(s\)\)$/;
+const cut = (text, end) => text.slice(0, text.length - end.length).trimEnd().replace(/:$/, "").trimEnd();
+
+/** The detail without the problem it repeats at its end (the server's detail often names its
+ * first problem: "the file is not valid: the file is empty"), so each problem shows once. */
+export function errorHead(detail, errors) {
+  const text = detail.replace(MORE, "");
+  for (const e of errors) {
+    if (!e.msg || !text.endsWith(e.msg)) continue;
+    let head = cut(text, e.msg);
+    for (const loc of [(e.loc || []).join("."), where(e.loc)]) {
+      if (loc && head.endsWith(loc)) head = cut(head, loc);
+    }
+    return head;
+  }
+  return detail;
+}
+
 export function errorBox(err) {
   const detail = err && err.detail ? err.detail : String(err && err.message ? err.message : err);
-  const list = (err && err.errors) || [];
+  const list = ((err && err.errors) || []).map((e) => (where(e.loc) ? `${where(e.loc)}: ${e.msg}` : e.msg));
+  const head = errorHead(detail, (err && err.errors) || []);
+  const alone = !head && list.length === 1;
   return h("div", { class: "error", role: "alert" },
-    h("strong", {}, detail),
-    list.length ? h("ul", {}, list.map((e) => h("li", {}, `${(e.loc || []).join(" › ")}: ${e.msg}`))) : null);
+    h("strong", {}, alone ? list[0] : head || "The request was refused:"),
+    list.length && !alone ? h("ul", {}, list.map((x) => h("li", { class: "problem" }, x))) : null);
 }
 
 /** Parse "#/a/b?x=1&x=2" into its path and its query. */

@@ -1,7 +1,7 @@
 // Datasets: the list, and a dataset's page (schema, versions with the run and step that
 // wrote each, a preview of rows of any version, download as CSV or Parquet).
 
-import { call, getJson, getPage } from "../api.js";
+import { apiPath, call, getJson, getPage } from "../api.js";
 import { errorBox, fmtBytes, fmtNumber, fmtTime, h, mount, shortId } from "../dom.js";
 
 const PREVIEW_ROWS = 50;
@@ -19,7 +19,8 @@ export async function datasetsList(main, _params, { signal }) {
     for (const d of page.items) {
       body.append(h("tr", { "data-dataset": d.name },
         h("td", {}, h("a", { href: `#/datasets/${d.id}` }, d.name)),
-        h("td", {}, d.current_version === null ? "—" : `v${d.current_version}`),
+        h("td", {}, d.current_version === null
+          ? h("span", { class: "muted not-written" }, "not written yet") : `v${d.current_version}`),
         h("td", { class: "num" }, fmtNumber(d.row_count)),
         h("td", {}, d.schema.length),
         h("td", {}, fmtTime(d.updated_at))));
@@ -54,7 +55,7 @@ async function download(id, version, format, button, message) {
   button.disabled = true;
   mount(message);
   try {
-    const res = await call(`/datasets/${id}/download/`, { query: { version, format } });
+    const res = await call(apiPath`/datasets/${id}/download/`, { query: { version, format } });
     const disposition = res.headers.get("Content-Disposition") || "";
     const name = (disposition.match(/filename="([^"]+)"/) || [])[1] || `dataset.${format}`;
     const url = URL.createObjectURL(await res.blob());
@@ -70,8 +71,24 @@ async function download(id, version, format, button, message) {
   }
 }
 
+/** A dataset no step or upload has written yet (the output of a step that failed): its name
+ * is known, but there is nothing to preview or download. */
+function notWritten(main, d) {
+  mount(main,
+    h("nav", { class: "crumbs" }, h("a", { href: "#/datasets" }, "Datasets"), " / ", d.name),
+    h("div", { class: "title-row" }, h("h1", {}, d.name),
+      h("span", { class: "muted not-written" }, "not written yet")),
+    h("p", { id: "not-written" }, "Nothing has been written to this dataset yet: the step that ",
+      "writes it has not succeeded so far. It gets its first version when that step succeeds ",
+      "or when a file is uploaded under this name."));
+}
+
 export async function datasetPage(main, [id], { signal }) {
-  const d = await getJson(`/datasets/${id}/`, { signal });
+  const d = await getJson(apiPath`/datasets/${id}/`, { signal });
+  if (d.current_version === null || !d.versions.length) {
+    notWritten(main, d);
+    return;
+  }
   const versionSel = h("select", { id: "preview-version" },
     d.versions.map((v) => h("option", { value: v.version, selected: v.version === d.current_version }, `v${v.version}`)));
   const formatSel = h("select", { id: "download-format" },
@@ -91,7 +108,7 @@ export async function datasetPage(main, [id], { signal }) {
     const meta = d.versions.find((v) => v.version === version);
     mount(preview, h("p", { class: "muted" }, "Loading rows…"));
     try {
-      const rows = await getJson(`/datasets/${id}/rows/`, {
+      const rows = await getJson(apiPath`/datasets/${id}/rows/`, {
         query: { version, limit: PREVIEW_ROWS, offset }, signal,
       });
       const columns = meta ? meta.schema.map((c) => c.name) : Object.keys(rows[0] || {});
@@ -114,8 +131,7 @@ export async function datasetPage(main, [id], { signal }) {
   mount(main,
     h("nav", { class: "crumbs" }, h("a", { href: "#/datasets" }, "Datasets"), " / ", d.name),
     h("div", { class: "title-row" }, h("h1", {}, d.name),
-      h("span", { class: "muted" }, d.current_version === null ? "no version" :
-        `v${d.current_version} · ${fmtNumber(d.row_count)} rows`),
+      h("span", { class: "muted" }, `v${d.current_version} · ${fmtNumber(d.row_count)} rows`),
       h("div", { class: "actions" }, h("label", {}, "Format ", formatSel), downloadBtn)),
     downloadMsg,
     h("div", { class: "two-col" },

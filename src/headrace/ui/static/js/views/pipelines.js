@@ -1,7 +1,7 @@
 // Pipelines: the list (with each one's last run) and a pipeline's page (its current
 // version's DAG, a form to start a run, and a step-level diff between any two versions).
 
-import { getAll, getJson, getPage, postJson } from "../api.js";
+import { apiPath, getAll, getJson, getPage, postJson } from "../api.js";
 import { drawDag } from "../dag.js";
 import { diffLines, diffVersions } from "../diff.js";
 import { errorBox, fmtTime, h, mount, statusBadge } from "../dom.js";
@@ -20,7 +20,7 @@ export async function pipelinesList(main, _params, { signal }) {
     empty.hidden = body.children.length + page.items.length > 0;
     // The last run of each pipeline: one small call each, in parallel.
     const lasts = await Promise.all(page.items.map((p) =>
-      getJson(`/pipelines/${p.id}/runs/`, { query: { limit: 1 }, signal }).then((r) => r[0] || null)));
+      getJson(apiPath`/pipelines/${p.id}/runs/`, { query: { limit: 1 }, signal }).then((r) => r[0] || null)));
     page.items.forEach((p, i) => {
       const run = lasts[i];
       body.append(h("tr", { "data-pipeline": p.name },
@@ -61,7 +61,7 @@ function runForm(pipeline, steps) {
     button.disabled = true;
     mount(message);
     try {
-      const run = await postJson(`/pipelines/${pipeline.id}/runs/`, {
+      const run = await postJson(apiPath`/pipelines/${pipeline.id}/runs/`, {
         start_job_name: start.value || null, end_job_name: end.value || null,
       });
       location.hash = `#/pipelines/${pipeline.id}/runs/${run.id}`;
@@ -144,8 +144,8 @@ function versionsSection(versions) {
 
 export async function pipelinePage(main, [id], { signal }) {
   const [pipeline, versions] = await Promise.all([
-    getJson(`/pipelines/${id}/`, { signal }),
-    getAll(`/pipelines/${id}/versions/`, { signal }),
+    getJson(apiPath`/pipelines/${id}/`, { signal }),
+    getAll(apiPath`/pipelines/${id}/versions/`, { signal }),
   ]);
   const version = pipeline.current_version;
   const graph = h("div", { class: "graph", id: "graph" });

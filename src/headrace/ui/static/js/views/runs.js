@@ -2,7 +2,7 @@
 // coloured by step status, live from the event stream while the run is active, each step's
 // details and logs, cancel and retry).
 
-import { call, getAll, getJson, getPage, postJson } from "../api.js";
+import { apiPath, call, getAll, getJson, getPage, postJson } from "../api.js";
 import { drawDag } from "../dag.js";
 import { errorBox, fmtDuration, fmtNumber, fmtTime, h, mount, shortId, statusBadge } from "../dom.js";
 import { follow } from "../sse.js";
@@ -17,8 +17,8 @@ function selection(run) {
 
 export async function runsList(main, [pipelineId], { signal, query }) {
   const [pipeline, versions] = await Promise.all([
-    getJson(`/pipelines/${pipelineId}/`, { signal }),
-    getAll(`/pipelines/${pipelineId}/versions/`, { signal }),
+    getJson(apiPath`/pipelines/${pipelineId}/`, { signal }),
+    getAll(apiPath`/pipelines/${pipelineId}/versions/`, { signal }),
   ]);
   const status = query.get("status") || "";
   const versionId = query.get("version") || "";
@@ -52,7 +52,7 @@ export async function runsList(main, [pipelineId], { signal, query }) {
     }
     empty.hidden = body.children.length > 0;
   };
-  const first = await getPage(`/pipelines/${pipelineId}/runs/`, {
+  const first = await getPage(apiPath`/pipelines/${pipelineId}/runs/`, {
     query: { status: status || undefined, version_id: versionId || undefined, limit: 50 }, signal,
   });
   addRows(first.items);
@@ -88,15 +88,22 @@ function applyPatch(run, patch) {
   return merged;
 }
 
+/** "2/4": steps ended of the steps selected, counted from run_steps, which every `step`
+ * event patches (argo_metadata's own count changes only with the run's events). */
+function progress(run) {
+  const counted = run.run_steps.filter((st) => st.status !== "Skipped");
+  return `${counted.filter((st) => TERMINAL.has(st.status)).length}/${counted.length}`;
+}
+
 function inputsText(step) {
   const entries = Object.entries(step.input_versions || {});
   return entries.length ? entries.map(([name, v]) => `${name}@v${v}`).join(", ") : "—";
 }
 
 export async function runPage(main, [pipelineId, runId], { signal }) {
-  const base = `/pipelines/${pipelineId}/runs/${runId}/`;
+  const base = apiPath`/pipelines/${pipelineId}/runs/${runId}/`;
   let run = await getJson(base, { signal });
-  const pipeline = await getJson(`/pipelines/${pipelineId}/`, { signal });
+  const pipeline = await getJson(apiPath`/pipelines/${pipelineId}/`, { signal });
   let selected = (run.run_steps.find((st) => ["Failed", "Error"].includes(st.status)) || {}).name || null;
 
   const header = h("div", { class: "run-summary" });
@@ -129,7 +136,7 @@ export async function runPage(main, [pipelineId, runId], { signal }) {
       h("dt", {}, "Duration"), h("dd", {}, fmtDuration(run.started_at, run.finished_at)),
       run.retry_of ? [h("dt", {}, "Retry of"),
         h("dd", {}, h("a", { href: `#/pipelines/${pipelineId}/runs/${run.retry_of}` }, shortId(run.retry_of)))] : null,
-      run.argo_metadata?.progress ? [h("dt", {}, "Progress"), h("dd", {}, run.argo_metadata.progress)] : null));
+      h("dt", {}, "Progress"), h("dd", { id: "run-progress" }, progress(run))));
     cancelBtn.disabled = terminal;
     retryBtn.disabled = !terminal || run.status === "Succeeded";
   }
@@ -248,7 +255,7 @@ export async function findRun(main, [runId], { signal }) {
   mount(main, h("p", { class: "muted" }, "Looking for run ", shortId(runId), "…"));
   const pipelines = await getAll("/pipelines/", { signal });
   const found = await Promise.any(pipelines.map((p) =>
-    getJson(`/pipelines/${p.id}/runs/${runId}/`, { signal }).then(() => p.id)))
+    getJson(apiPath`/pipelines/${p.id}/runs/${runId}/`, { signal }).then(() => p.id)))
     .catch(() => null);
   if (signal.aborted) return;
   if (!found) {
