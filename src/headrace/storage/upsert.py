@@ -126,6 +126,34 @@ def _written(table: DeltaTable) -> delta.WrittenVersion:
     )
 
 
+# deltalake's MERGE parses column names itself and fails (or finds another column) on a
+# backtick in one, whatever the quoting: such names are refused before anything is written.
+_UNMERGEABLE = "`"
+
+
+def _unmergeable_names(
+    key: str, rows: Sequence[Mapping[str, Any]], known: Mapping[str, str]
+) -> InvalidInput | None:
+    problems: list[Problem] = []
+    why = f"a name with {_UNMERGEABLE} cannot be merged by"
+    if _UNMERGEABLE in key:
+        problems.append(Problem(("body", "row_unique_identifier"), why, "name.unmergeable"))
+    fields: dict[str, tuple[str | int, ...]] = {
+        n: ("body", "data", i, n) for i, row in enumerate(rows) for n in row
+    }
+    fields.update({n: ("body", "data_schema", n) for n in known if n not in fields})
+    problems += [
+        Problem(loc, why, "name.unmergeable")
+        for n, loc in fields.items()
+        if _UNMERGEABLE in n and n != key
+    ]
+    if not problems:
+        return None
+    return InvalidInput(
+        f"column names with {_UNMERGEABLE} cannot be upserted; rename them", problems
+    )
+
+
 def _merge(base: DeltaTable, source: pa.Table, key: str, *, allow_new_columns: bool) -> None:
     k = quote(key)
     (
@@ -169,6 +197,9 @@ def upsert(
         base = unrecorded.settle(table, recorded, grace_seconds).base
         known = duck_types(pa.schema(base.schema().to_arrow())) if base is not None else {}
         known = {**known, **{n: t for n, t in declared.items() if n not in known}}
+        refused = _unmergeable_names(key, rows, known)
+        if refused is not None:
+            raise refused
         arrow: pa.Table | None = None
         try:
             columns = _infer(con, path, known)
