@@ -13,6 +13,8 @@ MAX_NAME_LENGTH = 255
 # Dataset and step names: plain words, digits, `_` and `-`. No `.`, `/` or spaces, so a name
 # can never be read as a path, a schema-qualified table or a file.
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+# Names headrace gives its own tables and views inside a step; no step or dataset may take one.
+RESERVED_PREFIX = "__headrace"
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,13 @@ from collections import Counter
 from collections.abc import Sequence
 
 from headrace.domain.dag import Dag
-from headrace.domain.pipeline import MAX_NAME_LENGTH, NAME_PATTERN, Step
+from headrace.domain.names import check_text
+from headrace.domain.pipeline import MAX_NAME_LENGTH, NAME_PATTERN, RESERVED_PREFIX, Step
 from headrace.domain.problems import Loc, Problem
 
 
 def check_name(value: str, loc: Loc, what: str) -> list[Problem]:
-    """Problems with one step or dataset name (empty, too long, not a plain word)."""
+    """Problems with one step or dataset name (empty, too long, not a plain word, reserved)."""
     if not value:
         return [Problem(loc, f"{what} must not be empty", "name.empty")]
     if len(value) > MAX_NAME_LENGTH:
@@ -29,6 +30,14 @@ def check_name(value: str, loc: Loc, what: str) -> list[Problem]:
                 f"{what} {value!r} may hold only letters, digits, '_' and '-' "
                 "and must not start with '-'",
                 "name.invalid",
+            )
+        ]
+    if value.lower().startswith(RESERVED_PREFIX):
+        return [
+            Problem(
+                loc,
+                f"{what} {value!r}: names starting {RESERVED_PREFIX} are reserved",
+                "name.reserved",
             )
         ]
     return []
@@ -108,6 +117,9 @@ def _check_step(step: Step, where: str | int, writers: dict[str, str]) -> list[P
 
 def _check_query(step: Step, loc: Loc) -> list[Problem]:
     config = step.config
+    unstorable = check_text(config.query, loc, "the query", None)
+    if unstorable:
+        return unstorable
     from headrace.domain.sql import analyse  # sqlglot: ~0.2 s of imports, only needed here
 
     analysis = analyse(config.query, len(config.output_datasets))

@@ -15,13 +15,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from headrace.domain.pipeline import RESERVED_PREFIX
 from headrace.execution.step_process import parse_bytes
 from headrace.storage.types import quote, storable_select
 
 if TYPE_CHECKING:
     import duckdb
 
-OUTPUT_VIEW = "__headrace_output"
+OUTPUT_VIEW = f"{RESERVED_PREFIX}_output"
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from headrace.domain.access import Principal, Role
+from headrace.domain.names import check_label
+from headrace.domain.problems import Loc
 from headrace.domain.records import ApiKeyRecord
-from headrace.errors import Forbidden, NotFound, Unauthorized
+from headrace.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from headrace.persistence.db import Database
 from headrace.persistence.paging import Keyset
 from headrace.persistence.repositories import keys as repo
@@ -71,12 +73,21 @@ def _issue(
     return NewKey(record=record, secret=secret)
 
 
+def _checked_label(value: str, loc: Loc, what: str) -> str:
+    problems = check_label(value, loc, what)
+    if problems:
+        raise InvalidInput(problems[0].msg, problems)
+    return value
+
+
 def create_org(db: Database, name: str) -> NewKey:
     """A new organisation and its first admin key."""
+    _checked_label(name, ("name",), "the organisation name")
     return _issue(db, uuid.uuid4(), "admin", Role.ADMIN, new_org=name)
 
 
 def create_key(db: Database, who: Principal, name: str, role: Role) -> NewKey:
+    _checked_label(name, ("body", "name"), "the key name")
     return _issue(db, who.org_id, name, role, new_org=None)
 
 
@@ -173,6 +184,10 @@ def revoke_key(
     db: Database, who: Principal, key_id: uuid.UUID, cache: KeyCache | None = None
 ) -> None:
     with db.unit_of_work() as conn:
+        if repo.lock_active_admins(conn, who.org_id) == {key_id}:
+            raise Conflict(
+                "this is the organisation's last admin key: create another admin key first"
+            )
         if not repo.revoke(conn, who.org_id, key_id, utcnow()):
             raise NotFound(f"there is no active API key {key_id}")
     if cache is not None:

@@ -10,7 +10,8 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from headrace.domain.access import Principal
-from headrace.domain.pipeline import MAX_NAME_LENGTH, Step
+from headrace.domain.names import MAX_DESCRIPTION_LENGTH, check_label, check_text
+from headrace.domain.pipeline import Step
 from headrace.domain.problems import Problem
 from headrace.domain.records import PipelineRecord, VersionRecord
 from headrace.domain.validation import validate_steps
@@ -36,11 +37,13 @@ def check_steps(steps: Sequence[Step]) -> None:
 
 
 def _check_pipeline_name(name: str) -> list[Problem]:
-    if not name.strip():
-        return [Problem(("body", "name"), "the pipeline name must not be empty", "name.empty")]
-    if len(name) > MAX_NAME_LENGTH:
-        return [Problem(("body", "name"), "the pipeline name is too long", "name.too_long")]
-    return []
+    return check_label(name, ("body", "name"), "the pipeline name")
+
+
+def _check_description(description: str) -> list[Problem]:
+    return check_text(
+        description, ("body", "description"), "the description", MAX_DESCRIPTION_LENGTH
+    )
 
 
 def load(
@@ -64,7 +67,7 @@ def _view(conn: Connection, pipeline: PipelineRecord) -> PipelineView:
 def create(
     db: Database, who: Principal, name: str, description: str, steps: Sequence[Step]
 ) -> PipelineView:
-    problems = _check_pipeline_name(name) + validate_steps(steps)
+    problems = _check_pipeline_name(name) + _check_description(description) + validate_steps(steps)
     if problems:
         raise InvalidInput(f"the pipeline has {len(problems)} problem(s)", problems)
     pipeline_id = uuid.uuid4()
@@ -125,10 +128,11 @@ def update(
     description: str | None,
 ) -> PipelineView:
     values: dict[str, str] = {}
+    problems = _check_pipeline_name(name) if name is not None else []
+    problems += _check_description(description) if description is not None else []
+    if problems:
+        raise InvalidInput(problems[0].msg, problems)
     if name is not None:
-        problems = _check_pipeline_name(name)
-        if problems:
-            raise InvalidInput("the pipeline name is not valid", problems)
         values["name"] = name
     if description is not None:
         values["description"] = description

@@ -90,6 +90,21 @@ def revoke(conn: Connection, org_id: uuid.UUID, key_id: uuid.UUID, now: dt.datet
     return result.rowcount == 1
 
 
+def lock_active_admins(conn: Connection, org_id: uuid.UUID) -> set[uuid.UUID]:
+    """The organisation's active admin keys, locked until the transaction ends (PostgreSQL;
+    SQLite's writers queue anyway), so that two admins cannot revoke each other at once."""
+    query = (
+        select(api_keys.c.id)
+        .where(
+            api_keys.c.org_id == org_id,
+            api_keys.c.role == "admin",
+            api_keys.c.revoked_at.is_(None),
+        )
+        .with_for_update()
+    )
+    return set(conn.execute(query).scalars())
+
+
 def revoked_since(conn: Connection, since: dt.datetime) -> list[uuid.UUID]:
     """The keys revoked at or after ``since``."""
     return list(conn.execute(select(api_keys.c.id).where(api_keys.c.revoked_at >= since)).scalars())
