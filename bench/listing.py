@@ -87,10 +87,12 @@ def queries_per_request(url: str, data_dir: Path, api_key: str, path: str) -> di
 
     from headrace.api.app import create_app
     from headrace.persistence.db import Database
+    from headrace.runtime import Runtime
     from headrace.settings import Settings
 
     db = Database(url)
-    app = create_app(Settings(data_dir=data_dir, database_url=url, run_worker=False), db)
+    settings = Settings(data_dir=data_dir, database_url=url, run_worker=False)
+    app = create_app(settings, Runtime(settings, db))
     sent = [0]
 
     def count(*_: object) -> None:

@@ -46,6 +46,7 @@ def _step(data: Path, work: Path) -> dict[str, float]:
     from headrace.cli.context import open_database
     from headrace.domain.pipeline import DataTransform, Step
     from headrace.execution.worker import Worker
+    from headrace.runtime import Runtime
     from headrace.services import datasets, keys, pipelines, runs
     from headrace.settings import Settings
 
@@ -54,7 +55,8 @@ def _step(data: Path, work: Path) -> dict[str, float]:
     who = keys.local_principal(db)
     path = data / "orders.parquet"
     source = datasets.SourceFile(path=str(path), filename=path.name, content_type=None)
-    datasets.upload(db, settings, who, "orders", source)
+    with Runtime(settings, db) as rt:
+        datasets.upload(rt, who, "orders", source)
     worker = Worker(db, settings)
 
     def run(name: str, query: str) -> None:

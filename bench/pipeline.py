@@ -83,16 +83,18 @@ def _load(data: Path, work: Path) -> None:
     """Load the inputs as datasets and create the pipeline (in a process of its own, so its
     memory is not the run's)."""
     from headrace.cli.context import open_database
+    from headrace.runtime import Runtime
     from headrace.services import datasets, keys, pipelines
     from headrace.settings import Settings
 
     settings = Settings(data_dir=work, run_worker=False)
     db = open_database(settings, migrate=True)
     who = keys.local_principal(db)
-    for name in ("customers", "products", "orders"):
-        path = data / f"{name}.parquet"
-        source = datasets.SourceFile(path=str(path), filename=path.name, content_type=None)
-        datasets.upload(db, settings, who, name, source)
+    with Runtime(settings, db) as rt:
+        for name in ("customers", "products", "orders"):
+            path = data / f"{name}.parquet"
+            source = datasets.SourceFile(path=str(path), filename=path.name, content_type=None)
+            datasets.upload(rt, who, name, source)
     pipelines.create(db, who, "bench", "", _steps())
 
 

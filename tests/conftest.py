@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from headrace.api.app import create_app
 from headrace.persistence.db import Database
 from headrace.persistence.migrate import upgrade
+from headrace.runtime import Runtime
 from headrace.settings import Settings
 from tests.factories import Api, make_org
 
@@ -87,7 +88,10 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
 def client(settings: Settings, db: Database) -> Iterator[TestClient]:
     """One app per store and session: FastAPI builds each route's dependency state on first
     use, which cost every test that made its own app a few hundred milliseconds."""
-    with TestClient(create_app(settings, db), raise_server_exceptions=False) as c:
+    with (
+        Runtime(settings, db) as rt,
+        TestClient(create_app(settings, rt), raise_server_exceptions=False) as c,
+    ):
         yield c
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 import uuid
 
 from headrace.logs import JsonFormatter, RunIdFilter
@@ -30,3 +33,18 @@ def test_json_lines_carry_the_run_id() -> None:
     assert line["message"] == f"run {run_id} Succeeded"
     assert line["level"] == "INFO" and line["logger"] == "headrace.step"
     assert "run_id" not in json.loads(JsonFormatter().format(_record("nothing about runs")))
+
+
+def test_importing_headrace_leaves_the_logging_of_libraries_alone() -> None:
+    """Only ``configure`` (a process's start-up) quiets sqlglot; an import changes nothing."""
+    code = (
+        "import logging, sys; import headrace.domain.sql, headrace.api.app; "
+        "before = logging.getLogger('sqlglot').level; "
+        "from headrace.logs import configure; from headrace.settings import Settings; "
+        "configure(Settings()); print(before, logging.getLogger('sqlglot').level)"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == [str(logging.NOTSET), str(logging.ERROR)]

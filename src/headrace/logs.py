@@ -73,3 +73,6 @@ def configure(settings: Settings, process: str | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    # sqlglot warns when it falls back to a raw Command (LOAD, CALL, ...); those statements
+    # are reported to the user as problems, so the warning is noise.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)

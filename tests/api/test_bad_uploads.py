@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from headrace.api.app import create_app
 from headrace.persistence.db import Database
+from headrace.runtime import Runtime
 from headrace.settings import Settings
 from headrace.storage.ingest import MAX_LINE_BYTES
 from tests.factories import Api, make_org
@@ -144,7 +145,10 @@ def test_an_upsert_body_over_the_cap_is_413_and_changes_nothing(
     settings: Settings, db: Database
 ) -> None:
     small = settings.model_copy(update={"max_upsert_bytes": 4096})
-    with TestClient(create_app(small, db), raise_server_exceptions=False) as client:
+    with (
+        Runtime(small, db) as rt,
+        TestClient(create_app(small, rt), raise_server_exceptions=False) as client,
+    ):
         api = make_org(client, db)
         good = {"dataset_name": "fruit", "row_unique_identifier": "id", "data": GOOD_ROWS}
         r = api.put("/datasets/upsert/", json=good)

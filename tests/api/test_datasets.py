@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from headrace.api.app import create_app
 from headrace.persistence.db import Database
+from headrace.runtime import Runtime
 from headrace.settings import Settings
 from tests.factories import Api, make_org, make_pipeline, make_step
 
@@ -174,7 +175,10 @@ def test_over_limit_upload_is_413_and_writes_nothing(
     settings: Settings, db: Database, tmp_path: Any
 ) -> None:
     small = settings.model_copy(update={"max_upload_bytes": 1000})
-    with TestClient(create_app(small, db), raise_server_exceptions=False) as client:
+    with (
+        Runtime(small, db) as rt,
+        TestClient(create_app(small, rt), raise_server_exceptions=False) as client,
+    ):
         api = make_org(client, db)
         r = upload(api, "big", "a\n" + "123456789\n" * 200)
         assert r.status_code == 413, r.text

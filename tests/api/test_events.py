@@ -18,6 +18,7 @@ from headrace.api.app import create_app
 from headrace.client.sse import ServerSentEvent, apply, parse
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import runs as runs_repo
+from headrace.runtime import Runtime
 from headrace.settings import Settings
 from tests.factories import Api, make_pipeline
 from tests.live import serve_in_thread
@@ -26,7 +27,7 @@ from tests.live import serve_in_thread
 @pytest.fixture
 def live_url(db: Database, settings: Settings) -> Iterator[str]:
     fast = settings.model_copy(update={"events_poll_seconds": 0.02})
-    with serve_in_thread(create_app(fast, db)) as url:
+    with Runtime(fast, db) as rt, serve_in_thread(create_app(fast, rt)) as url:
         yield url
 
 

@@ -78,9 +78,9 @@ def test_a_key_revoked_elsewhere_stops_working_here_at_the_next_revocation_check
     builder = api.with_role("builder")
     key_id = next(k["id"] for k in api.get("/api-keys/").json() if k["role"] == "builder")
     now = [0.0]
-    keeping = create_app(settings.model_copy(update={"key_cache_seconds": 3600}), db)
+    keeping = create_app(settings.model_copy(update={"key_cache_seconds": 3600}))
     keeping.state.key_cache = keys.KeyCache(3600, clock=lambda: now[0])
-    looking_up = create_app(settings.model_copy(update={"key_cache_seconds": 0}), db)
+    looking_up = create_app(settings.model_copy(update={"key_cache_seconds": 0}))
     with TestClient(keeping) as kept, TestClient(looking_up) as fresh:
         assert kept.get("/pipelines/", headers=builder.headers()).status_code == 200
         assert fresh.get("/pipelines/", headers=builder.headers()).status_code == 200

@@ -13,6 +13,7 @@ from headrace.api.app import create_app
 from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import runs as runs_repo
+from headrace.runtime import Runtime
 from headrace.settings import Settings
 from tests.factories import Api, make_org, make_pipeline
 
@@ -92,7 +93,7 @@ def test_workers_are_reported_with_their_last_heartbeat(api: Api, db: Database) 
 
 def test_metrics_can_require_a_key(db: Database, settings: Settings) -> None:
     guarded = settings.model_copy(update={"metrics_require_auth": True})
-    with TestClient(create_app(guarded, db)) as client:
+    with Runtime(guarded, db) as rt, TestClient(create_app(guarded, rt)) as client:
         r = client.get("/metrics")
         assert (r.status_code, r.json()["code"]) == (401, "unauthorized")
         viewer = make_org(client, db).with_role("viewer")

@@ -8,13 +8,10 @@ import json
 import uuid
 from typing import Any
 
-from headrace.api.run_json import EndedRuns
-from headrace.domain.records import RunHead
 from headrace.domain.runs import RunStatus, StepStatus
 from headrace.execution.status import local_metadata
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import runs as runs_repo
-from headrace.schemas.runs import RunRead
 from tests.factories import Api, diamond_steps, make_pipeline, make_run
 
 OUTPUT = {"src": "base", "left": "evens", "right": "odds", "join": "all_numbers"}
@@ -140,26 +137,3 @@ def test_runs_in_progress_are_always_fresh(api: Api, db: Database) -> None:
     ended = api.get(listing).content
     assert _parse(ended)[0]["status"] == "Succeeded"
     assert ended == api.get(listing).content == _one_by_one(api, p["id"], ended)
-
-
-def _model(status: str, finished: dt.datetime | None) -> RunRead:
-    fields: dict[str, Any] = {"id": uuid.uuid4(), "status": status, "finished_at": finished}
-    return RunRead.model_construct(**fields)
-
-
-def test_ended_runs_keeps_only_ended_runs_within_its_bytes() -> None:
-    kept = EndedRuns(max_bytes=10)
-    pending, done, later = (
-        _model("Pending", None),
-        _model("Succeeded", T0),
-        _model("Failed", T0),
-    )
-    kept.put(pending, b"p")
-    kept.put(done, b"123456")
-    assert kept.get([RunHead(pending.id, "Pending")]) == {}
-    assert kept.get([RunHead(done.id, "Succeeded")]) == {done.id: b"123456"}
-    # The row must still say what the JSON was made from.
-    assert kept.get([RunHead(done.id, "Failed")]) == {}
-    kept.put(later, b"abcdef")  # 12 bytes: the least recently used goes
-    heads = [RunHead(done.id, "Succeeded"), RunHead(later.id, "Failed")]
-    assert kept.get(heads) == {later.id: b"abcdef"}

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from headrace.api.app import create_app
 from headrace.persistence.db import Database
+from headrace.runtime import Runtime
 from headrace.settings import Settings
 from tests.argo.manifests import render_case
 from tests.factories import make_org, make_pipeline
@@ -17,7 +18,10 @@ from tests.factories import make_org, make_pipeline
 def test_oversized_manifest_refuses_the_run(settings: Settings, db: Database) -> None:
     size = len(json.dumps(render_case("linear"), separators=(",", ":")))
     small = settings.model_copy(update={"manifest_max_bytes": size // 2})
-    with TestClient(create_app(small, db), raise_server_exceptions=False) as client:
+    with (
+        Runtime(small, db) as rt,
+        TestClient(create_app(small, rt), raise_server_exceptions=False) as client,
+    ):
         api = make_org(client, db)
         pipeline = make_pipeline(api)
 

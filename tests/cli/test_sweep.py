@@ -15,10 +15,11 @@ from headrace.cli.main import app
 from headrace.domain.access import Principal, Role
 from headrace.persistence.db import Database
 from headrace.persistence.migrate import upgrade
+from headrace.runtime import Runtime
 from headrace.services import datasets, keys
 from headrace.settings import Settings
-from headrace.storage import delta, reading, unrecorded
-from tests.storage.test_delta import copy_into, write
+from headrace.storage import delta, unrecorded
+from tests.storage.test_delta import copy_into, read, write
 
 
 @pytest.fixture
@@ -42,7 +43,8 @@ def _upload(db: Database, settings: Settings, who: Principal, csv: str) -> uuid.
     path = Path(datasets.scratch_folder(settings)) / f"{uuid.uuid4().hex}.csv"
     path.write_text(csv)
     source = datasets.SourceFile(str(path), "d.csv", "text/csv")
-    record = datasets.upload(db, settings, who, "d", source)
+    with Runtime(settings, db) as rt:
+        record = datasets.upload(rt, who, "d", source)
     path.unlink()
     return uuid.UUID(str(record.id))
 
@@ -75,9 +77,9 @@ def test_sweep_removes_what_killed_writes_left_and_keeps_every_version(
     assert not never_recorded.exists()
     assert not staged.exists()
     assert delta.commit_info(table, 3)[unrecorded.ROLLBACK_TAG] == "1"
-    assert reading.preview(table, 0, 10, 0) == [{"id": 1}, {"id": 2}]
-    assert reading.preview(table, 1, 10, 0) == [{"id": 3}]
-    assert reading.preview(table, 2, 10, 0) == [{"id": 10}]  # not served, but not broken
+    assert read(table, 0) == [{"id": 1}, {"id": 2}]
+    assert read(table, 1) == [{"id": 3}]
+    assert read(table, 2) == [{"id": 10}]  # not served, but not broken
     again = CliRunner().invoke(app, ["sweep"])
     assert again.exit_code == 0 and "0 files and folders removed" in again.output, again.output
     assert "0 abandoned commits rolled back" in again.output

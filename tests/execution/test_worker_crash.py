@@ -18,6 +18,7 @@ from headrace.api.app import create_app
 from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
 from headrace.persistence.migrate import upgrade
+from headrace.runtime import Runtime
 from headrace.settings import Settings
 from tests.conftest import _postgres_database
 from tests.execution.support import (
@@ -56,7 +57,10 @@ def test_a_killed_worker_s_run_is_completed_by_another(own_database: str, tmp_pa
     )
     db = Database(own_database)
     try:
-        with TestClient(create_app(settings, db), raise_server_exceptions=False) as client:
+        with (
+            Runtime(settings, db) as rt,
+            TestClient(create_app(settings, rt), raise_server_exceptions=False) as client,
+        ):
             _crash_and_take_over(make_org(client, db), db, settings, tmp_path)
     finally:
         db.dispose()

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from headrace.api.app import create_app
 from headrace.persistence.db import Database
+from headrace.runtime import Runtime
 from headrace.settings import Settings
 from tests.factories import Api, make_org
 
@@ -72,7 +73,10 @@ def s3_settings(
 
 @pytest.fixture(scope="session")
 def s3_client(s3_settings: Settings, db: Database) -> Iterator[TestClient]:
-    with TestClient(create_app(s3_settings, db), raise_server_exceptions=False) as c:
+    with (
+        Runtime(s3_settings, db) as rt,
+        TestClient(create_app(s3_settings, rt), raise_server_exceptions=False) as c,
+    ):
         yield c
 
 

@@ -12,12 +12,13 @@ from typing import Any
 from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
 from headrace.settings import Settings
-from headrace.storage import delta, reading
-from headrace.storage.duck import connect
+from headrace.storage import delta
+from headrace.storage.duck import ServiceDuck
 from headrace.storage.ingest import write_version
 from headrace.storage.warehouse import Warehouse
 from tests.argo.as_argo import load_run, pods_match_the_local_executor, written_rows
 from tests.factories import Api, generated_steps, make_pipeline, make_run
+from tests.storage.test_delta import read
 
 
 def test_a_local_run_writes_its_outputs_to_the_bucket(
@@ -61,7 +62,8 @@ def test_pods_on_an_s3_warehouse_match_the_local_executor(
 
 def test_two_concurrent_commits_to_one_table_both_land(s3_api: Api, s3_settings: Settings) -> None:
     table = Warehouse.from_settings(s3_settings).table(uuid.UUID(s3_api.org_id), uuid.uuid4())
-    con = connect()
+    duck = ServiceDuck()
+    con = duck.connect()
     try:
         write_version(table, lambda folder: _copy(con, folder, 0))
     finally:
@@ -71,7 +73,7 @@ def test_two_concurrent_commits_to_one_table_both_land(s3_api: Api, s3_settings:
     errors: list[BaseException] = []
 
     def writer(n: int) -> None:
-        own = connect()
+        own = duck.connect()
 
         def produce(folder: str) -> list[tuple[Any, ...]]:
             written = _copy(own, folder, n)
@@ -95,7 +97,8 @@ def test_two_concurrent_commits_to_one_table_both_land(s3_api: Api, s3_settings:
     assert sorted(versions.values()) == [1, 2]  # the loser retried on the winner's version
     assert delta.current_version(table) == 2
     for n, version in versions.items():
-        assert reading.preview(table, version, 10, 0) == [{"writer": n}]
+        assert read(table, version) == [{"writer": n}]
+    duck.close()
 
 
 def _copy(con: Any, folder: str, n: int) -> list[tuple[Any, ...]]:

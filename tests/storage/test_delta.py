@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from headrace.storage import delta, reading
+from headrace.storage.duck import ServiceDuck
 from headrace.storage.types import storable_select
 
 
@@ -33,8 +34,13 @@ def write(table: str, query: str) -> delta.WrittenVersion:
     return delta.commit_copy(table, copy_into(table, query), base=base)
 
 
-def read(table: str, version: int) -> list[dict[str, Any]]:
-    return reading.preview(table, version, 10_000, 0)
+def read(table: str, version: int, limit: int = 10_000) -> list[dict[str, Any]]:
+    """The version's rows, read as the API reads them (a service DuckDB of its own)."""
+    duck = ServiceDuck()
+    try:
+        return reading.preview(duck, table, version, limit, 0)
+    finally:
+        duck.close()
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from headrace.storage import delta, orphans, reading
-from tests.storage.test_delta import copy_into, write
+from headrace.storage import delta, orphans
+from tests.storage.test_delta import copy_into, read, write
 
 LATER = 3600.0  # a cut-off in the future: everything is old enough
 
@@ -25,7 +25,7 @@ def table(tmp_path: Path) -> str:
 
 
 def rows(table: str, version: int) -> list[dict[str, object]]:
-    return reading.preview(table, version, 10_000, 0)
+    return read(table, version)
 
 
 def abandoned_write(table: str) -> str:

@@ -4,6 +4,7 @@ committed since."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from headrace.storage import delta
@@ -59,6 +60,27 @@ def test_the_checkpoint_a_step_commit_skips_is_written_in_the_background(tmp_pat
     checkpoint = log / f"{99:020d}.checkpoint.parquet"
     assert not checkpoint.exists()
     cache.give_back(table, base, written)
-    cache.settle()  # as a process about to exit does (an Argo pod after its one step)
+    cache.settle()  # as a process waiting for its checkpoints does
     assert checkpoint.exists()
     assert read(table, 99) == [{"n": 99}]
+
+
+def test_closing_the_cache_writes_the_checkpoint_left_to_it_and_ends_its_thread(
+    tmp_path: Path,
+) -> None:
+    table = str(tmp_path / "t")
+    write(table, "SELECT 0 AS n")
+    before = set(threading.enumerate())
+    cache = TableCache()
+    for i in range(1, 99):
+        _commit(cache, table, f"SELECT {i} AS n")
+    base = cache.take_base(table)
+    written = delta.commit_copy(
+        table, copy_into(table, "SELECT 99 AS n"), base=base, checkpoint=False
+    )
+    cache.give_back(table, base, written)
+    started = [t for t in threading.enumerate() if t not in before]
+    assert [t.name for t in started] == ["headrace-delta-bases"]
+    cache.close()  # as the runtime of a process about to exit does (an Argo pod's)
+    assert (Path(table) / delta.LOG_FOLDER / f"{99:020d}.checkpoint.parquet").exists()
+    assert not started[0].is_alive()

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from headrace.storage import delta, reading, unrecorded, upsert
-from tests.storage.test_delta import write
+from headrace.storage import delta, unrecorded, upsert
+from headrace.storage.duck import ServiceDuck
+from tests.storage.test_delta import read, write
 
 PAST = 0.0  # a grace period every commit made before the call is past
 WITHIN = 3600.0
@@ -24,20 +25,25 @@ def table(tmp_path: Path) -> str:
 
 
 def ids(table: str, version: int) -> list[int]:
-    return sorted(r["id"] for r in reading.preview(table, version, 10_000, 0))
+    return sorted(r["id"] for r in read(table, version))
 
 
 def merge(table: str, recorded: int | None, grace: float, row_id: int) -> delta.WrittenVersion:
-    return upsert.upsert(
-        table,
-        [{"id": row_id}],
-        "id",
-        recorded=recorded,
-        grace_seconds=grace,
-        declared={},
-        allow_new_columns=False,
-        scratch=str(Path(table).parent / "scratch"),
-    )
+    duck = ServiceDuck()
+    try:
+        return upsert.upsert(
+            duck,
+            table,
+            [{"id": row_id}],
+            "id",
+            recorded=recorded,
+            grace_seconds=grace,
+            declared={},
+            allow_new_columns=False,
+            scratch=str(Path(table).parent / "scratch"),
+        )
+    finally:
+        duck.close()
 
 
 @pytest.fixture

@@ -15,27 +15,39 @@ from headrace.api.metrics import Metrics, RequestLatency
 from headrace.api.routes import datasets, events, keys, pipelines, runs, ui
 from headrace.api.routes.metrics import make_router as metrics_router
 from headrace.execution.doorbell import Doorbell
-from headrace.persistence.db import Database
+from headrace.runtime import Runtime
 from headrace.services import keys as keys_service
 from headrace.settings import Settings
 
 
 def create_app(
-    settings: Settings, db: Database | None = None, doorbell: Doorbell | None = None
+    settings: Settings, runtime: Runtime | None = None, doorbell: Doorbell | None = None
 ) -> FastAPI:
-    """The API over ``db`` (built from ``settings`` when not given). Migrations are the
-    caller's business: ``headrace serve`` applies them before it starts serving.
+    """The API over ``runtime`` (the caller's to close), or over one built from ``settings``
+    and closed when the app shuts down. Migrations are the caller's business: ``headrace
+    serve`` applies them before it starts serving.
 
     ``doorbell`` is rung by each run created here, so that a worker claims it at once: by
     default this process's own (its in-process worker's); ``headrace serve --workers`` gives
     one that wakes its worker process."""
-    database = db or Database(settings.effective_database_url)
+    owned = runtime is None
+    rt = runtime if runtime is not None else Runtime.open(settings)
+    database = rt.db
     doorbell = doorbell or Doorbell()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         """Runs the in-process worker (``HEADRACE_RUN_WORKER``) and its sweeper for as long as
-        the app serves."""
+        the app serves; then closes the runtime if it is the app's own."""
+        try:
+            async with _worker():
+                yield
+        finally:
+            if owned:
+                rt.close()
+
+    @asynccontextmanager
+    async def _worker() -> AsyncIterator[None]:
         if not settings.run_worker:
             yield
             return
@@ -63,6 +75,7 @@ def create_app(
         redirect_slashes=False,
     )
     app.state.settings = settings
+    app.state.runtime = rt
     app.state.db = database
     app.state.doorbell = doorbell
     app.state.key_cache = keys_service.KeyCache(settings.key_cache_seconds)

@@ -20,6 +20,7 @@ from headrace.errors import Forbidden, InvalidInput
 from headrace.execution.doorbell import Doorbell
 from headrace.persistence.db import Database
 from headrace.persistence.paging import Keyset
+from headrace.runtime import Runtime
 from headrace.services import keys
 from headrace.settings import Settings
 
@@ -35,6 +36,11 @@ async def get_db(request: Request) -> Database:
     return db
 
 
+async def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
 async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -48,6 +54,7 @@ async def get_doorbell(request: Request) -> Doorbell:
 Db = Annotated[Database, Depends(get_db)]
 Bell = Annotated[Doorbell, Depends(get_doorbell)]
 Config = Annotated[Settings, Depends(get_settings)]
+Rt = Annotated[Runtime, Depends(get_runtime)]
 
 
 async def get_key_cache(request: Request) -> keys.KeyCache:

@@ -1,27 +1,17 @@
-"""Runs as the API writes them: ``RunRead`` models, and the JSON of ended runs kept ready.
-
-A page of 100 runs is ~0.7 MB of JSON (each run carries its manifest, its steps and its
-pipeline version), and reading, validating and serialising it cost ~85 ms of CPU. An ended
-run never changes: its status, its steps' ends and its final ``argo_metadata`` are written in
-one transaction and nothing writes to it afterwards. So each process keeps the JSON of the
-ended runs it has served, and a page of them is those bytes spliced together. Runs still in
-progress are read and serialised afresh on every request.
+"""Runs as the API writes them: ``RunRead`` models, and a page of runs as JSON spliced
+from the bytes kept of ended runs (``services/ended_runs.py``) and the rest serialised now.
 """
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from pydantic import TypeAdapter
 
-from headrace.domain.records import RunHead
-from headrace.domain.runs import RunStatus
 from headrace.schemas.pipelines import PipelineVersionRead
 from headrace.schemas.runs import RunRead
+from headrace.services.ended_runs import EndedRuns
 from headrace.services.runs import RunPage, RunView
 
 # FastAPI serialises a ``response_model`` with its TypeAdapter's ``dump_json(by_alias=True)``;
@@ -42,53 +32,7 @@ def models(views: Sequence[RunView]) -> list[RunRead]:
     return out
 
 
-@dataclass(frozen=True)
-class _Kept:
-    status: str
-    body: bytes
-
-
-class EndedRuns:
-    """The JSON of ended runs by id, least recently used out first past ``max_bytes``.
-
-    The status a run's JSON was made at is kept with it and must match the page's row for the
-    JSON to be used: a guard, since an ended run does not change."""
-
-    def __init__(self, max_bytes: int = 64 * 2**20) -> None:
-        self.max_bytes = max_bytes
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self._items: OrderedDict[uuid.UUID, _Kept] = OrderedDict()
-
-    def get(self, heads: Sequence[RunHead]) -> dict[uuid.UUID, bytes]:
-        """The JSON kept for each of ``heads`` that has some (one lock for a page)."""
-        found = {}
-        with self._lock:
-            for head in heads:
-                kept = self._items.get(head.id)
-                if kept is not None and kept.status == head.status:
-                    self._items.move_to_end(head.id)
-                    found[head.id] = kept.body
-        return found
-
-    def put(self, model: RunRead, body: bytes) -> None:
-        """Keep ``body``, the JSON of ``model``, if the run has ended."""
-        if model.finished_at is None or not RunStatus(model.status).terminal:
-            return
-        with self._lock:
-            old = self._items.pop(model.id, None)
-            self._bytes -= len(old.body) if old else 0
-            self._items[model.id] = _Kept(model.status, body)
-            self._bytes += len(body)
-            while self._bytes > self.max_bytes:
-                _, dropped = self._items.popitem(last=False)
-                self._bytes -= len(dropped.body)
-
-
-ended = EndedRuns()
-
-
-def page(found: RunPage[bytes], kept: EndedRuns = ended) -> bytes:
+def page(found: RunPage[bytes], kept: EndedRuns) -> bytes:
     """The JSON array of the page's runs: kept bytes for ended runs already served, the rest
     serialised now (and kept when they have ended)."""
     ids = list(found.read)
@@ -99,7 +43,7 @@ def page(found: RunPage[bytes], kept: EndedRuns = ended) -> bytes:
         if body is None:
             model = fresh[head.id]
             body = _RUN.dump_json(model, by_alias=True)
-            kept.put(model, body)
+            kept.put(model.id, model.status, body, finished=model.finished_at is not None)
         parts.append(body)
     return _array(parts)
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported by open_database: importing() must come before SQLAlchemy
     from headrace.persistence.db import Database
+    from headrace.runtime import Runtime
     from headrace.settings import Settings
 
 
@@ -25,6 +26,23 @@ def open_database(settings: Settings | None = None, *, migrate: bool) -> Databas
 
         upgrade(db.engine)
     return db
+
+
+def open_runtime(settings: Settings, *, migrate: bool) -> Runtime:
+    """The process's runtime (``runtime.py``), its metadata store migrated to the newest
+    schema first when ``migrate``; the caller closes it."""
+    from headrace.runtime import Runtime
+
+    runtime = Runtime.open(settings)
+    if migrate:
+        from headrace.persistence.migrate import upgrade
+
+        try:
+            upgrade(runtime.db.engine)
+        except BaseException:
+            runtime.close()
+            raise
+    return runtime
 
 
 @contextmanager

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from headrace.cli.context import open_database
+from headrace.cli.context import open_runtime
 from headrace.cli.pipeline_file import PipelineFile, PipelineFileError, load
 from headrace.domain.access import Principal
 from headrace.domain.pipeline import step_from_dict
@@ -28,6 +28,7 @@ from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import datasets as datasets_repo
 from headrace.persistence.repositories import runs as runs_repo
+from headrace.runtime import Runtime
 from headrace.services import keys, pipelines, runs
 from headrace.settings import Settings
 
@@ -52,14 +53,14 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _import_sources(db: Database, settings: Settings, who: Principal, file: PipelineFile) -> None:
+def _import_sources(rt: Runtime, who: Principal, file: PipelineFile) -> None:
     """Load each source as a new dataset version, only when its content changed since the
     last import (remembered next to the metadata store, checked against the catalog)."""
-    state_path = settings.data_dir / "local-sources.json"
+    state_path = rt.settings.data_dir / "local-sources.json"
     state: dict[str, dict[str, object]] = (
         json.loads(state_path.read_text()) if state_path.exists() else {}
     )
-    with db.unit_of_work(write=False) as conn:
+    with rt.db.unit_of_work(write=False) as conn:
         versions = datasets_repo.current_versions(conn, who.org_id, list(file.sources))
     for name, path in file.sources.items():
         digest = _digest(path)
@@ -77,7 +78,7 @@ def _import_sources(db: Database, settings: Settings, who: Principal, file: Pipe
         from headrace.services import datasets
 
         source = datasets.SourceFile(path=str(path), filename=path.name, content_type=None)
-        record = datasets.upload(db, settings, who, name, source)
+        record = datasets.upload(rt, who, name, source)
         rows = record.current.row_count if record.current else 0
         state[name] = {"digest": digest, "version": record.current_version}
         console.print(f"source {name}: loaded {rows} rows as version {record.current_version}")
@@ -135,10 +136,11 @@ def run_file(path: Path, start: str | None, end: str | None) -> int:
         console.print(f"[red]error:[/red] {err}")
         return 2
     settings = Settings()
-    db = open_database(settings, migrate=True)
+    rt = open_runtime(settings, migrate=True)
+    db = rt.db
     try:
         who = keys.local_principal(db)
-        _import_sources(db, settings, who, file)
+        _import_sources(rt, who, file)
         pipeline_id = _pipeline_id(db, who, file)
         view = runs.create(db, settings, who, pipeline_id, start=start, end=end, version_id=None)
         worker = Worker(db, settings)
@@ -161,5 +163,5 @@ def run_file(path: Path, start: str | None, end: str | None) -> int:
         console.print(f"[red]error:[/red] {escape(describe(err.detail, err.problems))}")
         return 2
     finally:
-        db.dispose()
+        rt.close()
     return 0 if run.status == RunStatus.SUCCEEDED else 1

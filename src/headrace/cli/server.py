@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from headrace.cli.context import freeze_startup_objects, open_database
+from headrace.cli.context import freeze_startup_objects, open_database, open_runtime
 from headrace.cli.supervisor import ChildSpec, Supervisor
 from headrace.execution.doorbell import Doorbell
 from headrace.logs import configure as configure_logging
@@ -81,10 +81,11 @@ def _serve_api(name: str, listening: socket.socket, doorbell_path: str | None) -
     settings = Settings().model_copy(update={"run_worker": False})
     configure_logging(settings, name)
     doorbell = SocketDoorbell(doorbell_path) if doorbell_path else None
-    app = create_app(settings, open_database(settings, migrate=False), doorbell)
-    freeze_startup_objects()
-    server = uvicorn.Server(uvicorn.Config(app, **UVICORN_LOGGING))
-    server.run(sockets=[listening])
+    with open_runtime(settings, migrate=False) as runtime:
+        app = create_app(settings, runtime, doorbell)
+        freeze_startup_objects()
+        server = uvicorn.Server(uvicorn.Config(app, **UVICORN_LOGGING))
+        server.run(sockets=[listening])
     if not server.started:
         sys.exit(3)  # what uvicorn.run exits with when it could not start
 
@@ -113,9 +114,10 @@ def run_server(host: str, port: int, workers: int | None = None) -> int:
         from headrace.api.app import create_app
 
         configure_logging(settings)
-        app = create_app(settings, open_database(settings, migrate=True))
-        freeze_startup_objects()
-        uvicorn.run(app, host=host, port=port, **UVICORN_LOGGING)
+        with open_runtime(settings, migrate=True) as rt:
+            app = create_app(settings, rt)
+            freeze_startup_objects()
+            uvicorn.run(app, host=host, port=port, **UVICORN_LOGGING)
         return 0
     configure_logging(settings, "main")
     open_database(settings, migrate=True).dispose()  # once, before any child starts

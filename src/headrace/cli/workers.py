@@ -10,7 +10,7 @@ import multiprocessing
 import signal
 import threading
 
-from headrace.cli.context import freeze_startup_objects, open_database
+from headrace.cli.context import freeze_startup_objects, open_database, open_runtime
 from headrace.execution.doorbell import Doorbell
 from headrace.logs import configure as configure_logging
 from headrace.settings import Settings
@@ -26,7 +26,8 @@ def work(
 
     settings = Settings()
     configure_logging(settings, name)
-    db = open_database(settings, migrate=False)
+    runtime = open_runtime(settings, migrate=False)
+    db = runtime.db
     worker = Worker(db, settings, doorbell=doorbell)
     if settings.executor == "local" and not serving:
         from headrace.execution.step_process import READY
@@ -47,6 +48,7 @@ def work(
         worker.stop()
     finally:
         stop_sweeping.set()
+        runtime.close()
 
 
 def run_workers(processes: int) -> None:

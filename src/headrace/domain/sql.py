@@ -7,7 +7,6 @@ second lock is the DuckDB sandbox at run time, which holds even against what thi
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from dataclasses import dataclass, field
@@ -25,10 +24,6 @@ _FORBIDDEN_FUNCTION = re.compile(
     r"|iceberg_.*|delta_.*|sqlite_.*|postgres_.*|mysql_.*|checkpoint|force_checkpoint"
     r"|json_execute_serialized_sql|set_variable|getvariable|list_files|file_.*|.*_metadata)$"
 )
-
-# sqlglot logs a warning when it falls back to a raw Command (LOAD, CALL, ...); we report those
-# statements ourselves, so the warning is noise.
-logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 _DUCKDB = Dialect.get_or_raise("duckdb")
 

@@ -46,9 +46,14 @@ def step_input(snapshot: delta.Snapshot) -> StepInput:
     DuckDB connection to type) when the version has no file."""
     if snapshot.files:
         return StepInput(files=tuple(snapshot.files), columns=())
+    from headrace.storage.duck import ServiceDuck
     from headrace.storage.upsert import duck_types
 
-    return StepInput(files=(), columns=tuple(duck_types(snapshot.schema).items()))
+    duck = ServiceDuck()  # a rare case (a version with no file): not worth keeping one open
+    try:
+        return StepInput(files=(), columns=tuple(duck_types(duck, snapshot.schema).items()))
+    finally:
+        duck.close()
 
 
 def _sql_outcome(err: Exception, interrupt: Interrupt) -> StepOutcome | None:

@@ -18,12 +18,18 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from headrace.persistence.repositories.pipelines import VersionCache, version_cache
+
 
 class Database:
-    """One engine per process; ``unit_of_work()`` is the only place transactions commit."""
+    """One engine per process; ``unit_of_work()`` is the only place transactions commit.
+
+    ``versions`` keeps the pipeline versions read through it (they never change once
+    written): the store's, so two stores never share one."""
 
     def __init__(self, url: str, *, pool_size: int = 20) -> None:
         self.url = url
+        self.versions: VersionCache = version_cache()
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         # Reentrant: a write nested in another (none is, today) would fail on SQLite's own

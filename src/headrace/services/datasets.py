@@ -7,7 +7,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +27,9 @@ from headrace.settings import Settings
 from headrace.storage import ingest, reading
 from headrace.storage import upsert as upsert_store
 from headrace.storage.delta import WrittenVersion
-from headrace.storage.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from headrace.runtime import Runtime
 
 
 def ensure(db: Database, org_id: uuid.UUID, name: str) -> uuid.UUID:
@@ -122,8 +124,7 @@ def _load(conn: Connection, who: Principal, dataset_id: uuid.UUID) -> DatasetRec
 
 
 def _write(
-    db: Database,
-    settings: Settings,
+    rt: Runtime,
     who: Principal,
     name: str,
     operation: str,
@@ -136,7 +137,7 @@ def _write(
     file leaves no empty dataset behind; its table is written under a fresh id first. When a
     concurrent writer creates the same name meanwhile, that table is dropped and the write
     goes again into the winner's dataset."""
-    warehouse = Warehouse.from_settings(settings)
+    db, warehouse = rt.db, rt.warehouse
     for _ in range(3):
         with db.unit_of_work(write=False) as conn:
             existing = repo.by_name(conn, who.org_id, name)
@@ -166,9 +167,7 @@ def _write(
     raise Conflict(f"dataset {name!r} was being created by another request; try again")
 
 
-def upload(
-    db: Database, settings: Settings, who: Principal, name: str, source: SourceFile
-) -> DatasetRecord:
+def upload(rt: Runtime, who: Principal, name: str, source: SourceFile) -> DatasetRecord:
     """A file (CSV, Parquet, JSON lines) as a new dataset or the next version of one."""
     _check_name(name, ("body", "name"))
     fmt = ingest.detect_format(source.filename, source.content_type)
@@ -179,18 +178,16 @@ def upload(
         )
     shown = os.path.basename(source.filename or f"upload.{fmt.value}")
     return _write(
-        db,
-        settings,
+        rt,
         who,
         name,
         "upload",
-        lambda table, _recorded: ingest.ingest(table, source.path, fmt, shown),
+        lambda table, _recorded: ingest.ingest(rt.duck, table, source.path, fmt, shown),
     )
 
 
 def upsert(
-    db: Database,
-    settings: Settings,
+    rt: Runtime,
     who: Principal,
     name: str,
     key: str,
@@ -206,12 +203,12 @@ def upsert(
     new columns and values are cast. ``data_schema`` types new columns and may not change
     the type of an existing one."""
     _check_name(name, ("body", "dataset_name"))
-    declared = upsert_store.resolve_types(data_schema or {})
+    declared = upsert_store.resolve_types(rt.duck, data_schema or {})
 
-    grace = settings.unrecorded_grace_seconds
+    grace = rt.settings.unrecorded_grace_seconds
 
     def write(table: str, recorded: int | None) -> WrittenVersion:
-        current = upsert_store.current_columns(table, recorded, grace)
+        current = upsert_store.current_columns(rt.duck, table, recorded, grace)
         clashes = [
             Problem(
                 ("body", "data_schema", n), f"column {n!r} is {current[n]}, not {t}", "type.changed"
@@ -224,6 +221,7 @@ def upsert(
         if found:
             raise InvalidInput(f"the rows have {len(found)} problem(s)", found)
         return upsert_store.upsert(
+            rt.duck,
             table,
             data,
             key,
@@ -231,10 +229,10 @@ def upsert(
             grace_seconds=grace,
             declared=declared,
             allow_new_columns=not check_schema,
-            scratch=scratch_folder(settings),
+            scratch=scratch_folder(rt.settings),
         )
 
-    return _write(db, settings, who, name, "upsert", write)
+    return _write(rt, who, name, "upsert", write)
 
 
 def list_all(db: Database, who: Principal, after: Keyset | None, limit: int) -> list[DatasetRecord]:
@@ -249,23 +247,21 @@ def get(db: Database, who: Principal, dataset_id: uuid.UUID) -> DatasetDetail:
 
 
 def _readable(
-    db: Database, settings: Settings, who: Principal, dataset_id: uuid.UUID, version: int | None
+    rt: Runtime, who: Principal, dataset_id: uuid.UUID, version: int | None
 ) -> tuple[DatasetRecord, str, int]:
     """The dataset, its table and the version to read (the current one by default)."""
-    with db.unit_of_work(write=False) as conn:
+    with rt.db.unit_of_work(write=False) as conn:
         dataset = _load(conn, who, dataset_id)
         wanted = dataset.current_version if version is None else version
         if wanted is None:
             raise NotFound(f"dataset {dataset.name!r} has no version yet")
         if not repo.has_version(conn, dataset_id, wanted):
             raise NotFound(f"dataset {dataset.name!r} has no version {wanted}")
-    table = Warehouse.from_settings(settings).table(who.org_id, dataset_id)
-    return dataset, table, wanted
+    return dataset, rt.warehouse.table(who.org_id, dataset_id), wanted
 
 
 def rows(
-    db: Database,
-    settings: Settings,
+    rt: Runtime,
     who: Principal,
     dataset_id: uuid.UUID,
     *,
@@ -274,13 +270,12 @@ def rows(
     offset: int,
 ) -> list[dict[str, Any]]:
     """A page of a version's rows as JSON-safe objects."""
-    _, table, wanted = _readable(db, settings, who, dataset_id, version)
-    return reading.preview(table, wanted, limit, offset)
+    _, table, wanted = _readable(rt, who, dataset_id, version)
+    return reading.preview(rt.duck, table, wanted, limit, offset)
 
 
 def export(
-    db: Database,
-    settings: Settings,
+    rt: Runtime,
     who: Principal,
     dataset_id: uuid.UUID,
     *,
@@ -288,13 +283,13 @@ def export(
     fmt: reading.ExportFormat,
 ) -> Export:
     """The version as a temporary Parquet or CSV file; the caller deletes it."""
-    dataset, table, wanted = _readable(db, settings, who, dataset_id, version)
+    dataset, table, wanted = _readable(rt, who, dataset_id, version)
     fd, path = tempfile.mkstemp(
-        prefix="export-", suffix=f".{fmt.value}", dir=scratch_folder(settings)
+        prefix="export-", suffix=f".{fmt.value}", dir=scratch_folder(rt.settings)
     )
     os.close(fd)
     try:
-        reading.export(table, wanted, fmt, path)
+        reading.export(rt.duck, table, wanted, fmt, path)
     except BaseException:
         os.remove(path)
         raise
@@ -302,9 +297,9 @@ def export(
     return Export(path, f"{dataset.name}-v{wanted}.{fmt.value}", media)
 
 
-def delete(db: Database, settings: Settings, who: Principal, dataset_id: uuid.UUID) -> None:
+def delete(rt: Runtime, who: Principal, dataset_id: uuid.UUID) -> None:
     """Delete the dataset, every version and its table; 409 while a pipeline reads it."""
-    with db.unit_of_work() as conn:
+    with rt.db.unit_of_work() as conn:
         dataset = _load(conn, who, dataset_id)
         readers = pipelines_repo.pipelines_reading(conn, who.org_id, dataset.name)
         if readers:
@@ -317,4 +312,4 @@ def delete(db: Database, settings: Settings, who: Principal, dataset_id: uuid.UU
                 ],
             )
         repo.remove(conn, dataset_id)
-    Warehouse.from_settings(settings).remove_table(who.org_id, dataset_id)
+    rt.warehouse.remove_table(who.org_id, dataset_id)

@@ -55,10 +55,10 @@ def load(
     return found
 
 
-def _view(conn: Connection, pipeline: PipelineRecord) -> PipelineView:
+def _view(conn: Connection, pipeline: PipelineRecord, kept: repo.VersionCache) -> PipelineView:
     current = None
     if pipeline.current_version_id is not None:
-        current = repo.versions_by_id(conn, [pipeline.current_version_id]).get(
+        current = repo.versions_by_id(conn, [pipeline.current_version_id], kept).get(
             pipeline.current_version_id
         )
     return PipelineView(pipeline=pipeline, current_version=current)
@@ -92,26 +92,26 @@ def create(
 
 def get(db: Database, who: Principal, pipeline_id: uuid.UUID) -> PipelineView:
     with db.unit_of_work(write=False) as conn:
-        return _view(conn, load(conn, who, pipeline_id))
+        return _view(conn, load(conn, who, pipeline_id), db.versions)
 
 
 def find(db: Database, who: Principal, name_or_id: str) -> PipelineView:
     """A pipeline by id or by name (for the CLI and the UI)."""
     with db.unit_of_work(write=False) as conn:
         try:
-            return _view(conn, load(conn, who, uuid.UUID(name_or_id)))
+            return _view(conn, load(conn, who, uuid.UUID(name_or_id)), db.versions)
         except (ValueError, NotFound):
             found = repo.by_name(conn, who.org_id, name_or_id)
             if found is None:
                 raise NotFound(f"there is no pipeline {name_or_id!r}") from None
-            return _view(conn, found)
+            return _view(conn, found, db.versions)
 
 
 def list_all(db: Database, who: Principal, after: Keyset | None, limit: int) -> list[PipelineView]:
     with db.unit_of_work(write=False) as conn:
         found = repo.list_for_org(conn, who.org_id, after=after, limit=limit)
         versions = repo.versions_by_id(
-            conn, [p.current_version_id for p in found if p.current_version_id]
+            conn, [p.current_version_id for p in found if p.current_version_id], db.versions
         )
     return [
         PipelineView(p, versions.get(p.current_version_id) if p.current_version_id else None)
@@ -143,7 +143,7 @@ def update(
                 raise Conflict(f"a pipeline named {name!r} exists already")
             if values:
                 repo.update_fields(conn, pipeline_id, utcnow(), **values)
-            return _view(conn, load(conn, who, pipeline_id))
+            return _view(conn, load(conn, who, pipeline_id), db.versions)
     except IntegrityError as err:
         raise Conflict(f"a pipeline named {name!r} exists already") from err
 
@@ -173,7 +173,7 @@ def list_versions(
 ) -> list[VersionRecord]:
     with db.unit_of_work(write=False) as conn:
         load(conn, who, pipeline_id)
-        return repo.list_versions(conn, pipeline_id, after=after, limit=limit)
+        return repo.list_versions(conn, pipeline_id, after=after, limit=limit, kept=db.versions)
 
 
 def get_version(
@@ -181,7 +181,7 @@ def get_version(
 ) -> VersionRecord:
     with db.unit_of_work(write=False) as conn:
         load(conn, who, pipeline_id)
-        found = repo.version(conn, pipeline_id, version_id)
+        found = repo.version(conn, pipeline_id, version_id, db.versions)
     if found is None:
         raise NotFound(f"there is no version {version_id} of this pipeline")
     return found

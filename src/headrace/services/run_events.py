@@ -103,7 +103,9 @@ class RunWatch:
             assert run is not None
             version = None
             if self.seen is None:
-                version = pipelines_repo.versions_by_id(conn, [run.version_id])[run.version_id]
+                version = pipelines_repo.versions_by_id(conn, [run.version_id], self.db.versions)[
+                    run.version_id
+                ]
         current = Progress.of(run)
         changes = self._changes(current)
         self._note(current)

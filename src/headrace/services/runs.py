@@ -177,10 +177,13 @@ def _new_run(
 
 
 def _version(
-    conn: Connection, pipeline: PipelineRecord, version_id: uuid.UUID | None
+    conn: Connection,
+    pipeline: PipelineRecord,
+    version_id: uuid.UUID | None,
+    kept: pipelines_repo.VersionCache,
 ) -> VersionRecord:
     wanted = version_id or pipeline.current_version_id
-    found = pipelines_repo.version(conn, pipeline.id, wanted) if wanted else None
+    found = pipelines_repo.version(conn, pipeline.id, wanted, kept) if wanted else None
     if found is None:
         raise InvalidInput(
             f"there is no version {version_id} of this pipeline",
@@ -207,7 +210,7 @@ def create(
 ) -> RunView:
     with db.unit_of_work() as conn:
         pipeline = load_pipeline(conn, who, pipeline_id)
-        version = _version(conn, pipeline, version_id)
+        version = _version(conn, pipeline, version_id, db.versions)
         steps = domain_steps(version)
         try:
             dag = Dag.build(steps)
@@ -237,7 +240,7 @@ def retry(
             )
         if earlier.status == RunStatus.SUCCEEDED:
             raise Conflict(f"run {run_id} succeeded; there is nothing to retry")
-        version = _version(conn, pipeline, earlier.version_id)
+        version = _version(conn, pipeline, earlier.version_id, db.versions)
         steps = domain_steps(version)
         dag = Dag.build(steps)
         again: set[str] = set()
@@ -280,7 +283,7 @@ def get(db: Database, who: Principal, pipeline_id: uuid.UUID, run_id: uuid.UUID)
     with db.unit_of_work(write=False) as conn:
         load_pipeline(conn, who, pipeline_id)
         run = _load(conn, pipeline_id, run_id)
-        version = pipelines_repo.versions_by_id(conn, [run.version_id])[run.version_id]
+        version = pipelines_repo.versions_by_id(conn, [run.version_id], db.versions)[run.version_id]
     return RunView(run=run, version=version)
 
 
@@ -321,7 +324,7 @@ def list_runs(
         heads = found_heads.heads
         kept = keep(heads)
         found = repo.get_many(conn, [h.id for h in heads if h.id not in kept])
-        versions = pipelines_repo.versions_by_id(conn, {r.version_id for r in found})
+        versions = pipelines_repo.versions_by_id(conn, {r.version_id for r in found}, db.versions)
     read = {r.id: RunView(run=r, version=versions[r.version_id]) for r in found}
     return RunPage(heads=heads, kept=kept, read=read, last=found_heads.last)
 
@@ -347,7 +350,7 @@ def cancel(db: Database, who: Principal, pipeline_id: uuid.UUID, run_id: uuid.UU
         else:
             repo.set_run(conn, run_id, cancel_requested=1)
         run = _load(conn, pipeline_id, run_id)
-        version = pipelines_repo.versions_by_id(conn, [run.version_id])[run.version_id]
+        version = pipelines_repo.versions_by_id(conn, [run.version_id], db.versions)[run.version_id]
     return RunView(run=run, version=version)
 
 

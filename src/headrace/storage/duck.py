@@ -9,35 +9,52 @@ come out as "UTC", the only zone name Delta accepts.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
-import duckdb
-
-_lock = threading.Lock()
-_database: duckdb.DuckDBPyConnection | None = None
-
-
-def _shared() -> duckdb.DuckDBPyConnection:
-    """One in-memory database per process: opening one costs about 70 ms, a cursor on it
-    almost nothing. Nothing persistent is ever created in it (views are TEMP)."""
-    global _database
-    with _lock:
-        if _database is None:
-            _database = duckdb.connect(
-                config={
-                    "autoinstall_known_extensions": False,
-                    "autoload_known_extensions": False,
-                    "allow_community_extensions": False,
-                    "python_enable_replacements": False,
-                }
-            )
-        return _database
+if TYPE_CHECKING:
+    import duckdb
 
 
-def connect() -> duckdb.DuckDBPyConnection:
-    """A connection of its own (a cursor of the shared database); close it when done."""
-    con = _shared().cursor()
-    con.execute("SET TimeZone='UTC'")
-    return con
+class ServiceDuck:
+    """The service's one in-memory DuckDB database, opened (and DuckDB imported) on first
+    use: opening one costs about 70 ms, a cursor on it almost nothing. Nothing persistent is
+    ever created in it (views are TEMP). Owned by the ``Runtime``, which closes it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._database: duckdb.DuckDBPyConnection | None = None
+        self._closed = False
+
+    def _shared(self) -> duckdb.DuckDBPyConnection:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the service DuckDB database is closed")
+            if self._database is None:
+                import duckdb  # on first use: a process whose steps run elsewhere never loads it
+
+                self._database = duckdb.connect(
+                    config={
+                        "autoinstall_known_extensions": False,
+                        "autoload_known_extensions": False,
+                        "allow_community_extensions": False,
+                        "python_enable_replacements": False,
+                    }
+                )
+            return self._database
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A connection of its own (a cursor of the shared database); close it when done."""
+        con = self._shared().cursor()
+        con.execute("SET TimeZone='UTC'")
+        return con
+
+    def close(self) -> None:
+        """Close the database (its open cursors with it); later ``connect()`` calls fail."""
+        with self._lock:
+            self._closed = True
+            if self._database is not None:
+                self._database.close()
+                self._database = None
 
 
 def literal(value: str) -> str:

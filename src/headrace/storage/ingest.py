@@ -40,7 +40,7 @@ import duckdb
 from headrace.domain.problems import Problem
 from headrace.errors import Conflict, InvalidInput
 from headrace.storage import delta
-from headrace.storage.duck import connect, literal
+from headrace.storage.duck import ServiceDuck, literal
 from headrace.storage.types import quote, storable_select
 
 # How long a write keeps retrying its commit while other writers of the table land first.
@@ -371,7 +371,9 @@ def write_version(
         raise
 
 
-def ingest(table: str, path: str, fmt: Format, shown: str) -> delta.WrittenVersion:
+def ingest(
+    duck: ServiceDuck, table: str, path: str, fmt: Format, shown: str
+) -> delta.WrittenVersion:
     """The file at ``path`` as the next version of ``table``; ``shown`` names it in errors."""
     if os.path.getsize(path) == 0:
         raise _bad("the file is empty", "file.empty")
@@ -381,7 +383,7 @@ def ingest(table: str, path: str, fmt: Format, shown: str) -> delta.WrittenVersi
             raise fault
     if fmt is Format.CSV:
         _check_csv_header(path, _sniff_delimiter(path))
-    con = connect()
+    con = duck.connect()
     try:
         return write_version(table, lambda folder: copy_file(con, path, fmt, folder, shown))
     finally:

@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 
 from headrace.storage import delta
-from headrace.storage.duck import connect, literal, literal_list
+from headrace.storage.duck import ServiceDuck, literal, literal_list
 
 
 class ExportFormat(enum.StrEnum):
@@ -49,10 +49,10 @@ def json_safe(value: Any) -> Any:
 
 
 @contextmanager
-def _version(table: str, version: int) -> Iterator[duckdb.DuckDBPyConnection]:
+def _version(duck: ServiceDuck, table: str, version: int) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection with the version readable as the view ``v``."""
     snap = delta.snapshot(table, version)
-    con = connect()
+    con = duck.connect()
     try:
         if snap.files:
             con.execute(
@@ -66,9 +66,11 @@ def _version(table: str, version: int) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
-def preview(table: str, version: int, limit: int, offset: int) -> list[dict[str, Any]]:
+def preview(
+    duck: ServiceDuck, table: str, version: int, limit: int, offset: int
+) -> list[dict[str, Any]]:
     """Up to ``limit`` rows from ``offset``, in file order, as JSON-safe objects."""
-    with _version(table, version) as con:
+    with _version(duck, table, version) as con:
         result = con.execute(f"SELECT * FROM v LIMIT {int(limit)} OFFSET {int(offset)}")
         columns = [d[0] for d in result.description or []]
         return [
@@ -77,8 +79,8 @@ def preview(table: str, version: int, limit: int, offset: int) -> list[dict[str,
         ]
 
 
-def export(table: str, version: int, fmt: ExportFormat, target: str) -> None:
+def export(duck: ServiceDuck, table: str, version: int, fmt: ExportFormat, target: str) -> None:
     """Write the whole version to the file ``target`` as Parquet or CSV (with a header)."""
     options = "FORMAT parquet" if fmt is ExportFormat.PARQUET else "FORMAT csv, HEADER true"
-    with _version(table, version) as con:
+    with _version(duck, table, version) as con:
         con.execute(f"COPY (SELECT * FROM v) TO {literal(target)} ({options})")

@@ -20,42 +20,14 @@ import logging
 import os
 import queue
 import threading
-from collections import OrderedDict
 from concurrent.futures import Future
-from typing import Generic, TypeVar
 
 from deltalake import DeltaTable
 
+from headrace.caching import Cache
 from headrace.storage import delta, objectstore
 
 log = logging.getLogger("headrace.storage")
-
-_K = TypeVar("_K")
-_V = TypeVar("_V")
-
-
-class _Lru(Generic[_K, _V]):
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._items: OrderedDict[_K, _V] = OrderedDict()
-
-    def get(self, key: _K) -> _V | None:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def values(self) -> list[_V]:
-        return list(self._items.values())
-
-    def pop(self, key: _K) -> _V | None:
-        return self._items.pop(key, None)
-
-    def put(self, key: _K, value: _V) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
 
 
 def brought_forward(table: str, base: DeltaTable | None) -> DeltaTable | None:
@@ -82,20 +54,24 @@ _Job = tuple[str, DeltaTable, int, "Future[DeltaTable | None]"]
 
 
 class _Forwarder:
-    """One daemon thread bringing bases forward after this process's own commits, and writing
-    the checkpoints those commits skipped (a daemon: it must not keep a finished command
-    alive; a checkpoint it did not get to is written at the next one due)."""
+    """One thread bringing bases forward after this process's own commits, and writing the
+    checkpoints those commits skipped. Started by the first job; ``close()`` lets it finish
+    the jobs queued and ends it (a daemon, so a process that never closes its cache is not
+    kept alive by it; a checkpoint it did not get to is written at the next one due)."""
 
     def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._closed = False
 
     def submit(self, table: str, base: DeltaTable, version: int) -> Future[DeltaTable | None]:
         """``base`` brought forward past ``version``, the one this process just committed."""
         future: Future[DeltaTable | None] = Future()
-        self._jobs.put((table, base, version, future))
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the table cache is closed")
+            self._jobs.put((table, base, version, future))
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="headrace-delta-bases", daemon=True
@@ -103,9 +79,18 @@ class _Forwarder:
                 self._thread.start()
         return future
 
+    def close(self) -> None:
+        """Finish the jobs queued, then end the thread."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+            self._jobs.put(None)
+        if thread is not None:
+            thread.join()
+
     def _run(self) -> None:
-        while True:
-            table, base, version, future = self._jobs.get()
+        while (job := self._jobs.get()) is not None:
+            table, base, version, future = job
             try:
                 forward = brought_forward(table, base)
             except BaseException as err:  # handed to the writer that takes this base
@@ -119,33 +104,28 @@ class _Forwarder:
             future.set_result(forward)
 
 
-_FORWARDER = _Forwarder()
-
-
 class TableCache:
-    """Snapshots of committed versions and the bases of the next writes, per table path."""
+    """Snapshots of committed versions and the bases of the next writes, per table path,
+    with the thread that brings the bases forward (ended by ``close()``)."""
 
     def __init__(self, snapshots: int = 1024, bases: int = 256) -> None:
-        self._lock = threading.Lock()
-        self._snapshots: _Lru[tuple[str, int], delta.Snapshot] = _Lru(snapshots)
-        self._bases: _Lru[str, Future[DeltaTable | None]] = _Lru(bases)
+        self._snapshots: Cache[tuple[str, int], delta.Snapshot] = Cache(snapshots)
+        self._bases: Cache[str, Future[DeltaTable | None]] = Cache(bases)
+        self._forwarder = _Forwarder()
 
     def snapshot(self, table: str, version: int) -> delta.Snapshot:
         """The files and schema of ``version`` (see ``delta.snapshot``)."""
-        with self._lock:
-            found = self._snapshots.get((table, version))
+        found = self._snapshots.get((table, version))
         if found is not None:
             return found
         snap = delta.snapshot(table, version)
-        with self._lock:
-            self._snapshots.put((table, version), snap)
+        self._snapshots.put((table, version), snap)
         return snap
 
     def take_base(self, table: str) -> DeltaTable | None:
         """The table's newest snapshot for a write (None: no table yet), lent until
         ``give_back``."""
-        with self._lock:
-            pending = self._bases.pop(table)
+        pending = self._bases.pop(table)
         if pending is None:
             return delta.open_base(table)
         try:
@@ -159,10 +139,13 @@ class TableCache:
     def settle(self) -> None:
         """Wait for the background work on the bases given back (a process about to exit
         would otherwise drop a checkpoint that was due)."""
-        with self._lock:
-            pending = list(self._bases.values())
-        for future in pending:
+        for future in self._bases.values():
             future.exception()  # waits; a failure is the next writer's to see
+
+    def close(self) -> None:
+        """Settle, then end the background thread; the cache takes no more bases."""
+        self.settle()
+        self._forwarder.close()
 
     def give_back(self, table: str, base: DeltaTable | None, written: delta.WrittenVersion) -> None:
         """Return the base after a commit, and keep the version it committed: its files are
@@ -170,7 +153,6 @@ class TableCache:
         if base is None:  # a new table: its first reader opens it
             return
         snap = written.snapshot
-        with self._lock:
-            if snap is not None and snap.files and delta.readable(base):
-                self._snapshots.put((table, snap.version), snap)
-            self._bases.put(table, _FORWARDER.submit(table, base, written.version))
+        if snap is not None and snap.files and delta.readable(base):
+            self._snapshots.put((table, snap.version), snap)
+        self._bases.put(table, self._forwarder.submit(table, base, written.version))

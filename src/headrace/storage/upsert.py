@@ -26,7 +26,7 @@ from deltalake import DeltaTable
 from headrace.domain.problems import Problem
 from headrace.errors import Conflict, InvalidInput
 from headrace.storage import delta, unrecorded
-from headrace.storage.duck import connect, literal
+from headrace.storage.duck import ServiceDuck, literal
 from headrace.storage.ingest import write_version
 from headrace.storage.types import quote, storable_select
 
@@ -35,9 +35,9 @@ _TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?(\
 _LINE = re.compile(r"\bline (\d+)")
 
 
-def duck_types(schema: pa.Schema) -> dict[str, str]:
+def duck_types(duck: ServiceDuck, schema: pa.Schema) -> dict[str, str]:
     """The DuckDB type of each column of an Arrow (Delta) schema."""
-    con = connect()
+    con = duck.connect()
     try:
         relation = con.from_arrow(schema.empty_table())
         return {name: str(t) for name, t in zip(relation.columns, relation.types, strict=True)}
@@ -46,19 +46,19 @@ def duck_types(schema: pa.Schema) -> dict[str, str]:
 
 
 def current_columns(
-    table: str, recorded: int | None, grace_seconds: float
+    duck: ServiceDuck, table: str, recorded: int | None, grace_seconds: float
 ) -> dict[str, str] | None:
     """The DuckDB-typed columns of the version a merge builds on (``unrecorded.settle``, which
     may roll back an abandoned commit), or None when it writes the table anew."""
     base = unrecorded.settle(table, recorded, grace_seconds).base
-    return None if base is None else duck_types(pa.schema(base.schema().to_arrow()))
+    return None if base is None else duck_types(duck, pa.schema(base.schema().to_arrow()))
 
 
-def resolve_types(declared: Mapping[str, str]) -> dict[str, str]:
+def resolve_types(duck: ServiceDuck, declared: Mapping[str, str]) -> dict[str, str]:
     """DuckDB's own name for each declared type; 422 for a type DuckDB does not know."""
     problems: list[Problem] = []
     resolved: dict[str, str] = {}
-    con = connect()
+    con = duck.connect()
     try:
         for name, type_name in declared.items():
             loc = ("body", "data_schema", name)
@@ -172,6 +172,7 @@ def _merge(base: DeltaTable, source: pa.Table, key: str, *, allow_new_columns: b
 
 
 def upsert(
+    duck: ServiceDuck,
     table: str,
     rows: Sequence[Mapping[str, Any]],
     key: str,
@@ -189,13 +190,13 @@ def upsert(
     When another writer commits first, the merge is recomputed on a fresh snapshot."""
     os.makedirs(scratch, exist_ok=True)
     fd, path = tempfile.mkstemp(prefix="upsert-", suffix=".jsonl", dir=scratch)
-    con = connect()
+    con = duck.connect()
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             for row in rows:
                 f.write(json.dumps(row) + "\n")
         base = unrecorded.settle(table, recorded, grace_seconds).base
-        known = duck_types(pa.schema(base.schema().to_arrow())) if base is not None else {}
+        known = duck_types(duck, pa.schema(base.schema().to_arrow())) if base is not None else {}
         known = {**known, **{n: t for n, t in declared.items() if n not in known}}
         refused = _unmergeable_names(key, rows, known)
         if refused is not None:

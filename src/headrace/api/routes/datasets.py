@@ -11,7 +11,7 @@ from fastapi import Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from headrace.api.deps import Builder, Config, Db, Paging, Viewer
+from headrace.api.deps import Builder, Db, Paging, Rt, Viewer
 from headrace.api.openapi import errors
 from headrace.api.routing import SlashRouter
 from headrace.api.uploads import receive_form
@@ -63,15 +63,15 @@ UPLOAD_PATH = "/datasets/"
     openapi_extra=_UPLOAD_FORM,
     responses=errors(409, 413),
 )
-async def upload_dataset(request: Request, who: Builder, db: Db, settings: Config) -> DatasetRead:
+async def upload_dataset(request: Request, who: Builder, rt: Rt) -> DatasetRead:
     """A new dataset, or the next version of the one with this name. 413 when the file is
     larger than the server accepts, 422 for a file that is not readable rows (nothing is
     written then)."""
     form = await receive_form(
         request,
         file_field="file",
-        folder=datasets.scratch_folder(settings),
-        max_bytes=settings.max_upload_bytes,
+        folder=datasets.scratch_folder(rt.settings),
+        max_bytes=rt.settings.max_upload_bytes,
     )
     try:
         problems = [
@@ -82,9 +82,7 @@ async def upload_dataset(request: Request, who: Builder, db: Db, settings: Confi
         if problems or form.file is None:
             raise InvalidInput("the form needs the fields 'file' and 'name'", problems)
         source = datasets.SourceFile(form.file.path, form.file.filename, form.file.content_type)
-        found = await run_in_threadpool(
-            datasets.upload, db, settings, who, form.fields["name"], source
-        )
+        found = await run_in_threadpool(datasets.upload, rt, who, form.fields["name"], source)
     finally:
         form.discard()
     return DatasetRead.of(found)
@@ -97,8 +95,7 @@ UPSERT_PATH = "/datasets/upsert/"
 def upsert_dataset(
     body: UpsertBody,
     who: Builder,
-    db: Db,
-    settings: Config,
+    rt: Rt,
     check_schema: Annotated[
         bool, Query(description="Refuse fields and values that do not fit the schema.")
     ] = True,
@@ -106,8 +103,7 @@ def upsert_dataset(
     """Merge rows by ``row_unique_identifier`` into a new version; the dataset is created
     when it does not exist. A row replaces the stored row with the same key."""
     found = datasets.upsert(
-        db,
-        settings,
+        rt,
         who,
         body.dataset_name,
         body.row_unique_identifier,
@@ -137,15 +133,14 @@ def get_dataset(dataset_id: uuid.UUID, who: Viewer, db: Db) -> DatasetDetailRead
 def dataset_rows(
     dataset_id: uuid.UUID,
     who: Viewer,
-    db: Db,
-    settings: Config,
+    rt: Rt,
     version: Version = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> list[dict[str, Any]]:
     """Rows of a version as JSON objects: decimals, dates and timestamps as strings, bytes
     as base64."""
-    return datasets.rows(db, settings, who, dataset_id, version=version, limit=limit, offset=offset)
+    return datasets.rows(rt, who, dataset_id, version=version, limit=limit, offset=offset)
 
 
 def _stream(path: str) -> Iterator[bytes]:
@@ -161,13 +156,12 @@ def _stream(path: str) -> Iterator[bytes]:
 def download_dataset(
     dataset_id: uuid.UUID,
     who: Viewer,
-    db: Db,
-    settings: Config,
+    rt: Rt,
     version: Version = None,
     format: Annotated[ExportFormat, Query()] = ExportFormat.PARQUET,
 ) -> StreamingResponse:
     """The whole version as one Parquet or CSV file."""
-    export = datasets.export(db, settings, who, dataset_id, version=version, fmt=format)
+    export = datasets.export(rt, who, dataset_id, version=version, fmt=format)
     return StreamingResponse(
         _stream(export.path),
         media_type=export.media_type,
@@ -181,8 +175,8 @@ def download_dataset(
 @router.delete(
     "/datasets/{dataset_id}/", status_code=204, response_class=Response, responses=errors(409)
 )
-def delete_dataset(dataset_id: uuid.UUID, who: Builder, db: Db, settings: Config) -> Response:
+def delete_dataset(dataset_id: uuid.UUID, who: Builder, rt: Rt) -> Response:
     """Delete the dataset with every version; 409 while a pipeline's current version reads
     it."""
-    datasets.delete(db, settings, who, dataset_id)
+    datasets.delete(rt, who, dataset_id)
     return Response(status_code=204)

@@ -9,7 +9,7 @@ from fastapi import Query
 from fastapi.responses import PlainTextResponse, Response
 
 from headrace.api import run_json
-from headrace.api.deps import Bell, Builder, Config, Db, Paging, Viewer
+from headrace.api.deps import Bell, Builder, Config, Db, Paging, Rt, Viewer
 from headrace.api.openapi import errors
 from headrace.api.routing import SlashRouter
 from headrace.domain.runs import RunStatus
@@ -41,26 +41,26 @@ def create_run(
 def get_runs(
     pipeline_id: uuid.UUID,
     who: Viewer,
-    db: Db,
+    rt: Rt,
     paging: Paging,
     version_id: Annotated[uuid.UUID | None, Query()] = None,
     status: Annotated[list[RunStatus] | None, Query()] = None,
 ) -> Response:
     """Runs of the pipeline, newest first; the next page is in the Link header."""
     found = runs.list_runs(
-        db,
+        rt.db,
         who,
         pipeline_id,
         version_id=version_id,
         statuses=status or [],
         after=paging.after,
         limit=paging.limit,
-        keep=run_json.ended.get,
+        keep=rt.ended_runs.get,
     )
     paging.link_after(len(found.heads), found.last)
     # The JSON is made here, not by FastAPI from models (see run_json); the response is the
     # one FastAPI would build: the body, then the headers the dependencies set.
-    response = Response(run_json.page(found), media_type="application/json")
+    response = Response(run_json.page(found, rt.ended_runs), media_type="application/json")
     response.headers.raw.extend(paging.response.headers.raw)
     return response
 

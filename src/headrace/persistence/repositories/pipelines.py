@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 
+from headrace.caching import Cache
 from headrace.domain.pipeline import Step
 from headrace.domain.records import PipelineRecord, StepRecord, VersionRecord
 from headrace.persistence.paging import Keyset, page
@@ -141,43 +140,26 @@ def add_version(
     )
 
 
-class _VersionCache:
-    """Versions this process has read. A version never changes once written (a pipeline's
+VersionCache = Cache[uuid.UUID, VersionRecord]
+
+
+def version_cache(size: int = 512) -> VersionCache:
+    """Versions a process has read. A version never changes once written (a pipeline's
     delete takes them all, and every caller loads the pipeline before its versions), and the
     worker reads a run's version again for every step."""
-
-    def __init__(self, size: int = 512) -> None:
-        self.size = size
-        self._lock = threading.Lock()
-        self._items: OrderedDict[uuid.UUID, VersionRecord] = OrderedDict()
-
-    def get(self, ids: Collection[uuid.UUID]) -> dict[uuid.UUID, VersionRecord]:
-        with self._lock:
-            found = {i: self._items[i] for i in ids if i in self._items}
-            for i in found:
-                self._items.move_to_end(i)
-        return found
-
-    def put(self, versions: Collection[VersionRecord]) -> None:
-        with self._lock:
-            for v in versions:
-                self._items[v.id] = v
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-
-_versions = _VersionCache()
+    return Cache(size)
 
 
 def versions_by_id(
-    conn: Connection, version_ids: Collection[uuid.UUID]
+    conn: Connection, version_ids: Collection[uuid.UUID], kept: VersionCache | None = None
 ) -> dict[uuid.UUID, VersionRecord]:
-    """Versions with their steps: kept ones from memory, the rest in two queries whatever
-    their number."""
-    known = _versions.get(version_ids)
+    """Versions with their steps: those in ``kept`` from memory, the rest in two queries
+    whatever their number (and then kept)."""
+    known = kept.get_many(version_ids) if kept is not None else {}
     missing = [i for i in version_ids if i not in known]
     read = _read_versions(conn, missing)
-    _versions.put(list(read.values()))
+    if kept is not None:
+        kept.put_many(read.items())
     return {**known, **read}
 
 
@@ -210,14 +192,22 @@ def _read_versions(
 
 
 def version(
-    conn: Connection, pipeline_id: uuid.UUID, version_id: uuid.UUID
+    conn: Connection,
+    pipeline_id: uuid.UUID,
+    version_id: uuid.UUID,
+    kept: VersionCache | None = None,
 ) -> VersionRecord | None:
-    found = versions_by_id(conn, [version_id]).get(version_id)
+    found = versions_by_id(conn, [version_id], kept).get(version_id)
     return found if found is not None and found.pipeline_id == pipeline_id else None
 
 
 def list_versions(
-    conn: Connection, pipeline_id: uuid.UUID, *, after: Keyset | None, limit: int
+    conn: Connection,
+    pipeline_id: uuid.UUID,
+    *,
+    after: Keyset | None,
+    limit: int,
+    kept: VersionCache | None = None,
 ) -> list[VersionRecord]:
     query = select(pipeline_versions.c.id).where(pipeline_versions.c.pipeline_id == pipeline_id)
     query = page(
@@ -229,7 +219,7 @@ def list_versions(
         newest_first=True,
     )
     ids = list(conn.execute(query).scalars())
-    found = versions_by_id(conn, ids)
+    found = versions_by_id(conn, ids, kept)
     return [found[i] for i in ids]
 
 
