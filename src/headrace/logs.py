@@ -1,41 +1,70 @@
 """Log lines of the server and workers: plain text or one JSON object per line
-(``HEADRACE_LOG_FORMAT``), with the run id as a field of every line about a run."""
+(``HEADRACE_LOG_FORMAT``), carrying the run and step they are about as fields.
+
+The code that works on a run or a step says so once, around the work:
+``with bound(run_id=run.id): …`` and ``with bound(step=name): …``; every line logged inside,
+by any logger, carries the fields (a ``ContextVar``, so concurrent runs on other threads or
+tasks keep theirs). A new thread starts with no fields: bind inside the thread's target.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import logging
-import re
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from types import MappingProxyType
+from typing import IO
 
 from headrace.settings import Settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-# A %-style conversion specifier, as logging's own formatting reads them.
-_SPEC = re.compile(r"%(?:\(\w+\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[diouxXeEfFgGcrsa%]")
+FIELDS = ("run_id", "step")  # the bound fields a line may carry, in the order shown
+
+_bound: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "headrace_log_fields", default=MappingProxyType({})
+)
 
 
-def _run_id(record: logging.LogRecord) -> str | None:
-    """The argument that follows "run " in the message: the executor logs ``"run %s …"``."""
-    if not isinstance(record.msg, str) or not isinstance(record.args, tuple):
-        return None
-    index = 0
-    for spec in _SPEC.finditer(record.msg):
-        if spec.group() == "%%":
-            continue
-        if record.msg[: spec.start()].endswith("run ") and index < len(record.args):
-            return str(record.args[index])
-        index += 1
-    return None
+@contextmanager
+def bound(*, run_id: object = None, step: str | None = None) -> Iterator[None]:
+    """Every line logged inside the block carries ``run_id`` and ``step`` (those given; an
+    enclosing block's stay unless given again)."""
+    given = {"run_id": run_id, "step": step}
+    fields = {**_bound.get(), **{k: str(v) for k, v in given.items() if v is not None}}
+    token = _bound.set(MappingProxyType(fields))
+    try:
+        yield
+    finally:
+        _bound.reset(token)
 
 
-class RunIdFilter(logging.Filter):
-    """Sets ``record.run_id``: given with ``extra={"run_id": …}``, or read from the message."""
+class BoundFields(logging.Filter):
+    """Sets ``record.run_id`` and ``record.step`` from the enclosing ``bound`` blocks (an
+    ``extra={"run_id": …}`` given to the call wins)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "run_id", None) is None:
-            record.run_id = _run_id(record)
+        fields = _bound.get()
+        for name in FIELDS:
+            if getattr(record, name, None) is None:
+                setattr(record, name, fields.get(name))
         return True
+
+
+class TextFormatter(logging.Formatter):
+    """``TEXT_FORMAT``, then the bound fields as ``name=value``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = [f"{n}={v}" for n in FIELDS if (v := getattr(record, n, None)) is not None]
+        if not fields:
+            return line
+        # After the message's first line: an exception's traceback follows on the next ones.
+        first, newline, rest = line.partition("\n")
+        return f"{first} [{' '.join(fields)}]{newline}{rest}"
 
 
 class JsonFormatter(logging.Formatter):
@@ -52,26 +81,34 @@ class JsonFormatter(logging.Formatter):
         }
         if self.process is not None:
             line["process"] = self.process
-        run_id = getattr(record, "run_id", None)
-        if run_id is not None:
-            line["run_id"] = run_id
+        for name in FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                line[name] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
 
 
-def configure(settings: Settings, process: str | None = None) -> None:
-    """Send every logger's lines (uvicorn's too) to stderr in the configured format; each
-    line names ``process`` when given (one of several processes of a server)."""
-    handler = logging.StreamHandler()
-    handler.addFilter(RunIdFilter())
+def handler(
+    settings: Settings, process: str | None = None, stream: IO[str] | None = None
+) -> logging.Handler:
+    """A handler writing lines in the configured format to ``stream`` (stderr by default);
+    each line names ``process`` when given (one of several processes of a server)."""
+    out: logging.StreamHandler[IO[str]] = logging.StreamHandler(stream or sys.stderr)
+    out.addFilter(BoundFields())
     if settings.log_format == "json":
-        handler.setFormatter(JsonFormatter(process))
+        out.setFormatter(JsonFormatter(process))
     else:
         named = TEXT_FORMAT.replace("%(name)s", f"[{process}] %(name)s") if process else TEXT_FORMAT
-        handler.setFormatter(logging.Formatter(named))
+        out.setFormatter(TextFormatter(named))
+    return out
+
+
+def configure(settings: Settings, process: str | None = None) -> None:
+    """Send every logger's lines (uvicorn's too) to stderr in the configured format."""
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [handler(settings, process)]
     root.setLevel(settings.log_level.upper())
     # sqlglot warns when it falls back to a raw Command (LOAD, CALL, ...); those statements
     # are reported to the user as problems, so the warning is noise.
