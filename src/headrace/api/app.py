@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from headrace import __version__
 from headrace.api import errors, openapi
 from headrace.api.body_limit import BodyLimit
+from headrace.api.docs import offline_app
 from headrace.api.key_first import KeyFirst
 from headrace.api.metrics import Metrics, RequestLatency
 from headrace.api.routes import datasets, events, keys, pipelines, runs, ui
@@ -67,7 +68,7 @@ def create_app(
             stop_sweeping.set()
             thread.join(timeout=10)
 
-    app = FastAPI(
+    app = offline_app(  # FastAPI, with /docs and /redoc that work with no internet
         lifespan=lifespan,
         title="headrace",
         version=__version__,
