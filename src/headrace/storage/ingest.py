@@ -27,10 +27,8 @@ import csv
 import enum
 import json
 import os
-import random
 import re
 import shutil
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -39,14 +37,10 @@ import duckdb
 
 from headrace.domain.problems import Problem
 from headrace.errors import Conflict, InvalidInput
-from headrace.storage import delta
+from headrace.storage import delta, retry
 from headrace.storage.duck import ServiceDuck, literal
 from headrace.storage.types import quote, storable_select
 
-# How long a write keeps retrying its commit while other writers of the table land first.
-# A count of attempts was not enough: of 50 uploads racing to one dataset, 31 got a 409
-# after 5 attempts, though every one of them can land after the others.
-COMMIT_PATIENCE_SECONDS = 60.0
 MAX_COLUMNS = 1000
 MAX_LINE_BYTES = 16 * 1024 * 1024
 MAX_NAME_CHARS = 1024  # of a column name
@@ -347,25 +341,21 @@ def write_version(
 
     The base snapshot is opened before anything is written, so a concurrent commit is seen;
     an upload replaces the whole table, so ours then simply lands after it (retry on a fresh
-    snapshot; the files stay in place). On any failure the write folder is removed."""
+    snapshot, ``retry.until_committed``; the files stay in place). On any failure the write
+    folder is removed."""
     base = delta.open_base(table)
     folder = delta.new_write_folder(table)
     try:
         written = produce(folder)
-        deadline = time.monotonic() + COMMIT_PATIENCE_SECONDS
-        attempt = 0
-        while True:
-            try:
-                return delta.commit_copy(table, written, base=base)
-            except delta.CommitFailedError:
-                attempt += 1
-                if time.monotonic() > deadline:
-                    raise Conflict(
-                        "other writes to this dataset kept landing first; try again"
-                    ) from None
-                # Random waits spread the losers out; each round at least one racer lands.
-                time.sleep(random.uniform(0, 0.01 * min(attempt, 20)))
-                base = delta.open_base(table)
+        try:
+            version, _ = retry.until_committed(
+                lambda b: delta.commit_copy(table, written, base=b),
+                base,
+                lambda _: delta.open_base(table),
+            )
+        except delta.CommitFailedError:
+            raise Conflict("other writes to this dataset kept landing first; try again") from None
+        return version
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise

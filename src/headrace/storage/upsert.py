@@ -15,7 +15,6 @@ import json
 import os
 import re
 import tempfile
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,12 +24,11 @@ from deltalake import DeltaTable
 
 from headrace.domain.problems import Problem
 from headrace.errors import Conflict, InvalidInput
-from headrace.storage import delta, unrecorded
+from headrace.storage import delta, retry, unrecorded
 from headrace.storage.duck import ServiceDuck, literal
 from headrace.storage.ingest import write_version
 from headrace.storage.types import quote, storable_select
 
-MERGE_ATTEMPTS = 5
 _TYPE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?(\[\])*$")
 _LINE = re.compile(r"\bline (\d+)")
 
@@ -218,19 +216,22 @@ def upsert(
                     f"COPY ({select}) TO {target} (FORMAT parquet, RETURN_STATS)"
                 ).fetchall()
 
-            for attempt in range(MERGE_ATTEMPTS):
-                if base is None:  # a new table, or one with nothing recorded to merge into
+            def merge(onto: DeltaTable | None) -> delta.WrittenVersion:
+                nonlocal arrow
+                if onto is None:  # a new table, or one with nothing recorded to merge into
                     return write_version(table, produce)
                 arrow = arrow if arrow is not None else con.sql(select).to_arrow_table()
-                try:
-                    _merge(base, arrow, key, allow_new_columns=allow_new_columns)
-                    return _written(base)
-                except delta.CommitFailedError:
-                    time.sleep(0.01 * (attempt + 1))
-                    base = unrecorded.settle(table, recorded, grace_seconds).base
+                _merge(onto, arrow, key, allow_new_columns=allow_new_columns)
+                return _written(onto)
+
+            written, _ = retry.until_committed(
+                merge, base, lambda _: unrecorded.settle(table, recorded, grace_seconds).base
+            )
+            return written
         except duckdb.Error as err:
             raise _refusal(err) from err
-        raise Conflict("other writes to this dataset kept landing first; try again")
+        except delta.CommitFailedError:
+            raise Conflict("other writes to this dataset kept landing first; try again") from None
     finally:
         con.close()
         os.remove(path)
