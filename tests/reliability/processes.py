@@ -89,11 +89,12 @@ class Installation:
         wait_healthy(server.url, process, log, timeout=120)  # start-up is slow on a busy CI box
         return server
 
-    def start_worker(self, **extra: str) -> subprocess.Popen[bytes]:
-        """One ``headrace worker`` process; the caller stops it."""
+    def start_worker(self, *args: str, **extra: str) -> subprocess.Popen[bytes]:
+        """``headrace worker`` with the options ``args`` (its log under ``logs/worker-*``);
+        the caller stops it."""
         with self._log("worker").open("wb") as out:
             process = subprocess.Popen(
-                headrace_command("worker"),
+                headrace_command("worker", *args),
                 env=self.environment(**extra),
                 stdout=out,
                 stderr=subprocess.STDOUT,

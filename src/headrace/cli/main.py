@@ -46,7 +46,7 @@ def worker(
     """Run workers that claim and execute Pending runs (more than one needs PostgreSQL)."""
     from headrace.cli.workers import run_workers
 
-    run_workers(processes)
+    raise typer.Exit(run_workers(processes))
 
 
 def run(

@@ -1,5 +1,6 @@
 """A parent that keeps a fixed set of spawned child processes running until it is told to
-stop (``headrace serve --workers N``: N API processes and a worker process).
+stop: ``headrace serve --workers N`` (N API processes and a worker process) and ``headrace
+worker --processes N`` (N worker processes).
 
 - A child that dies is logged with its exit code and started again. One that keeps dying
   at start-up (``CRASH_LOOP`` times in a row, each within ``STARTUP_SECONDS``) stops the

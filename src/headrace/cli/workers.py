@@ -1,4 +1,5 @@
-"""``headrace worker``: worker processes, started with ``spawn`` (deltalake is not fork-safe).
+"""``headrace worker``: one worker process, or several supervised children (``spawn``ed:
+deltalake is not fork-safe).
 
 ``work`` is also the worker process of ``headrace serve --workers N``, which sweeps as well
 (what ``headrace serve``'s in-process worker does beside it) and is woken by its API
@@ -6,11 +7,11 @@ processes through a doorbell."""
 
 from __future__ import annotations
 
-import multiprocessing
 import signal
 import threading
 
 from headrace.cli.context import freeze_startup_objects, open_database, open_runtime
+from headrace.cli.supervisor import ChildSpec, Supervisor
 from headrace.execution.doorbell import Doorbell
 from headrace.logs import configure as configure_logging
 from headrace.settings import Settings
@@ -51,27 +52,21 @@ def work(
         runtime.close()
 
 
-def run_workers(processes: int) -> None:
+def _worker_process(name: str) -> None:
+    """One of the worker processes of ``headrace worker --processes N``."""
+    work(name=name)
+
+
+def run_workers(processes: int) -> int:
+    """Migrate, then claim and execute runs in ``processes`` worker processes: this one, or
+    past 1 that many children under the ``Supervisor`` ``headrace serve`` uses (a dead one
+    is started again; SIGTERM stops them all). The exit code: 0, or 1 when a child kept
+    failing at start-up."""
     settings = Settings()
     open_database(settings, migrate=True).dispose()
     if processes <= 1:
         work()
-        return
-    context = multiprocessing.get_context("spawn")
-    children = [context.Process(target=work, name=f"headrace-worker-{i}") for i in range(processes)]
-    for child in children:
-        child.start()
-
-    def stop_children(*_: object) -> None:
-        # Spawned children do not get the parent's signals: pass the stop on, then wait for
-        # them below (each finishes its current run's bookkeeping and exits).
-        for child in children:
-            child.terminate()
-
-    signal.signal(signal.SIGTERM, stop_children)
-    try:
-        for child in children:
-            child.join()
-    except KeyboardInterrupt:
-        for child in children:
-            child.terminate()
+        return 0
+    configure_logging(settings, "main")
+    names = [f"worker-{i}" for i in range(processes)]
+    return Supervisor([ChildSpec(name, _worker_process, (name,)) for name in names]).run()
