@@ -81,6 +81,10 @@ class Cache(Generic[K, V]):
         with self._lock:
             return list(self._items.values())
 
+    def items(self) -> list[tuple[K, V]]:
+        with self._lock:
+            return list(self._items.items())
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

@@ -12,12 +12,12 @@ import secrets
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
+from headrace.caching import Cache
 from headrace.domain.access import Principal, Role
 from headrace.domain.names import check_label
 from headrace.domain.problems import Loc
@@ -124,8 +124,8 @@ class KeyCache:
         self.seconds = seconds
         self.max_items = max_items
         self._clock = clock
-        self._lock = threading.Lock()
-        self._items: OrderedDict[str, tuple[float, ApiKeyRecord]] = OrderedDict()
+        self._lock = threading.Lock()  # of the revocation checks; the cache has its own
+        self._items: Cache[str, ApiKeyRecord] = Cache(max_items, ttl=seconds, timer=clock)
         self._next_check = 0.0
         self._checked_since: dt.datetime | None = None
 
@@ -138,30 +138,18 @@ class KeyCache:
         with self._lock:
             if self._check_due():
                 return None
-            found = self._items.get(key_hash)
-            if found is None:
-                return None
-            if found[0] <= self._clock():
-                del self._items[key_hash]
-                return None
-            return found[1]
+        return self._items.get(key_hash)
 
     def put(self, key_hash: str, record: ApiKeyRecord) -> None:
-        if self.seconds <= 0:
-            return
-        with self._lock:
-            self._items[key_hash] = (self._clock() + self.seconds, record)
-            self._items.move_to_end(key_hash)
-            while len(self._items) > self.max_items:
-                self._items.popitem(last=False)
+        self._items.put(key_hash, record)
 
     def forget(self, key_id: uuid.UUID) -> None:
-        with self._lock:
-            self._forget({key_id})
+        self._forget({key_id})
 
     def _forget(self, key_ids: set[uuid.UUID]) -> None:
-        for key_hash in [h for h, (_, r) in self._items.items() if r.id in key_ids]:
-            del self._items[key_hash]
+        for key_hash, record in self._items.items():
+            if record.id in key_ids:
+                self._items.pop(key_hash)
 
     def check_revocations(self, conn: Connection) -> None:
         """Forget the kept keys revoked since the last check (with some overlap), when a check
@@ -171,12 +159,12 @@ class KeyCache:
                 return
             since, began = self._checked_since, utcnow()
             self._next_check = self._clock() + REVOCATION_CHECK_SECONDS
-            kept = bool(self._items)
+            kept = len(self._items) > 0
         revoked: set[uuid.UUID] = set()
         if since is not None and kept:
             revoked = set(repo.revoked_since(conn, since - REVOCATION_OVERLAP))
+        self._forget(revoked)
         with self._lock:
-            self._forget(revoked)
             self._checked_since = began
 
 
