@@ -45,6 +45,10 @@ def _wide(columns: int) -> bytes:
     return f"{header}\n{','.join('1' for _ in range(columns))}\n".encode()
 
 
+def _nested(depth: int) -> bytes:
+    return b'{"a": ' * depth + b"1" + b"}" * depth + b"\n"
+
+
 # (case, filename, content, type of the first problem)
 BAD_FILES: list[tuple[str, str, Callable[[], bytes], str]] = [
     ("empty csv", "e.csv", lambda: b"", "file.empty"),
@@ -72,6 +76,22 @@ BAD_FILES: list[tuple[str, str, Callable[[], bytes], str]] = [
     ),
     ("a row too long", "long_row.csv", lambda: b"a,b\n1,2\n3,4,5\n6,7\n", "csv.field_count"),
     ("a row too short", "short_row.csv", lambda: b"a,b,c\n1,2,3\n4,5\n", "csv.field_count"),
+    # was a version with 0 rows whose columns were the last row's fields
+    (
+        "the last row too long",
+        "last_row.csv",
+        lambda: b"a,b,c\n1,2,3\n6,7,8,9\n",
+        "csv.field_count",
+    ),
+    # was a 500 (RecursionError), then a 500 from Delta's log reader past ~45 levels
+    ("5,000 nested objects", "deep.jsonl", lambda: _nested(5000), "file.too_deep"),
+    ("50 nested objects", "deep50.jsonl", lambda: _nested(50), "file.too_deep"),
+    (
+        "50 nested lists",
+        "deep50.json",
+        lambda: b'[{"a": ' + b"[" * 50 + b"]" * 50 + b"}]",
+        "file.too_deep",
+    ),
     ("mixed kinds", "mixed.jsonl", lambda: b'{"a": 1}\n{"a": "x"}\n', "json.mixed_types"),
     ("a line not an object", "array_line.jsonl", lambda: b'{"a": 1}\n[1, 2]\n', "json.not_rows"),
     ("latin-1 csv", "latin1.csv", lambda: "city\nMálaga\n".encode("latin-1"), "csv.encoding"),
@@ -139,6 +159,30 @@ def test_each_bad_file_is_refused_and_changes_nothing(api: Api, settings: Settin
     assert [d["name"] for d in api.get("/datasets/").json()] == ["fruit"]
     scratch = settings.data_dir / "tmp"
     assert not scratch.exists() or not [f for f in os.listdir(scratch) if "upload" in f]
+
+
+# (case, content, the rows every common CSV reader reads)
+ODD_GOOD_FILES: list[tuple[str, bytes, list[dict[str, Any]]]] = [
+    (
+        "CR LF and LF mixed",
+        b"a,b\r\n1,x\n2,y\r\n3,z\n",
+        [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}, {"a": 3, "b": "z"}],
+    ),
+    ("a row starting with #", b"a,b\n#1,x\n2,y\n", [{"a": "#1", "b": "x"}, {"a": "2", "b": "y"}]),
+    ("CR line ends, BOM", b"\xef\xbb\xbfa;b\r1;x\r2;y", [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]),
+    ("a CR inside quotes", b'a,b\n"1\r2",x\n', [{"a": "1\r2", "b": "x"}]),
+]
+
+
+def test_csv_files_every_reader_accepts_are_read_row_for_row(api: Api) -> None:
+    """Such files were refused with DuckDB's dialect-sniffing dump (mixed line ends), or lost
+    rows silently (one starting with '#' was taken for a comment)."""
+    for case, content, rows in ODD_GOOD_FILES:
+        r = _upload(api.client, api.headers(), "odd", "odd.csv", content)
+        assert r.status_code == 201, (case, r.text)
+        version = r.json()["current_version"]
+        got = api.get(f"/datasets/{r.json()['id']}/rows/", params={"version": version})
+        assert got.json() == rows, case
 
 
 def test_an_upsert_body_over_the_cap_is_413_and_changes_nothing(

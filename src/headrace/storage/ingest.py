@@ -9,11 +9,14 @@ the table stays exactly as it was.
 Rules for what a file must be:
 
 - not empty (0 bytes), with at least one and at most ``MAX_COLUMNS`` columns, each name at
-  most ``MAX_NAME_CHARS`` long;
+  most ``MAX_NAME_CHARS`` long, no column nesting lists and objects more than ``MAX_NESTING``
+  levels deep;
 - UTF-8 text (CSV, JSON), no line longer than ``MAX_LINE_BYTES``: DuckDB refuses longer lines
   (a JSON one only past twice the limit: it checks per read buffer, which it doubles), and the
   line is then located without reading it whole, so a 100 MB single line costs no memory;
-- CSV: a header line, then rows with as many fields as the header; the delimiter is the one of
+- CSV: a header line, then rows with as many fields as the header, as Python's ``csv`` module
+  reads them (``csv_rows.py``: any mix of CR LF, LF and CR line ends, blank lines skipped, an
+  empty field is NULL, column names trimmed of spaces); the delimiter is the one of
   ``, ; TAB |`` found most often in the header; a header with no rows is a valid, empty
   version whose columns are all VARCHAR;
 - JSON: one object per line (``.jsonl``/``.ndjson``) or, for ``.json``, also one array of
@@ -34,16 +37,20 @@ from collections.abc import Callable
 from typing import Any
 
 import duckdb
+from duckdb.sqltypes import DuckDBPyType
 
 from headrace.domain.problems import Problem
 from headrace.errors import Conflict, InvalidInput
-from headrace.storage import delta, retry
+from headrace.storage import csv_rows, delta, retry
 from headrace.storage.duck import ServiceDuck, literal
 from headrace.storage.types import quote, storable_select
 
 MAX_COLUMNS = 1000
 MAX_LINE_BYTES = 16 * 1024 * 1024
 MAX_NAME_CHARS = 1024  # of a column name
+# Lists, structs and maps inside one another in a column: Delta's log parser stops at about
+# 45 struct levels and Parquet at about 45 list levels; past this the file is refused.
+MAX_NESTING = 30
 # Python's csv module (used to locate faults DuckDB reports without a line) stops at 128 KiB
 # fields by default; let it read every line DuckDB may read.
 csv.field_size_limit(MAX_LINE_BYTES)
@@ -120,6 +127,14 @@ def _encoding_fault(path: str) -> InvalidInput | None:
     return None
 
 
+def _line_too_long(number: int) -> InvalidInput:
+    return _bad(
+        f"line {number} is longer than {MAX_LINE_BYTES} bytes, the most one row may take",
+        "file.line_too_long",
+        f"line {number}",
+    )
+
+
 def _long_line(path: str) -> InvalidInput | None:
     """The first line longer than ``MAX_LINE_BYTES``, found reading at most that much at once."""
     with open(path, "rb") as f:
@@ -127,13 +142,16 @@ def _long_line(path: str) -> InvalidInput | None:
         while line := f.readline(MAX_LINE_BYTES + 1):
             number += 1
             if len(line) > MAX_LINE_BYTES:
-                return _bad(
-                    f"line {number} is longer than {MAX_LINE_BYTES} bytes, the most one row "
-                    "may take",
-                    "file.line_too_long",
-                    f"line {number}",
-                )
+                return _line_too_long(number)
     return None
+
+
+def _first_line(path: str, limit: int) -> bytes:
+    """The file's first line without its end, read up to ``limit`` bytes; a CR alone ends a
+    line too (readline stops only at LF)."""
+    with open(path, "rb") as f:
+        lines = f.readline(limit).splitlines()
+    return lines[0] if lines else b""
 
 
 def _too_wide(count: int) -> InvalidInput:
@@ -145,11 +163,10 @@ def _too_wide(count: int) -> InvalidInput:
 def _check_csv_header(path: str, delimiter: str) -> None:
     """Refuse, before DuckDB reads the file, a header that is missing, blank, too long or has
     too many columns (DuckDB takes seconds per thousand columns to sniff a file)."""
-    with open(path, "rb") as f:
-        head = f.readline(MAX_LINE_BYTES + 1)
+    head = _first_line(path, MAX_LINE_BYTES + 1)
     if len(head) > MAX_LINE_BYTES:
-        raise _long_line(path) or _bad("line 1 is too long", "file.line_too_long", "line 1")
-    text = head.decode("utf-8", errors="replace").rstrip("\r\n")
+        raise _line_too_long(1)
+    text = head.decode("utf-8", errors="replace")
     try:
         fields = next(csv.reader([text], delimiter=delimiter, quotechar='"'), [])
     except csv.Error:
@@ -162,8 +179,7 @@ def _check_csv_header(path: str, delimiter: str) -> None:
 
 def _sniff_delimiter(path: str) -> str:
     """The delimiter found most often (outside quotes) in the header line; ',' by default."""
-    with open(path, "rb") as f:
-        head = f.readline(65536).decode("utf-8", errors="replace")
+    head = _first_line(path, 65536).decode("utf-8", errors="replace")
     counts = dict.fromkeys(_DELIMITERS, 0)
     quoted = False
     for ch in head:
@@ -175,31 +191,39 @@ def _sniff_delimiter(path: str) -> str:
     return best if counts[best] else ","
 
 
-def _csv_fault(path: str, delimiter: str) -> InvalidInput | None:
-    """The first structural fault of a CSV file (field count, encoding), found with Python's
-    csv module when DuckDB refused the file without saying where."""
-    reader: Any = None
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            reader = csv.reader(f, delimiter=delimiter, quotechar='"', doublequote=True)
-            header = next(reader, None)
-            if not header:
-                return _bad("the first line must be a header naming the columns", "csv.header")
-            for row in reader:
-                if row and len(row) != len(header):
-                    line = reader.line_num
-                    return _bad(
-                        f"line {line} has {len(row)} field(s) but the header has {len(header)}",
-                        "csv.field_count",
-                        f"line {line}",
-                    )
-    except UnicodeDecodeError:
-        line = (reader.line_num + 1) if reader is not None else 1
-        return _bad(f"line {line} is not UTF-8 text", "csv.encoding", f"line {line}")
-    except csv.Error as err:
-        line = reader.line_num if reader is not None else 1
-        return _bad(f"line {line}: {err}", "csv.syntax", f"line {line}")
-    return None
+def _nesting(type_: DuckDBPyType) -> int:
+    """How many levels of lists, arrays, structs, maps and unions a column type nests."""
+    deepest, pending = 0, [(type_, 0)]
+    while pending:
+        current, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if current.id in ("struct", "list", "map", "array", "union"):
+            pending += [
+                (child, depth + 1)
+                for _, child in current.children
+                if isinstance(child, DuckDBPyType)
+            ]
+    return deepest
+
+
+def _value_nesting(value: Any) -> int:
+    """How many levels of JSON arrays and objects a field's value nests."""
+    deepest, pending = 0, [(value, 0)]
+    while pending:
+        current, depth = pending.pop()
+        if isinstance(current, dict | list):
+            deepest = max(deepest, depth + 1)
+            children = current.values() if isinstance(current, dict) else current
+            pending += [(child, depth + 1) for child in children]
+    return deepest
+
+
+def _too_deep(levels: str, *loc: str | int) -> InvalidInput:
+    return _bad(
+        f"{levels}; at most {MAX_NESTING} levels of lists and objects are accepted",
+        "file.too_deep",
+        *loc,
+    )
 
 
 def _json_fault(path: str) -> InvalidInput | None:
@@ -217,6 +241,9 @@ def _json_fault(path: str) -> InvalidInput | None:
                 return None
             try:
                 value = json.loads(text.decode("utf-8"))
+            except RecursionError:
+                where = f"line {number}"
+                return _too_deep(f"{where} nests values too deeply", where)
             except UnicodeDecodeError:
                 return _bad(f"line {number} is not UTF-8 text", "json.encoding", f"line {number}")
             except ValueError as err:
@@ -230,6 +257,10 @@ def _json_fault(path: str) -> InvalidInput | None:
                     "json.not_rows",
                     f"line {number}",
                 )
+            depth = max(_value_nesting(v) for v in value.values())
+            if depth > MAX_NESTING:
+                where = f"line {number}"
+                return _too_deep(f"{where} nests values {depth} levels deep", where)
     return None
 
 
@@ -237,10 +268,12 @@ def _source(path: str, fmt: Format) -> str:
     """The table function that reads the file."""
     p = literal(path)
     if fmt is Format.CSV:
-        delim = literal(_sniff_delimiter(path))
+        # Only the plain copy of ``csv_rows`` is read: one delimiter, CR LF line ends, no comment
+        # lines, nothing skipped; quoting may make a row a little longer than the original.
         return (
-            f"read_csv({p}, header=true, delim={delim}, quote='\"', escape='\"', "
-            f"sample_size=-1, encoding='utf-8', strict_mode=true, max_line_size={MAX_LINE_BYTES})"
+            f"read_csv({p}, header=true, delim=',', quote='\"', escape='\"', comment='', "
+            f"skip=0, sample_size=-1, encoding='utf-8', strict_mode=true, "
+            f"max_line_size={2 * MAX_LINE_BYTES})"
         )
     if fmt is Format.PARQUET:
         return f"read_parquet({p})"
@@ -292,8 +325,7 @@ def _json_message(msg: str) -> tuple[str, str]:
 def _refusal(err: duckdb.Error, path: str, fmt: Format, shown: str) -> InvalidInput:
     msg = _clean(err, path, shown)
     if fmt is Format.CSV:
-        fault = _long_line(path) or _csv_fault(path, _sniff_delimiter(path))
-        return fault or _bad(msg, "csv.unreadable")
+        return _bad(msg, "csv.unreadable")
     if fmt is Format.PARQUET:
         return _bad(f"not a readable Parquet file ({msg})", "parquet.unreadable")
     fault = _json_fault(path)
@@ -315,6 +347,13 @@ def copy_file(
             raise _bad("the file has no columns", "file.no_columns")
         if len(columns) > MAX_COLUMNS:
             raise _too_wide(len(columns))
+        deep = [
+            _too_deep(f"column {name!r} nests values {depth} levels deep", name).problems[0]
+            for name, type_ in zip(columns, relation.types, strict=True)
+            if (depth := _nesting(type_)) > MAX_NESTING
+        ]
+        if deep:
+            raise InvalidInput(f"the file is not valid: {deep[0].msg}", deep)
         long_names = [n for n, name in enumerate(columns, start=1) if len(name) > MAX_NAME_CHARS]
         if long_names:
             raise _bad(
@@ -371,8 +410,25 @@ def ingest(
         fault = _encoding_fault(path)
         if fault is not None:
             raise fault
-    if fmt is Format.CSV:
-        _check_csv_header(path, _sniff_delimiter(path))
+    if fmt is not Format.CSV:
+        return _ingest_read(duck, table, path, fmt, shown)
+    delimiter = _sniff_delimiter(path)
+    _check_csv_header(path, delimiter)
+    plain = f"{path}.rows.csv"
+    try:
+        try:
+            csv_rows.rewrite(path, plain, delimiter, MAX_LINE_BYTES)
+        except csv_rows.Fault as fault:
+            raise _bad(fault.msg, fault.type, f"line {fault.line}") from None
+        return _ingest_read(duck, table, plain, fmt, shown)
+    finally:
+        if os.path.exists(plain):
+            os.remove(plain)
+
+
+def _ingest_read(
+    duck: ServiceDuck, table: str, path: str, fmt: Format, shown: str
+) -> delta.WrittenVersion:
     con = duck.connect()
     try:
         return write_version(table, lambda folder: copy_file(con, path, fmt, folder, shown))

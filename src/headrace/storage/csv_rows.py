@@ -1,0 +1,133 @@
+"""A CSV upload read with Python's ``csv`` module and rewritten in one plain form for DuckDB.
+
+DuckDB's CSV reader guesses: it sniffs comment lines (a row starting with ``#`` vanished), rows
+to skip before the "real" header (a last row longer than the header became the header, and
+every row before it was dropped) and refuses files that every common reader accepts (CR LF and
+LF line ends mixed). So the rows of a CSV upload are the rows Python's ``csv`` module reads:
+the file is read with it once, every row is checked against the header, and written back with
+CR LF line ends, minimal quoting and no byte order mark; DuckDB then reads that copy with nothing
+left to guess but the column types. Blank lines are skipped, as every common reader does.
+
+Faults are reported with the physical line they start on (CR LF, LF and CR each end a line).
+Memory stays bounded by the longest row allowed, never by the file.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+_BOM = b"\xef\xbb\xbf"
+_CR = ord("\r")
+
+
+@dataclass
+class Fault(Exception):
+    """What is wrong with the file, and on which line it starts."""
+
+    line: int
+    msg: str
+    type: str
+
+    def __str__(self) -> str:
+        return self.msg
+
+
+class _Lines:
+    """The file's physical lines as text, for ``csv.reader``; counts them, and the bytes of
+    the row being read, so an over-long row is refused before it is held whole."""
+
+    def __init__(self, f: BinaryIO, max_row_bytes: int) -> None:
+        self._f = f
+        self._max = max_row_bytes
+        self.number = 0  # lines handed out so far
+        self.row_start = 1  # the line the row being read starts on
+        self.row_bytes = 0  # bytes of the row being read so far
+
+    def next_row(self) -> None:
+        """The row being read is complete: the next one starts on the next line."""
+        self.row_start = self.number + 1
+        self.row_bytes = 0
+
+    def _pieces(self) -> Iterator[bytes]:
+        """Physical lines as bytes. readline splits only at LF, so a chunk holding a CR that
+        is not part of its final CR LF is split again; a chunk cut at the read limit keeps its
+        unfinished last line for the next read (unless that line alone is over the limit)."""
+        readline = self._f.readline
+        limit = self._max + 1
+        pending = b""
+        first = True
+        while read := readline(limit):
+            full = len(read) == limit
+            if first:
+                read, first = read.removeprefix(_BOM), False
+            raw, pending = pending + read, b""
+            cr = raw.find(b"\r")
+            if cr == -1 or (cr == len(raw) - 2 and raw.endswith(b"\n")):
+                pieces = [raw]
+            else:
+                pieces = raw.splitlines(keepends=True)
+            if full and not raw.endswith(b"\n") and len(pieces[-1]) <= self._max:
+                pending = pieces.pop()
+            yield from pieces
+        if pending:
+            yield pending
+
+    def __iter__(self) -> Iterator[str]:
+        for piece in self._pieces():
+            self.number += 1
+            self.row_bytes += len(piece)
+            if self.row_bytes > self._max:
+                where = f"line {self.row_start}"
+                if self.number > self.row_start:
+                    where = f"the row from line {self.row_start} to line {self.number}"
+                raise Fault(
+                    self.row_start,
+                    f"{where} is longer than {self._max} bytes, the most one row may take",
+                    "file.line_too_long",
+                )
+            try:
+                yield piece.decode("utf-8")
+            except UnicodeDecodeError:
+                raise Fault(
+                    self.number, f"line {self.number} is not UTF-8 text", "csv.encoding"
+                ) from None
+
+
+def rewrite(source: str, target: str, delimiter: str, max_row_bytes: int) -> int:
+    """Write the rows of the CSV file ``source`` (fields split at ``delimiter``) to ``target``
+    in the plain form; the number of data rows. Raises Fault for a row whose field count is
+    not the header's, a line that is not UTF-8, or a row over ``max_row_bytes``."""
+    with open(source, "rb") as raw, open(target, "w", encoding="utf-8", newline="") as out:
+        lines = _Lines(raw, max_row_bytes)
+        reader = csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True)
+        # CR LF ends: QUOTE_MINIMAL quotes a field holding any character of the line end, and
+        # a CR alone in a field must be quoted as much as an LF.
+        writer = csv.writer(out, delimiter=",", quotechar='"', lineterminator="\r\n")
+        header: list[str] | None = None
+        rows = 0
+        try:
+            for row in reader:
+                if row:
+                    if header is None:
+                        header = row
+                    elif len(row) != len(header):
+                        start = lines.row_start
+                        raise Fault(
+                            start,
+                            f"line {start} has {len(row)} field(s) but the header has "
+                            f"{len(header)}",
+                            "csv.field_count",
+                        )
+                    else:
+                        rows += 1
+                    writer.writerow(row)
+                lines.next_row()
+        except csv.Error as err:
+            start = lines.row_start
+            raise Fault(start, f"line {start}: {err}", "csv.syntax") from None
+        if header is None:
+            raise Fault(1, "the first line must be a header naming the columns", "csv.header")
+        return rows
