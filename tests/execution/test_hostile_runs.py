@@ -3,6 +3,7 @@ its correct data, and the worker that ran the hostile steps goes on serving."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -15,7 +16,7 @@ from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
 from headrace.settings import Settings
 from tests.execution.support import dataset_rows, get_run, steps, wait_for
-from tests.execution.test_sandbox import ENTRIES, short_limits
+from tests.execution.test_sandbox import ENTRIES, assert_nothing_internal, short_limits
 from tests.factories import Api, generated_steps, make_pipeline, make_run, make_step
 from tests.live import serve
 from tests.memory import peak_rss_kib, server_pid
@@ -32,8 +33,10 @@ def _hostile_steps() -> list[dict[str, Any]]:
     return [make_step(e["id"], e["query"], [], [f"{e['id']}_out"]) for e in EXHAUSTING]
 
 
-def _check_hostile(run: dict[str, Any]) -> None:
+def _check_hostile(run: dict[str, Any], *hidden: str) -> None:
+    """Each hostile step Failed with its message; ``hidden`` (server paths) shown nowhere."""
     assert run["status"] == "Failed", run
+    assert_nothing_internal(json.dumps(run), *hidden)
     by_name = steps(run)
     for entry in EXHAUSTING:
         step = by_name[entry["id"]]
@@ -63,7 +66,7 @@ def test_a_hostile_run_and_an_honest_run_at_once(
     ended = {tag: get_run(api, r["pipeline_id"], r["id"]) for tag, r in runs.items()}
     assert ended["honest"]["status"] == "Succeeded", ended["honest"]
     assert dataset_rows(db, settings, api.org_id, "total") == HONEST_TOTAL
-    _check_hostile(ended["hostile"])
+    _check_hostile(ended["hostile"], settings.effective_warehouse)
     # the worker that ran the hostile steps runs the next run as if nothing had happened
     again = make_run(api, honest["id"])
     worker = workers["hostile"]
@@ -112,7 +115,7 @@ def test_a_live_server_serves_through_hostile_runs(tmp_path: Any) -> None:
             time.sleep(0.2)
         wait_for(lambda: ended(hostile)["finished_at"] is not None, timeout=120, what="hostile")
         elapsed = time.perf_counter() - started
-        _check_hostile(ended(hostile))
+        _check_hostile(ended(hostile), str(served.data_dir.resolve()))
         assert ended(honest)["status"] == "Succeeded", ended(honest)
         [total] = [d for d in client.get("/datasets/").json() if d["name"] == "total"]
         assert client.get(f"/datasets/{total['id']}/rows/").json() == [{"total": 90}]
@@ -124,3 +127,5 @@ def test_a_live_server_serves_through_hostile_runs(tmp_path: Any) -> None:
         )
         # four steps at once under 128MB each, plus the server itself
         assert peak < 1536, peak
+        for log in served.data_dir.glob("*.log"):
+            assert_nothing_internal(log.read_text(), str(served.data_dir.resolve()))

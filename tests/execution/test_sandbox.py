@@ -3,6 +3,7 @@ locked DuckDB connection refusing it on its own, as if validation had been bypas
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -42,6 +43,15 @@ VALIDATION = "refused at validation"
 RUN_TIME = "fails at run time"
 LIMITS = SandboxLimits(memory_limit="256MB", threads=1, max_temp_size="256MB")
 SANDBOX_SECONDS = 1.0  # how long the sandbox alone lets a resource-exhausting query run
+INTERNAL_NAME = "__headrace"  # the prefix of headrace's own names in a step's SQL
+
+
+def assert_nothing_internal(text: str, *secrets: str) -> None:
+    """``text`` (an error, a log, an API answer) names none of headrace's own SQL and none of
+    ``secrets`` (the warehouse path, an organisation's id)."""
+    for word in (INTERNAL_NAME, *secrets):
+        at = text.find(word)
+        assert at == -1, f"{word!r} in ...{text[max(0, at - 300) : at + 300]}..."
 
 
 def test_the_suite_is_large_and_well_formed() -> None:
@@ -267,6 +277,10 @@ def test_validation_refuses_every_hostile_query_it_should(
         if error["loc"][:1] == ["steps"] and error["type"] not in beside:
             reasons[error["loc"][1]].add(error["type"])
     assert {name for name, found in reasons.items() if not found} == set(), reasons
+    for error in r.json()["errors"]:  # a path is quoted only when the step's SQL holds it
+        query = place.fill(BY_ID[error["loc"][1]]["query"]) if error["loc"][:1] == ["steps"] else ""
+        hidden = [s for s in (settings.effective_warehouse, str(api.org_id)) if s not in query]
+        assert_nothing_internal(json.dumps(error), *hidden)
     for entry in ENTRIES:
         if entry["expected"] == RUN_TIME:
             step = _step_for(entry, place.fill(entry["query"]))
@@ -309,6 +323,7 @@ def test_hostile_sql_that_passes_validation_fails_at_run_time(
     assert read_rows(table_path(db, settings, api.org_id, "honest_out"), 0) == [
         (n,) for n in sorted(range(1000), key=lambda n: repr((n,)))
     ]
+    hidden = (settings.effective_warehouse, str(api.org_id))
     for entry in entries:
         attack = by_name[entry["id"]]
         assert attack["status"] == "Failed", attack
@@ -316,7 +331,10 @@ def test_hostile_sql_that_passes_validation_fails_at_run_time(
         assert attack["output_versions"] == {}
         logs = api.get(f"/pipelines/{pipeline['id']}/runs/{run['id']}/steps/{entry['id']}/logs/")
         assert place.token not in logs.text
+        assert_nothing_internal(logs.text, *hidden)
     assert place.token not in str(ended) and place.token not in caplog.text
+    assert_nothing_internal(json.dumps(ended), settings.effective_warehouse)
+    assert_nothing_internal(caplog.text, *hidden)
     assert _files(tmp_path) == before, "a failed step left or changed files"
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from headrace.domain.pipeline import RESERVED_PREFIX
+from headrace.execution.sql_errors import UserSql, restate
 from headrace.execution.step_process import parse_bytes
 from headrace.storage.types import quote, storable_select
 
@@ -86,7 +87,11 @@ def open_sandbox(
 ) -> duckdb.DuckDBPyConnection:
     """Lock ``con`` (from ``fresh_connection``) down for one step; each input dataset becomes
     a view named like the dataset."""
+    import duckdb
+
     try:
+        # Every error then carries its message and position apart: ``sql_errors`` restates it.
+        con.execute("SET errors_as_json=true")
         con.execute(f"SET memory_limit='{duckdb_memory_limit(limits.memory_limit)}B'")
         con.execute(f"SET threads={int(limits.threads)}")
         con.execute(f"SET temp_directory={_literal(spill_folder)}")
@@ -114,6 +119,11 @@ def open_sandbox(
             con.execute(f"SET allowed_directories={_list(folders)}")
         con.execute("SET enable_external_access=false")
         con.execute("SET lock_configuration=true")
+    except duckdb.Error as err:
+        con.close()
+        paths = {f: f"<input {n}>" for n, i in inputs.items() for f in i.files}
+        paths[spill_folder] = "<spill folder>"
+        raise type(err)(restate(str(err), None, paths)) from None
     except BaseException:
         con.close()
         raise
@@ -125,26 +135,56 @@ def spill_folder() -> tempfile.TemporaryDirectory[str]:
     return tempfile.TemporaryDirectory(prefix="headrace-spill-")
 
 
+def _output_paths(folders: Mapping[str, str], targets: Mapping[str, str]) -> dict[str, str]:
+    """Each output's write folder and file, as the user knows them: by the output's name."""
+    return {
+        **{folder: f"<output {name}>" for name, folder in folders.items()},
+        **{target: f"<output {name}>" for name, target in targets.items()},
+    }
+
+
 def write_outputs(
     con: duckdb.DuckDBPyConnection, query: str, folders: Mapping[str, str]
 ) -> dict[str, list[tuple[Any, ...]]]:
     """Run a step's SQL in the locked ``con`` and COPY each output (``folders``: output name →
-    its write folder) there as Parquet; the RETURN_STATS rows of each. Nothing is committed."""
+    its write folder) there as Parquet; the RETURN_STATS rows of each. Nothing is committed.
+
+    A DuckDB error is raised restated (``sql_errors``): it quotes the step's SQL or none.
+    One output's query is bound as a view (for its columns and types) and then written with
+    the query itself inside the COPY, so a position DuckDB reports falls either in the
+    user's text or in ours, never ambiguously; a script's outputs are copied by name."""
+    import duckdb
+
     query = query.strip().rstrip(";")
-    if len(folders) == 1:
-        [name] = folders
-        con.execute(f"CREATE TEMP VIEW {OUTPUT_VIEW} AS {query}\n")
-        sources = {name: OUTPUT_VIEW}
-    else:
+    targets = {name: f"{f}/part-{uuid.uuid4().hex}.parquet" for name, f in folders.items()}
+    paths = _output_paths(folders, targets)
+    user: UserSql | None = None
+    try:
+        if len(folders) == 1:
+            [name] = folders
+            head = f"CREATE TEMP VIEW {OUTPUT_VIEW} AS "
+            user = UserSql(query, len(head))
+            con.execute(f"{head}{query}\n")
+            relation = con.table(OUTPUT_VIEW)
+            select_list = storable_select(relation.columns, [str(t) for t in relation.types])
+            head = f"COPY (SELECT {select_list} FROM (\n"
+            user = UserSql(query, len(head))
+            copy = (
+                f"{head}{query}\n) AS {quote(name)}) TO {_literal(targets[name])} "
+                "(FORMAT parquet, RETURN_STATS)"
+            )
+            return {name: con.execute(copy).fetchall()}
+        user = UserSql(query, 0)
         con.execute(query)
-        sources = {name: name for name in folders}
-    copies = {}
-    for name, source in sources.items():
-        relation = con.table(source)
-        select_list = storable_select(relation.columns, [str(t) for t in relation.types])
-        target = f"{folders[name]}/part-{uuid.uuid4().hex}.parquet"
-        copies[name] = con.execute(
-            f"COPY (SELECT {select_list} FROM {quote(source)}) TO {_literal(target)} "
-            "(FORMAT parquet, RETURN_STATS)"
-        ).fetchall()
-    return copies
+        user = None  # a view of the script's is bound and read again in our COPY statement
+        copies = {}
+        for name in folders:
+            relation = con.table(name)
+            select_list = storable_select(relation.columns, [str(t) for t in relation.types])
+            copies[name] = con.execute(
+                f"COPY (SELECT {select_list} FROM {quote(name)}) TO {_literal(targets[name])} "
+                "(FORMAT parquet, RETURN_STATS)"
+            ).fetchall()
+        return copies
+    except duckdb.Error as err:
+        raise type(err)(restate(str(err), user, paths)) from None
