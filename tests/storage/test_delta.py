@@ -137,7 +137,7 @@ def test_two_writers_racing_never_corrupt(table: str) -> None:
 
 def test_preview_reads_columns_added_later_by_name(table: str) -> None:
     write(table, "SELECT 1 AS id")
-    base = delta.open_base(table)
+    base = delta.open_table(table)
     assert base is not None
     source = pa.table({"id": pa.array([2], pa.int32()), "extra": pa.array(["e"])})
     base.merge(

@@ -89,7 +89,7 @@ def test_a_rollback_never_lands_over_a_newer_commit(
     stale = DeltaTable(abandoned)  # v1, opened before another sweep rolls it back
     unrecorded.settle(abandoned, 0, PAST)
     opened = iter([stale])
-    monkeypatch.setattr(delta, "open_base", lambda table: next(opened, None) or DeltaTable(table))
+    monkeypatch.setattr(delta, "open_table", lambda table: next(opened, None) or DeltaTable(table))
     settled = unrecorded.settle(abandoned, 0, PAST)
     assert settled.rolled_back is None
     assert delta.current_version(abandoned) == 2

@@ -13,6 +13,11 @@ failed write leaves only unreferenced files behind.
 
 A table is a location string: a local folder, or an ``s3://`` URI whose files DuckDB reads
 and writes in a local mirror (``objectstore.py``); on the local path nothing else happens.
+
+A local table's log is read and extended by name (``deltalog.py``), not through deltalake,
+which lists the whole log folder on every open and commit: one entry per version ever
+written, since every version stays readable. deltalake still writes the first version, the
+checkpoints, commits that change the schema, and everything on an object store.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,15 +35,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, PostCommitHookProperties, Schema
 from deltalake.exceptions import CommitFailedError
-from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
+from deltalake.transaction import AddAction, create_table_with_add_actions
 
+from headrace import __version__
 from headrace.errors import SystemFailure
-from headrace.storage import objectstore
+from headrace.storage import deltalog, objectstore
+from headrace.storage.deltalog import TableState
 
-__all__ = ["CommitFailedError", "Snapshot", "WrittenVersion", "commit_copy", "snapshot"]
+__all__ = ["Base", "CommitFailedError", "Snapshot", "WrittenVersion", "commit_copy", "snapshot"]
 
 
-LOG_FOLDER = "_delta_log"
+LOG_FOLDER = deltalog.LOG_FOLDER
+
+# What a write builds on: a local table's state read by name, or deltalake's snapshot.
+Base = DeltaTable | TableState
 
 
 @dataclass(frozen=True)
@@ -85,14 +95,27 @@ def _exists(table: str) -> bool:
     return DeltaTable.is_deltatable(table, storage_options=_options(table))
 
 
+def _by_name(table: str) -> bool:
+    """Whether the table's log is read by name (``deltalog``): a local table."""
+    return objectstore.store_for(table) is None
+
+
+_UNREADABLE = (
+    "the table uses deletion vectors or column mapping, which headrace does not read; "
+    "rewrite it without them"
+)
+
+
 def snapshot(table: str, version: int) -> Snapshot:
     """The files and schema of ``version``; refuses tables the fast read path would misread."""
+    state = deltalog.load(table, version) if _by_name(table) else None
+    if state is not None:
+        if not state.readable():
+            raise SystemFailure(_UNREADABLE)
+        return Snapshot(version=version, files=state.uris(), schema=state.arrow_schema())
     dt_ = _open(table, version)
     if not readable(dt_):
-        raise SystemFailure(
-            "the table uses deletion vectors or column mapping, which headrace does not read; "
-            "rewrite it without them"
-        )
+        raise SystemFailure(_UNREADABLE)
     store = objectstore.store_for(table)
     files = list(dt_.file_uris())
     return Snapshot(
@@ -102,15 +125,19 @@ def snapshot(table: str, version: int) -> Snapshot:
     )
 
 
-def readable(dt_: DeltaTable) -> bool:
+def readable(base: Base) -> bool:
     """False for a table whose files the fast read path would misread."""
-    features = set(dt_.protocol().reader_features or [])
-    mapping = dt_.metadata().configuration.get("delta.columnMapping.mode", "none")
+    if isinstance(base, TableState):
+        return base.readable()
+    features = set(base.protocol().reader_features or [])
+    mapping = base.metadata().configuration.get("delta.columnMapping.mode", "none")
     return not ({"deletionVectors", "columnMapping"} & features or mapping != "none")
 
 
 def current_version(table: str) -> int | None:
     """The newest version of the table, or None when there is no table yet."""
+    if _by_name(table) and (newest := deltalog.latest(table)) is not None:
+        return newest
     if not _exists(table):
         return None
     return int(_open(table).version())
@@ -207,7 +234,7 @@ def commit_copy(
     table: str,
     written: Sequence[tuple[Any, ...]],
     *,
-    base: DeltaTable | None,
+    base: Base | None,
     fallback_schema: pa.Schema | None = None,
     checkpoint: bool = True,
 ) -> WrittenVersion:
@@ -225,54 +252,33 @@ def commit_copy(
     if schema is None:
         raise SystemFailure("nothing was written and no schema is known")
     now = int(time.time() * 1000)
-    adds: list[AddAction] = []
+    adds: list[tuple[str, int, str]] = []  # path in the table, size, statistics
     empty: list[str] = []
     files: list[str] = []
     total_rows = 0
-    total_bytes = 0
     for filename, count, size, _footer, column_stats, *_rest in rows:
         if int(count) == 0:
             empty.append(filename)
             continue
         total_rows += int(count)
-        total_bytes += int(size)
         files.append(filename)
-        adds.append(
-            AddAction(
-                path=os.path.relpath(filename, _local(table)),
-                size=int(size),
-                partition_values={},
-                modification_time=now,
-                data_change=True,
-                stats=_stats(int(count), column_stats, schema),
-            )
-        )
+        path = os.path.relpath(filename, _local(table))
+        adds.append((path, int(size), _stats(int(count), column_stats, schema)))
     store = objectstore.store_for(table)
     if store is not None:
         store.upload(table, [r[0] for r in rows if int(r[1])])
+    if isinstance(base, TableState) and not _plain_overwrite(base, schema):
+        base = _open(table, base.at)  # deltalake writes the new schema
     if base is None:
-        # Two first writers can race. Left to retry, delta-rs rebases the losing create onto
-        # the winner as one version holding both writers' files; with no retry it raises
-        # CommitFailedError (the caller retries on a fresh base) or, when it already saw the
-        # winner's table, replaces it as version 1. So the version is found by a tag of ours.
-        tag = uuid.uuid4().hex
-        create_table_with_add_actions(
-            table,
-            Schema.from_arrow(schema),
-            adds,
-            mode="overwrite",
-            configuration=KEEP_LOG_CONFIGURATION,
-            storage_options=_options(table),
-            commit_properties=CommitProperties(
-                custom_metadata={_WRITE_TAG: tag}, max_commit_retries=0
-            ),
-            post_commithook_properties=KEEP_LOG,
-        )
-        version = _tagged_version(table, tag)
+        version = _create(table, schema, adds, now)
+    elif isinstance(base, TableState):
+        _append_overwrite(base, adds, now)
+        version = base.at + 1
+        if checkpoint:
+            checkpoint_if_due(base, version)
     else:
-        actions: list[AddAction | RemoveAction] = [*adds]
         base.create_write_transaction(
-            actions,
+            [_add_action(a, now) for a in adds],
             mode="overwrite",
             schema=schema,
             post_commithook_properties=KEEP_LOG if checkpoint else _NO_CHECKPOINT,
@@ -285,11 +291,81 @@ def commit_copy(
     return WrittenVersion(
         version=version,
         row_count=total_rows,
-        bytes=total_bytes,
+        bytes=sum(size for _, size, _ in adds),
         schema=schema_fields(schema),
         snapshot=Snapshot(version=version, files=files, schema=schema),
     )
 
+
+def _add_action(add: tuple[str, int, str], now: int) -> AddAction:
+    path, size, stats = add
+    return AddAction(
+        path=path,
+        size=size,
+        partition_values={},
+        modification_time=now,
+        data_change=True,
+        stats=stats,
+    )
+
+
+def _create(table: str, schema: pa.Schema, adds: list[tuple[str, int, str]], now: int) -> int:
+    """Version 0 (or the version a racing first writer left for ours), by deltalake."""
+    # Two first writers can race. Left to retry, delta-rs rebases the losing create onto
+    # the winner as one version holding both writers' files; with no retry it raises
+    # CommitFailedError (the caller retries on a fresh base) or, when it already saw the
+    # winner's table, replaces it as version 1. So the version is found by a tag of ours.
+    tag = uuid.uuid4().hex
+    create_table_with_add_actions(
+        table,
+        Schema.from_arrow(schema),
+        [_add_action(a, now) for a in adds],
+        mode="overwrite",
+        configuration=KEEP_LOG_CONFIGURATION,
+        storage_options=_options(table),
+        commit_properties=CommitProperties(custom_metadata={_WRITE_TAG: tag}, max_commit_retries=0),
+        post_commithook_properties=KEEP_LOG,
+    )
+    return _tagged_version(table, tag)
+
+
+def _plain_overwrite(base: TableState, schema: pa.Schema) -> bool:
+    """Whether replacing ``base``'s files under ``schema`` needs nothing but add and remove
+    actions: the schema is the table's (else deltalake writes the new metadata and any
+    protocol it needs) and the table is one headrace reads."""
+    if not base.readable():
+        return False
+    return bool(json.loads(Schema.from_arrow(schema).to_json()) == json.loads(base.schema_string))
+
+
+def _append_overwrite(base: TableState, adds: list[tuple[str, int, str]], now: int) -> None:
+    """The commit after ``base`` replacing its files with ``adds``, written as deltalake
+    writes an overwrite; ``CommitFailedError`` when another writer took that version."""
+    info = {
+        "timestamp": now,
+        "operation": "WRITE",
+        "operationParameters": {"mode": "Overwrite", "partitionBy": "[]"},
+        "engineInfo": _ENGINE,
+        "clientVersion": _ENGINE,
+    }
+    actions: list[dict[str, Any]] = [{"commitInfo": info}]
+    for path, size, stats in adds:
+        add = {"path": path, "partitionValues": {}, "size": size, "modificationTime": now}
+        actions.append({"add": add | {"dataChange": True, "stats": stats}})
+    for path, size in base.files.items():
+        remove = {"path": path, "dataChange": True, "deletionTimestamp": now}
+        actions.append(
+            {"remove": remove | {"extendedFileMetadata": True, "partitionValues": {}, "size": size}}
+        )
+    try:
+        deltalog.append(base, actions)
+    except FileExistsError:
+        raise CommitFailedError(
+            f"version {base.at + 1} was committed by another writer first"
+        ) from None
+
+
+_ENGINE = f"headrace-{__version__}"
 
 _WRITE_TAG = "headrace.write"
 
@@ -303,13 +379,20 @@ KEEP_LOG_CONFIGURATION = {"delta.enableExpiredLogCleanup": "false"}
 _NO_CHECKPOINT = PostCommitHookProperties(create_checkpoint=False, cleanup_expired_logs=False)
 
 
-def checkpoint_if_due(base: DeltaTable, version: int) -> None:
+def checkpoint_if_due(base: Base, version: int) -> None:
     """Write the checkpoint that the commit of ``version``, made with ``checkpoint=False``,
     skipped when delta-rs would have written one then (no log entry is removed: ``KEEP_LOG``).
-    ``base`` is brought forward to ``version`` or later (a later checkpoint serves as well)."""
-    interval = int(base.metadata().configuration.get("delta.checkpointInterval", "100"))
+    ``base`` is brought forward to ``version`` or later (a later checkpoint serves as well).
+    A state read by name is opened by deltalake at ``version`` for it: deltalake writes the
+    checkpoint."""
+    if isinstance(base, TableState):
+        configuration: Mapping[str, str] = base.configuration
+    else:
+        configuration = base.metadata().configuration
+    interval = int(configuration.get("delta.checkpointInterval", "100"))
     if (version + 1) % interval == 0:
-        base.create_checkpoint()
+        table = _open(base.table, version) if isinstance(base, TableState) else base
+        table.create_checkpoint()
 
 
 def _tagged_version(table: str, tag: str) -> int:
@@ -329,6 +412,15 @@ def _tagged_version(table: str, tag: str) -> int:
     raise SystemFailure(f"the commit tagged {tag} is not in the history of {table}")
 
 
-def open_base(table: str) -> DeltaTable | None:
-    """The snapshot a write builds on, opened *before* the write so races are detected."""
+def open_base(table: str) -> Base | None:
+    """The snapshot a write builds on, opened *before* the write so races are detected: a
+    local table's state read by name when ``deltalog`` follows it, else deltalake's."""
+    if _by_name(table) and (state := deltalog.load_latest(table)) is not None:
+        return state
+    return open_table(table)
+
+
+def open_table(table: str) -> DeltaTable | None:
+    """deltalake's snapshot of the newest version, for the operations deltalake makes
+    (merge, restore)."""
     return _open(table) if _exists(table) else None

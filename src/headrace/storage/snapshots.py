@@ -3,8 +3,9 @@ again for every input and every output.
 
 - A committed version never changes, so its snapshot (files and schema) is kept once read, or
   once this process committed it: the next step reading that version finds it here.
-- The base a write builds on is kept between writes and brought up to date with
-  ``update_incremental()`` (only the commits since), instead of replaying the whole log.
+- The base a write builds on is kept between writes and brought up to date by reading only
+  the commits since (``deltalog.advance`` on a local table, deltalake's
+  ``update_incremental()`` on an object store), instead of replaying the whole log.
   After this process's own commit that happens in the background, off the writer's path
   (5-10 ms a step), with the checkpoint delta-rs writes every 100th version (~100 ms) when
   the commit was made with ``checkpoint=False``; the next writer then checks with one
@@ -22,18 +23,21 @@ import queue
 import threading
 from concurrent.futures import Future
 
-from deltalake import DeltaTable
-
 from headrace.caching import Cache
-from headrace.storage import delta, objectstore
+from headrace.storage import delta, deltalog, objectstore
+from headrace.storage.delta import Base
 
 log = logging.getLogger("headrace.storage")
 
 
-def brought_forward(table: str, base: DeltaTable | None) -> DeltaTable | None:
+def brought_forward(table: str, base: Base | None) -> Base | None:
     """``base`` updated to the table's newest version by reading only the commits since
     (opening a table replays its log from the last checkpoint: up to 100 commits)."""
-    if base is not None:
+    if isinstance(base, deltalog.TableState):
+        forward = deltalog.advance(base)
+        if forward is not None:
+            return forward
+    elif base is not None:
         try:
             base.update_incremental()
             return base
@@ -42,7 +46,7 @@ def brought_forward(table: str, base: DeltaTable | None) -> DeltaTable | None:
     return delta.open_base(table)
 
 
-def _newer_commit(table: str, base: DeltaTable) -> bool:
+def _newer_commit(table: str, base: Base) -> bool:
     """Whether a commit follows ``base``'s version. On a local table one ``stat`` answers; on
     an object store it is assumed."""
     if objectstore.store_for(table) is not None:
@@ -50,7 +54,7 @@ def _newer_commit(table: str, base: DeltaTable) -> bool:
     return os.path.exists(delta.log_entry(table, int(base.version()) + 1))
 
 
-_Job = tuple[str, DeltaTable, int, "Future[DeltaTable | None]"]
+_Job = tuple[str, Base, int, "Future[Base | None]"]
 
 
 class _Forwarder:
@@ -65,9 +69,9 @@ class _Forwarder:
         self._lock = threading.Lock()
         self._closed = False
 
-    def submit(self, table: str, base: DeltaTable, version: int) -> Future[DeltaTable | None]:
+    def submit(self, table: str, base: Base, version: int) -> Future[Base | None]:
         """``base`` brought forward past ``version``, the one this process just committed."""
-        future: Future[DeltaTable | None] = Future()
+        future: Future[Base | None] = Future()
         with self._lock:
             if self._closed:
                 raise RuntimeError("the table cache is closed")
@@ -110,7 +114,7 @@ class TableCache:
 
     def __init__(self, snapshots: int = 1024, bases: int = 256) -> None:
         self._snapshots: Cache[tuple[str, int], delta.Snapshot] = Cache(snapshots)
-        self._bases: Cache[str, Future[DeltaTable | None]] = Cache(bases)
+        self._bases: Cache[str, Future[Base | None]] = Cache(bases)
         self._forwarder = _Forwarder()
 
     def snapshot(self, table: str, version: int) -> delta.Snapshot:
@@ -122,7 +126,7 @@ class TableCache:
         self._snapshots.put((table, version), snap)
         return snap
 
-    def take_base(self, table: str) -> DeltaTable | None:
+    def take_base(self, table: str) -> Base | None:
         """The table's newest snapshot for a write (None: no table yet), lent until
         ``give_back``."""
         pending = self._bases.pop(table)
@@ -147,7 +151,7 @@ class TableCache:
         self.settle()
         self._forwarder.close()
 
-    def give_back(self, table: str, base: DeltaTable | None, written: delta.WrittenVersion) -> None:
+    def give_back(self, table: str, base: Base | None, written: delta.WrittenVersion) -> None:
         """Return the base after a commit, and keep the version it committed: its files are
         exactly the ones written, since every step output replaces the whole table."""
         if base is None:  # a new table: its first reader opens it

@@ -56,7 +56,7 @@ def settle(table: str, recorded: int | None, grace_seconds: float) -> Settled:
     back first. With nothing recorded and only an abandoned commit, the base is None: the
     write treats the table as new (an overwrite of what is there)."""
     for _ in range(SETTLE_ATTEMPTS):
-        base = delta.open_base(table)
+        base = delta.open_table(table)
         if base is None:
             return Settled(None)
         newest = int(base.version())
