@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import ByteSize, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,6 +54,12 @@ class Settings(BaseSettings):
         None,
         description="Local mirror of an s3:// warehouse's data files, which DuckDB reads and "
         "writes; data_dir/s3-mirror when unset.",
+    )
+    s3_cache_max_bytes: ByteSize | None = Field(
+        None,
+        description="Most bytes the S3 mirror keeps: past it the least recently used files "
+        "not in use by a running step or read are removed (fetched again when next read); "
+        "unset, it is never trimmed. Bytes, or with a unit: 50GB, 40GiB.",
     )
     max_upload_bytes: int = Field(
         1024 * 1024 * 1024, description="Largest dataset upload accepted, in bytes (else 413)."

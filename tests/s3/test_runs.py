@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from headrace.domain.records import RunRecord
 from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
 from headrace.settings import Settings
@@ -21,17 +22,23 @@ from tests.factories import Api, generated_steps, make_pipeline, make_run
 from tests.storage.test_delta import read
 
 
+def run_generated(api: Api, db: Database, settings: Settings) -> RunRecord:
+    """A run of the generated three-step pipeline, executed by a local worker on
+    ``settings``; it must succeed."""
+    pipeline = make_pipeline(api, generated_steps())
+    run_id = uuid.UUID(make_run(api, pipeline["id"])["id"])
+    worker = Worker(db, settings)
+    assert worker.claim(only=run_id) == run_id
+    worker.execute(run_id)
+    run = load_run(db, run_id)
+    assert run.status == "Succeeded", [s.error for s in run.steps]
+    return run
+
+
 def test_a_local_run_writes_its_outputs_to_the_bucket(
     s3_api: Api, db: Database, s3_settings: Settings
 ) -> None:
-    pipeline = make_pipeline(s3_api, generated_steps())
-    run_id = uuid.UUID(make_run(s3_api, pipeline["id"])["id"])
-    worker = Worker(db, s3_settings)
-    assert worker.claim(only=run_id) == run_id
-    worker.execute(run_id)
-
-    run = load_run(db, run_id)
-    assert run.status == "Succeeded", [s.error for s in run.steps]
+    run = run_generated(s3_api, db, s3_settings)
     rows = written_rows(s3_settings, run, db)  # read by deltalake from the bucket
     assert rows["numbers"] == [{"n": n} for n in range(10)]
     assert rows["total"] == [{"total": 90}]

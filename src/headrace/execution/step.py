@@ -33,6 +33,7 @@ from headrace.persistence.repositories import runs as runs_repo
 from headrace.services.clock import utcnow
 from headrace.settings import Settings
 from headrace.storage import delta
+from headrace.storage.mirror import pinning
 from headrace.storage.snapshots import TableCache, brought_forward
 from headrace.storage.warehouse import Warehouse
 
@@ -220,9 +221,10 @@ class StepRunner:
         started = time.perf_counter()
         deadline = time.monotonic() + self.settings.step_timeout_seconds
         try:
-            outcome = self._execute(
-                org_id, rows, step, catalog_rows, interrupt, report, child, deadline
-            )
+            with pinning():  # its files in an S3 mirror stay until it ends
+                outcome = self._execute(
+                    org_id, rows, step, catalog_rows, interrupt, report, child, deadline
+                )
         except StepFailed as err:
             outcome = StepOutcome(StepStatus.FAILED, str(err))
         except StepTimedOut:

@@ -171,6 +171,9 @@ def new_write_folder(table: str) -> str:
     (created, absolute)."""
     folder = os.path.join(_local(table), f"w-{uuid.uuid4().hex}")
     os.makedirs(folder, exist_ok=False)
+    store = objectstore.store_for(table)
+    if store is not None:
+        store.stage(folder)
     return folder
 
 

@@ -43,6 +43,7 @@ from headrace.domain.problems import Problem
 from headrace.errors import Conflict, InvalidInput
 from headrace.storage import csv_rows, delta, retry
 from headrace.storage.duck import ServiceDuck, literal
+from headrace.storage.mirror import pinning
 from headrace.storage.types import quote, storable_select
 
 MAX_COLUMNS = 1000
@@ -382,22 +383,25 @@ def write_version(
     an upload replaces the whole table, so ours then simply lands after it (retry on a fresh
     snapshot, ``retry.until_committed``; the files stay in place). On any failure the write
     folder is removed."""
-    base = delta.open_base(table)
-    folder = delta.new_write_folder(table)
-    try:
-        written = produce(folder)
+    with pinning():  # its folder in an S3 mirror stays until the files are uploaded
+        base = delta.open_base(table)
+        folder = delta.new_write_folder(table)
         try:
-            version, _ = retry.until_committed(
-                lambda b: delta.commit_copy(table, written, base=b),
-                base,
-                lambda _: delta.open_base(table),
-            )
-        except delta.CommitFailedError:
-            raise Conflict("other writes to this dataset kept landing first; try again") from None
-        return version
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
+            written = produce(folder)
+            try:
+                version, _ = retry.until_committed(
+                    lambda b: delta.commit_copy(table, written, base=b),
+                    base,
+                    lambda _: delta.open_base(table),
+                )
+            except delta.CommitFailedError:
+                raise Conflict(
+                    "other writes to this dataset kept landing first; try again"
+                ) from None
+            return version
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
 
 
 def ingest(

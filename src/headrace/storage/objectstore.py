@@ -7,7 +7,8 @@ path they get in the table (``w-<uuid>/part-….parquet``), uploaded, then commi
 deltalake straight to S3 (its commits are conditional PUTs, so concurrent writers never
 overwrite each other: ``shared/notes/s3.md``). A read downloads the files of the pinned
 version that the mirror lacks. Delta data files are never rewritten under the same name, so
-a mirrored file stays valid for as long as the table exists.
+a mirrored file stays valid for as long as the table exists, and one evicted to keep the
+mirror under ``cache_max_bytes`` (``mirror.py``) is simply fetched again when next read.
 
 Which store serves an ``s3://`` location is process configuration, like a mount table: the
 warehouse mounts its root when it is built from settings, and the storage functions, which
@@ -30,8 +31,10 @@ from urllib.parse import urlsplit
 import pyarrow.fs as pafs
 
 from headrace.errors import SystemFailure
+from headrace.storage.mirror import PARTIAL, BoundedMirror, scope
 
 SCHEME = "s3://"
+FETCH_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class ObjectStore:
     secret_access_key: str | None = None
     allow_http: bool = False
     path_style: bool = True
+    cache_max_bytes: int | None = None  # None: the mirror is never trimmed
 
     @property
     def storage_options(self) -> dict[str, str]:
@@ -75,12 +79,28 @@ class ObjectStore:
             force_virtual_addressing=not self.path_style,
         )
 
+    @cached_property
+    def bound(self) -> BoundedMirror:
+        """What keeps the mirror under ``cache_max_bytes``."""
+        return BoundedMirror(self.cache_dir, self.cache_max_bytes)
+
     def mirror(self, uri: str) -> str:
         """The local folder or file that mirrors ``uri``."""
         return os.path.join(self.cache_dir, uri.removeprefix(SCHEME))
 
+    def uri(self, local: str) -> str:
+        """The object a mirror file copies (the inverse of ``mirror``)."""
+        return SCHEME + os.path.relpath(local, self.cache_dir)
+
+    def stage(self, folder: str) -> None:
+        """Pin a new write's folder in the mirror (in the enclosing ``pinning()`` block) so
+        no file written into it is evicted before it is uploaded."""
+        with scope() as pins:
+            pins.hold_folder(folder)
+            pins.trims(self.bound)
+
     def upload(self, table: str, files: Iterable[str]) -> None:
-        """Copy staged mirror files to their place in the table."""
+        """Copy staged mirror files to their place in the table, then trim the mirror."""
         root = self.mirror(table)
         for path in files:
             key = f"{table.removeprefix(SCHEME)}/{os.path.relpath(path, root)}"
@@ -90,24 +110,36 @@ class ObjectStore:
                 source_filesystem=pafs.LocalFileSystem(),
                 destination_filesystem=self.filesystem,
             )
+        self.bound.make_room()
 
     def download(self, uris: Iterable[str]) -> list[str]:
-        """Local copies of the files at ``uris``, fetched when the mirror lacks them."""
-        local = []
-        for uri in uris:
-            path = self.mirror(uri)
-            if not os.path.exists(path):
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                partial = f"{path}.{uuid.uuid4().hex}.partial"
-                pafs.copy_files(
-                    uri.removeprefix(SCHEME),
-                    partial,
-                    source_filesystem=self.filesystem,
-                    destination_filesystem=pafs.LocalFileSystem(),
-                )
-                os.replace(partial, path)  # readers never see half a file
-            local.append(path)
-        return local
+        """Local copies of the files at ``uris``, pinned in the enclosing ``pinning()``
+        block; those the mirror lacks are fetched, after making room for them."""
+        wanted = [(uri, self.mirror(uri)) for uri in uris]
+        with scope() as pins:
+            pins.trims(self.bound)
+            missing = [(uri, path) for uri, path in wanted if not pins.hold(path)]
+            for _ in range(FETCH_ATTEMPTS):
+                if not missing:
+                    return [path for _, path in wanted]
+                keys = [uri.removeprefix(SCHEME) for uri, _ in missing]
+                self.bound.make_room(sum(i.size or 0 for i in self.filesystem.get_file_info(keys)))
+                for uri, path in missing:
+                    self._fetch(uri, path)
+                # a file another process evicted before it was pinned here is fetched again
+                missing = [(uri, path) for uri, path in missing if not pins.hold(path)]
+        raise SystemFailure("the S3 mirror is too small for the files in use; raise its limit")
+
+    def _fetch(self, uri: str, path: str) -> None:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        partial = f"{path}.{uuid.uuid4().hex}{PARTIAL}"
+        pafs.copy_files(
+            uri.removeprefix(SCHEME),
+            partial,
+            source_filesystem=self.filesystem,
+            destination_filesystem=pafs.LocalFileSystem(),
+        )
+        os.replace(partial, path)  # readers never see half a file
 
     def read(self, uri: str) -> bytes:
         """The whole content of one (small) object, e.g. a Delta log entry."""

@@ -21,6 +21,7 @@ import duckdb
 
 from headrace.storage import delta
 from headrace.storage.duck import ServiceDuck, literal, literal_list
+from headrace.storage.mirror import pinning
 
 
 class ExportFormat(enum.StrEnum):
@@ -50,20 +51,22 @@ def json_safe(value: Any) -> Any:
 
 @contextmanager
 def _version(duck: ServiceDuck, table: str, version: int) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection with the version readable as the view ``v``."""
-    snap = delta.snapshot(table, version)
-    con = duck.connect()
-    try:
-        if snap.files:
-            con.execute(
-                f"CREATE TEMP VIEW v AS SELECT * FROM read_parquet({literal_list(snap.files)}, "
-                "union_by_name=true)"
-            )
-        else:
-            con.register("v", snap.schema.empty_table())
-        yield con
-    finally:
-        con.close()
+    """A connection with the version readable as the view ``v`` (its files in an S3
+    mirror pinned until the block ends)."""
+    with pinning():
+        snap = delta.snapshot(table, version)
+        con = duck.connect()
+        try:
+            if snap.files:
+                con.execute(
+                    f"CREATE TEMP VIEW v AS SELECT * FROM read_parquet({literal_list(snap.files)}, "
+                    "union_by_name=true)"
+                )
+            else:
+                con.register("v", snap.schema.empty_table())
+            yield con
+        finally:
+            con.close()
 
 
 def preview(

@@ -17,6 +17,7 @@ Both are bounded (least recently used first out).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import queue
@@ -121,7 +122,12 @@ class TableCache:
         """The files and schema of ``version`` (see ``delta.snapshot``)."""
         found = self._snapshots.get((table, version))
         if found is not None:
-            return found
+            store = objectstore.store_for(table)
+            if store is None:
+                return found
+            # its mirror files may have been evicted since: fetched again (and pinned)
+            local = store.download([store.uri(f) for f in found.files])
+            return dataclasses.replace(found, files=local)
         snap = delta.snapshot(table, version)
         self._snapshots.put((table, version), snap)
         return snap

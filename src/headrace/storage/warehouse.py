@@ -31,6 +31,7 @@ class Warehouse:
     @classmethod
     def from_settings(cls, settings: Settings) -> Warehouse:
         secret = settings.s3_secret_access_key
+        limit = settings.s3_cache_max_bytes
         store = ObjectStore(
             cache_dir=str((settings.s3_cache_dir or settings.data_dir / "s3-mirror").resolve()),
             endpoint_url=settings.s3_endpoint_url,
@@ -39,6 +40,7 @@ class Warehouse:
             secret_access_key=secret.get_secret_value() if secret else None,
             allow_http=settings.s3_allow_http,
             path_style=settings.s3_path_style,
+            cache_max_bytes=None if limit is None else int(limit),
         )
         return cls(settings.effective_warehouse, store)
 
