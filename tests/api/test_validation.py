@@ -185,14 +185,31 @@ def test_several_outputs_need_create_table_each(api: Api) -> None:
     assert _types(errors) == {"sql.forbidden_statement", "sql.output_not_created"}
 
 
-def test_unknown_types_in_several_steps_reported_together(api: Api) -> None:
+def test_unknown_types_are_reported_with_every_other_problem(api: Api) -> None:
+    """An unknown job_type or query_type was a schema error answered alone: the other steps'
+    problems (bad SQL, a name used twice, a cycle) were only found once it was fixed."""
     a = make_step("a", "SELECT 1", [], ["x"])
     b = make_step("b", "SELECT 1", [], ["y"])
     a["config"]["job_type"] = "spark"
     b["config"]["query_type"] = "python"
-    locs = [e["loc"] for e in _problems(api, [a, b])]
-    assert ["body", "steps", 0, "config", "job_type"] in locs
-    assert ["body", "steps", 1, "config", "query_type"] in locs
+    bad_sql = make_step("c", "SELECT * FROM read_csv('/etc/passwd')", [], ["z"])
+    twice = make_step("c", "SELECT 1", [], ["w"])
+    loop = [make_step("d", "SELECT * FROM e_out", ["e_out"], ["d_out"])]
+    loop.append(make_step("e", "SELECT * FROM d_out", ["d_out"], ["e_out"]))
+    errors = _problems(api, [a, b, bad_sql, twice, *loop])
+    found = {(tuple(e["loc"]), e["type"]) for e in errors}
+    assert found >= {
+        (("steps", "a", "config", "job_type"), "step.job_type"),
+        (("steps", "b", "config", "query_type"), "step.query_type"),
+        (("steps", "c", "name"), "step.duplicate_name"),
+        (("steps",), "steps.cycle"),
+    }, errors
+    assert any(loc == ("steps", "c", "config", "query") for loc, _ in found), errors
+    [job] = [e for e in errors if e["type"] == "step.job_type"]
+    assert job["msg"] == "job_type 'spark' is not known; use 'data-transform'"
+    # the query of a step whose type is unknown is not analysed as SQL
+    of_a_and_b = [e["type"] for e in errors if e["loc"][:2] in (["steps", "a"], ["steps", "b"])]
+    assert of_a_and_b == ["step.job_type", "step.query_type"], errors
 
 
 def test_dataset_and_step_names_empty_or_too_long(api: Api) -> None:

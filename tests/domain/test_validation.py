@@ -134,3 +134,13 @@ def test_outputs_and_dataset_names() -> None:
         (("steps", "no_out", "config", "output_datasets"), "outputs.empty"),
         (("steps", "long", "config", "output_datasets", 0), "name.too_long"),
     }
+
+
+def test_unknown_job_and_query_types_are_problems_beside_the_others() -> None:
+    spark = Step("a", DataTransform("SELECT nonsense FROM", (), ("x",), job_type="spark"))
+    python = Step("b", DataTransform("print(1)", (), ("y",), query_type="python"))
+    assert found([spark, python, step("c", "SELECT * FROM nowhere")]) == {
+        (("steps", "a", "config", "job_type"), "step.job_type"),
+        (("steps", "b", "config", "query_type"), "step.query_type"),
+        (("steps", "c", "config", "query"), "sql.undeclared_input"),
+    }

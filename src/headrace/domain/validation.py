@@ -11,7 +11,14 @@ from collections.abc import Sequence
 
 from headrace.domain.dag import Dag
 from headrace.domain.names import check_text
-from headrace.domain.pipeline import MAX_NAME_LENGTH, NAME_PATTERN, RESERVED_PREFIX, Step
+from headrace.domain.pipeline import (
+    JOB_TYPES,
+    MAX_NAME_LENGTH,
+    NAME_PATTERN,
+    QUERY_TYPES,
+    RESERVED_PREFIX,
+    Step,
+)
 from headrace.domain.problems import Loc, Problem
 
 
@@ -111,7 +118,22 @@ def _check_step(step: Step, where: str | int, writers: dict[str, str]) -> list[P
                     "datasets.two_writers",
                 )
             )
-    problems += _check_query(step, (*loc, "query"))
+    known = True
+    for field_name, value, allowed in (
+        ("job_type", config.job_type, JOB_TYPES),
+        ("query_type", config.query_type, QUERY_TYPES),
+    ):
+        if value not in allowed:
+            known = False
+            problems.append(
+                Problem(
+                    (*loc, field_name),
+                    f"{field_name} {value!r} is not known; use {' or '.join(map(repr, allowed))}",
+                    f"step.{field_name}",
+                )
+            )
+    if known:  # a query of an unknown type is not SQL to analyse
+        problems += _check_query(step, (*loc, "query"))
     return problems
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from headrace.domain.pipeline import DataTransform, Step
+from headrace.domain.pipeline import JOB_TYPES, QUERY_TYPES, DataTransform, Step
 from headrace.domain.records import PipelineRecord, VersionRecord
 from headrace.schemas.common import Strict
 
@@ -16,8 +15,10 @@ from headrace.schemas.common import Strict
 class DataTransformConfig(Strict):
     """A SQL step. Inside ``query`` each input dataset is a table of the same name."""
 
-    job_type: Literal["data-transform"]
-    query_type: Literal["sql"]
+    # Any string here: an unknown type is one of the version's problems (domain/validation.py),
+    # reported with the others. The schema still lists the known ones.
+    job_type: str = Field(json_schema_extra={"enum": list(JOB_TYPES)})
+    query_type: str = Field(json_schema_extra={"enum": list(QUERY_TYPES)})
     query: str
     input_datasets: list[str] = Field(default_factory=list)
     output_datasets: list[str]
@@ -38,6 +39,8 @@ class StepIn(Strict):
                 query=c.query,
                 input_datasets=tuple(c.input_datasets),
                 output_datasets=tuple(c.output_datasets),
+                query_type=c.query_type,
+                job_type=c.job_type,
             ),
         )
 
