@@ -39,7 +39,7 @@ class Runtime:
         self._owns_db = db is None
         self.db = db if db is not None else Database(settings.effective_database_url)
         self.warehouse = Warehouse.from_settings(settings)
-        self.duck = ServiceDuck()
+        self.duck = ServiceDuck(settings.service_memory_limit)
         self.tables = TableCache()
         self.ended_runs = EndedRuns()
         self._lock = threading.Lock()

@@ -74,6 +74,21 @@ class Settings(BaseSettings):
         description="Largest JSON body of PUT /datasets/upsert/, in bytes (else 413); it is "
         "parsed whole in memory, at several times its size.",
     )
+    service_memory_limit: str = Field(
+        "1GB",
+        description="DuckDB memory_limit of the API process's own work on datasets (uploads, "
+        "upserts, previews, downloads), shared by its requests; one that needs more is a 413.",
+    )
+    max_cell_bytes: int = Field(
+        16 * 1024 * 1024,
+        description="Largest single value (text or binary) an uploaded Parquet file may hold, "
+        "in bytes (else 422): a few kB of compressed file can hold gigabytes of text.",
+    )
+    max_preview_bytes: int = Field(
+        16 * 1024 * 1024,
+        description="Largest page of GET /datasets/{id}/rows/, in bytes of JSON (about; else "
+        "413, asking for fewer rows).",
+    )
     step_timeout_seconds: float = Field(3600, description="A step running longer is interrupted.")
     unrecorded_grace_seconds: float = Field(
         300,

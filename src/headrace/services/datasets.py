@@ -27,6 +27,7 @@ from headrace.settings import Settings
 from headrace.storage import ingest, reading
 from headrace.storage import upsert as upsert_store
 from headrace.storage.delta import WrittenVersion
+from headrace.storage.duck import ServiceDuck, literal
 
 if TYPE_CHECKING:
     from headrace.runtime import Runtime
@@ -116,6 +117,20 @@ def _check_name(name: str, loc: tuple[str, ...]) -> None:
         raise InvalidInput(problems[0].msg, problems)
 
 
+def _check_cells(duck: ServiceDuck, path: str, max_bytes: int) -> None:
+    """422 when a Parquet file holds a value larger than ``max_bytes``: a few kB of
+    compressed file can hold gigabytes of text, which every later read would pay for."""
+    found = reading.largest_cells(duck, f"read_parquet({literal(path)})", max_bytes)
+    if found:
+        raise InvalidInput(
+            f"the file holds values larger than the {max_bytes} bytes a cell may hold",
+            [
+                Problem(("body", "file", column), f"a value of {size} bytes", "cell.too_large")
+                for column, size in found
+            ],
+        )
+
+
 def _load(conn: Connection, who: Principal, dataset_id: uuid.UUID) -> DatasetRecord:
     found = repo.record(conn, who.org_id, dataset_id)
     if found is None:
@@ -177,6 +192,8 @@ def upload(rt: Runtime, who: Principal, name: str, source: SourceFile) -> Datase
             [Problem(("body", "file"), "unknown file format", "file.format")],
         )
     shown = os.path.basename(source.filename or f"upload.{fmt.value}")
+    if fmt is ingest.Format.PARQUET:
+        _check_cells(rt.duck, source.path, rt.settings.max_cell_bytes)
     return _write(
         rt,
         who,
@@ -269,9 +286,11 @@ def rows(
     limit: int,
     offset: int,
 ) -> list[dict[str, Any]]:
-    """A page of a version's rows as JSON-safe objects."""
+    """A page of a version's rows as JSON-safe objects (413 past max_preview_bytes)."""
     _, table, wanted = _readable(rt, who, dataset_id, version)
-    return reading.preview(rt.duck, table, wanted, limit, offset)
+    return reading.preview(
+        rt.duck, table, wanted, limit, offset, max_bytes=rt.settings.max_preview_bytes
+    )
 
 
 def export(

@@ -18,9 +18,14 @@ if TYPE_CHECKING:
 class ServiceDuck:
     """The service's one in-memory DuckDB database, opened (and DuckDB imported) on first
     use: opening one costs about 70 ms, a cursor on it almost nothing. Nothing persistent is
-    ever created in it (views are TEMP). Owned by the ``Runtime``, which closes it."""
+    ever created in it (views are TEMP). Owned by the ``Runtime``, which closes it.
 
-    def __init__(self) -> None:
+    ``memory_limit`` (DuckDB's, for the whole database: every request together) keeps a
+    dataset that decompresses to gigabytes from taking the process's memory: a query that
+    needs more fails with DuckDB's out-of-memory error (``reading.py`` makes it a 413)."""
+
+    def __init__(self, memory_limit: str | None = None) -> None:
+        self.memory_limit = memory_limit
         self._lock = threading.Lock()
         self._database: duckdb.DuckDBPyConnection | None = None
         self._closed = False
@@ -38,6 +43,7 @@ class ServiceDuck:
                         "autoload_known_extensions": False,
                         "allow_community_extensions": False,
                         "python_enable_replacements": False,
+                        **({"memory_limit": self.memory_limit} if self.memory_limit else {}),
                     }
                 )
             return self._database

@@ -19,9 +19,14 @@ from typing import Any
 
 import duckdb
 
+from headrace.errors import PayloadTooLarge
 from headrace.storage import delta
 from headrace.storage.duck import ServiceDuck, literal, literal_list
 from headrace.storage.mirror import pinning
+from headrace.storage.types import quote
+
+# JSON a cell of any type costs at most besides its text: quotes, separators, its name.
+_CELL_OVERHEAD = 16
 
 
 class ExportFormat(enum.StrEnum):
@@ -69,21 +74,112 @@ def _version(duck: ServiceDuck, table: str, version: int) -> Iterator[duckdb.Duc
             con.close()
 
 
+def _out_of_memory_error(err: duckdb.Error) -> bool:
+    """DuckDB past its memory_limit: an ``OutOfMemoryException``, or, from the Parquet
+    reader, an I/O error saying it failed to allocate."""
+    return isinstance(err, duckdb.OutOfMemoryException) or "failed to allocate" in str(err)
+
+
+def _out_of_memory(what: str) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"{what} needs more memory than this server gives one request; "
+        "ask for fewer rows, or for a smaller version"
+    )
+
+
+def cell_size(column: str, type_name: str) -> str:
+    """SQL for about how many bytes a value of ``column`` takes as text (0 for fixed-width
+    types, whose text is short): strings by their length, binary by its base64, nested
+    values by their text."""
+    name, upper = quote(column), type_name.upper()
+    if upper == "VARCHAR":
+        return f"coalesce(strlen({name}), 0)"
+    if upper == "BLOB":
+        return f"coalesce(octet_length({name}), 0) * 4 // 3"
+    if any(n in upper for n in ("[", "STRUCT", "MAP", "UNION", "JSON")):
+        return f"coalesce(strlen(CAST({name} AS VARCHAR)), 0)"
+    return "0"
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
+    described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    return [(str(r[0]), str(r[1])) for r in described]
+
+
+def _check_page_size(con: duckdb.DuckDBPyConnection, window: str, max_bytes: int) -> None:
+    columns = _columns(con, "v")
+    per_row = " + ".join(cell_size(c, t) + f" + {_CELL_OVERHEAD}" for c, t in columns)
+    found = con.execute(f"SELECT coalesce(sum({per_row or 0}), 0) FROM ({window})").fetchone()
+    size = int((found or (0,))[0])
+    if size > max_bytes:
+        raise PayloadTooLarge(
+            f"these rows come to about {size} bytes, more than the {max_bytes} a page may hold; "
+            "ask for fewer rows with limit"
+        )
+
+
 def preview(
-    duck: ServiceDuck, table: str, version: int, limit: int, offset: int
+    duck: ServiceDuck,
+    table: str,
+    version: int,
+    limit: int,
+    offset: int,
+    *,
+    max_bytes: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Up to ``limit`` rows from ``offset``, in file order, as JSON-safe objects."""
+    """Up to ``limit`` rows from ``offset``, in file order, as JSON-safe objects; 413 when
+    they would come to more than about ``max_bytes`` of JSON (measured in DuckDB first, so a
+    page of huge values is never brought into Python; None: not measured) or need more
+    memory than DuckDB has."""
+    window = f"SELECT * FROM v LIMIT {int(limit)} OFFSET {int(offset)}"
     with _version(duck, table, version) as con:
-        result = con.execute(f"SELECT * FROM v LIMIT {int(limit)} OFFSET {int(offset)}")
-        columns = [d[0] for d in result.description or []]
-        return [
-            {c: json_safe(v) for c, v in zip(columns, row, strict=True)}
-            for row in result.fetchall()
-        ]
+        try:
+            if max_bytes is not None:
+                _check_page_size(con, window, max_bytes)
+            result = con.execute(window)
+            names = [d[0] for d in result.description or []]
+            return [
+                {c: json_safe(v) for c, v in zip(names, row, strict=True)}
+                for row in result.fetchall()
+            ]
+        except duckdb.Error as err:
+            if _out_of_memory_error(err):
+                raise _out_of_memory("reading these rows") from err
+            raise
 
 
 def export(duck: ServiceDuck, table: str, version: int, fmt: ExportFormat, target: str) -> None:
-    """Write the whole version to the file ``target`` as Parquet or CSV (with a header)."""
+    """Write the whole version to the file ``target`` as Parquet or CSV (with a header); 413
+    when DuckDB needs more memory than it has."""
     options = "FORMAT parquet" if fmt is ExportFormat.PARQUET else "FORMAT csv, HEADER true"
     with _version(duck, table, version) as con:
-        con.execute(f"COPY (SELECT * FROM v) TO {literal(target)} ({options})")
+        try:
+            con.execute(f"COPY (SELECT * FROM v) TO {literal(target)} ({options})")
+        except duckdb.Error as err:
+            if _out_of_memory_error(err):
+                raise _out_of_memory("writing this version as a file") from err
+            raise
+
+
+def largest_cells(duck: ServiceDuck, source: str, max_bytes: int) -> list[tuple[str, int]]:
+    """The columns of the DuckDB relation ``source`` holding a value larger than
+    ``max_bytes`` as text, each with its largest value's size. DuckDB measures them a
+    vector at a time: no value is brought into Python. 413 when even that needs more memory
+    than DuckDB has."""
+    con = duck.connect()
+    try:
+        columns = [(c, cell_size(c, t)) for c, t in _columns(con, source)]
+        measured = [(c, e) for c, e in columns if e != "0"]
+        if not measured:
+            return []
+        found = con.execute(
+            "SELECT " + ", ".join(f"max({e})" for _, e in measured) + f" FROM {source}"
+        ).fetchone()
+    except duckdb.Error as err:
+        if _out_of_memory_error(err):
+            raise _out_of_memory("reading this file") from err
+        return []  # an unreadable file is the ingest's to refuse, in its own words
+    finally:
+        con.close()
+    sizes = [int(n or 0) for n in (found or ())]
+    return [(c, n) for (c, _), n in zip(measured, sizes, strict=True) if n > max_bytes]
