@@ -73,7 +73,7 @@ async def _call(app: Any, method: str, path: str, headers: dict[str, str], body:
 def test_a_body_without_a_good_key_is_never_read(
     settings: Settings, db: Database, headers: dict[str, str]
 ) -> None:
-    app = create_app(settings, db)
+    app = create_app(settings)
     body = json.dumps({"name": "x", "steps": [{}] * 1000}).encode()
     for method, path in [
         ("POST", "/pipelines/"),
@@ -90,7 +90,7 @@ def test_a_body_without_a_good_key_is_never_read(
 def test_a_good_key_of_another_organisation_header_is_refused_unread(
     settings: Settings, db: Database, api: Api
 ) -> None:
-    app = create_app(settings, db)
+    app = create_app(settings)
     headers = {"Authorization": f"Bearer {api.key}", "Current-Org-Id": str(uuid.uuid4())}
     status, answer, asked = asyncio.run(_call(app, "POST", "/pipelines/", headers, b"{}"))
     assert (status, answer["code"], asked) == (403, "forbidden", False)
@@ -98,7 +98,7 @@ def test_a_good_key_of_another_organisation_header_is_refused_unread(
 
 def test_every_json_body_has_a_size_cap(settings: Settings, db: Database) -> None:
     small = settings.model_copy(update={"max_body_bytes": 4096})
-    with TestClient(create_app(small, db), raise_server_exceptions=False) as client:
+    with TestClient(create_app(small), raise_server_exceptions=False) as client:
         api = Api(client, *_org(db))
         steps = [make_step(f"s{i}", "SELECT 1 AS n -- " + "x" * 2000) for i in range(3)]
         r = api.post("/pipelines/", json={"name": "big", "steps": steps})
