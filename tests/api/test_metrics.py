@@ -102,7 +102,7 @@ def test_metrics_can_require_a_key(db: Database, settings: Settings) -> None:
 
 def test_metrics_can_require_a_scrape_token(db: Database, settings: Settings) -> None:
     guarded = settings.model_copy(update={"metrics_token": SecretStr("scrape-me")})
-    with TestClient(create_app(guarded, db)) as client:
+    with Runtime(guarded, db) as rt, TestClient(create_app(guarded, rt)) as client:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "scrape-me"}):
             r = client.get("/metrics", headers=headers)
             assert (r.status_code, r.json()["code"]) == (401, "unauthorized"), headers
