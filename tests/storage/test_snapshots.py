@@ -44,22 +44,27 @@ def test_a_commit_made_elsewhere_since_is_seen_before_the_next_write(tmp_path: P
     assert [read(table, v) for v in range(5)] == [[{"n": v}] for v in range(5)]
 
 
-def test_the_checkpoint_a_step_commit_skips_is_written_in_the_background(tmp_path: Path) -> None:
-    table = str(tmp_path / "t")
-    log = Path(table) / delta.LOG_FOLDER
+def _leave_checkpoint_to(cache: TableCache, table: str) -> Path:
+    """Versions 0-99 of ``table``, 99 (one delta-rs checkpoints) committed without its
+    checkpoint and given back to ``cache``; where the checkpoint is to be written."""
     write(table, "SELECT 0 AS n")
-    cache = TableCache()
     for i in range(1, 99):
         _commit(cache, table, f"SELECT {i} AS n")
-    # Version 99 is one delta-rs checkpoints; the commit itself does not write it.
     base = cache.take_base(table)
     written = delta.commit_copy(
         table, copy_into(table, "SELECT 99 AS n"), base=base, checkpoint=False
     )
     assert written.version == 99
-    checkpoint = log / f"{99:020d}.checkpoint.parquet"
-    assert not checkpoint.exists()
+    checkpoint = Path(table) / delta.LOG_FOLDER / f"{99:020d}.checkpoint.parquet"
+    assert not checkpoint.exists()  # the commit itself does not write it
     cache.give_back(table, base, written)
+    return checkpoint
+
+
+def test_the_checkpoint_a_step_commit_skips_is_written_in_the_background(tmp_path: Path) -> None:
+    table = str(tmp_path / "t")
+    cache = TableCache()
+    checkpoint = _leave_checkpoint_to(cache, table)
     cache.settle()  # as a process waiting for its checkpoints does
     assert checkpoint.exists()
     assert read(table, 99) == [{"n": 99}]
@@ -68,19 +73,11 @@ def test_the_checkpoint_a_step_commit_skips_is_written_in_the_background(tmp_pat
 def test_closing_the_cache_writes_the_checkpoint_left_to_it_and_ends_its_thread(
     tmp_path: Path,
 ) -> None:
-    table = str(tmp_path / "t")
-    write(table, "SELECT 0 AS n")
     before = set(threading.enumerate())
     cache = TableCache()
-    for i in range(1, 99):
-        _commit(cache, table, f"SELECT {i} AS n")
-    base = cache.take_base(table)
-    written = delta.commit_copy(
-        table, copy_into(table, "SELECT 99 AS n"), base=base, checkpoint=False
-    )
-    cache.give_back(table, base, written)
+    checkpoint = _leave_checkpoint_to(cache, str(tmp_path / "t"))
     started = [t for t in threading.enumerate() if t not in before]
     assert [t.name for t in started] == ["headrace-delta-bases"]
     cache.close()  # as the runtime of a process about to exit does (an Argo pod's)
-    assert (Path(table) / delta.LOG_FOLDER / f"{99:020d}.checkpoint.parquet").exists()
+    assert checkpoint.exists()
     assert not started[0].is_alive()
