@@ -78,7 +78,9 @@ def test_dataset_pages(page: Page, org: Org, screens: Screens) -> None:
     expect(page.locator("#run-status")).to_have_attribute("data-status", "Succeeded")
 
 
-def test_a_dataset_never_written_says_so_and_offers_no_download(page: Page, org: Org) -> None:
+def test_a_dataset_never_written_says_so_and_offers_no_download(
+    page: Page, org: Org, screens: Screens
+) -> None:
     steps = [make_step("parse", "SELECT CAST('not a number' AS INTEGER) AS n", [], ["parsed"])]
     pipeline = org.post("/pipelines/", json={"name": "breaks", "steps": steps})
     run = org.post(f"/pipelines/{pipeline['id']}/runs/", json={})
@@ -93,9 +95,12 @@ def test_a_dataset_never_written_says_so_and_offers_no_download(page: Page, org:
     expect(page.locator("#not-written")).to_contain_text("Nothing has been written")
     expect(page.get_by_role("button", name="Download")).to_have_count(0)
     expect(page.get_by_role("alert")).to_have_count(0)
+    screens.shot(page, "dataset-not-written")
 
 
-def test_an_error_states_each_problem_once_with_its_location(page: Page, org: Org) -> None:
+def test_an_error_states_each_problem_once_with_its_location(
+    page: Page, org: Org, screens: Screens
+) -> None:
     """The server's detail repeats its first problem; the page shows each problem once."""
     sign_in(page, org)
     shown = page.evaluate(
@@ -124,6 +129,7 @@ def test_an_error_states_each_problem_once_with_its_location(page: Page, org: Or
             return texts;
         }"""
     )
+    screens.shot(page, "error-boxes")
     empty, shape, pipeline = shown
     assert empty.count("the file is empty") == 1 and "file: the file is empty" in empty, empty
     assert "name: Input should be a valid string" in shape, shape
