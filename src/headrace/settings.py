@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         description="Disk a step may spill to when its data outgrows step_memory_limit "
         "(DuckDB max_temp_directory_size); past it the step fails.",
     )
+    step_output_max_bytes: ByteSize = Field(
+        ByteSize(50 * 1000**3),
+        description="Most bytes a step may write (all its outputs together); past it the step "
+        "is stopped and Failed, and nothing it wrote is kept. 0: no limit. Bytes, or with a "
+        "unit: 50GB, 40GiB.",
+    )
     max_parallel_steps: int = Field(4, description="Steps of one run that may run at once.")
     run_worker: bool = Field(True, description="`headrace serve` runs a worker in-process.")
     worker_poll_seconds: float = Field(0.05, description="How often an idle worker looks for runs.")

@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,13 +19,21 @@ import duckdb
 import pytest
 import yaml
 
-from headrace.execution.sandbox import SandboxLimits, fresh_connection, open_sandbox
+from headrace.execution.sandbox import (
+    OutputTooLarge,
+    SandboxLimits,
+    folder_bytes,
+    fresh_connection,
+    open_sandbox,
+    write_outputs,
+)
 from headrace.execution.step import step_input
 from headrace.persistence.db import Database
 from headrace.settings import Settings
 from headrace.storage import delta
 from headrace.storage.warehouse import Warehouse
 from tests.execution.support import (
+    current_version,
     execute,
     get_run,
     read_rows,
@@ -43,6 +52,7 @@ VALIDATION = "refused at validation"
 RUN_TIME = "fails at run time"
 LIMITS = SandboxLimits(memory_limit="256MB", threads=1, max_temp_size="256MB")
 SANDBOX_SECONDS = 1.0  # how long the sandbox alone lets a resource-exhausting query run
+OUTPUT_MAX_BYTES = 8 * 1024 * 1024  # a step's output limit under short_limits
 INTERNAL_NAME = "__headrace"  # the prefix of headrace's own names in a step's SQL
 
 
@@ -63,7 +73,7 @@ def test_the_suite_is_large_and_well_formed() -> None:
         if entry["sandbox"] == "unbounded":  # only the step's process can stop it
             assert entry["expected"] == RUN_TIME and entry.get("limit") == "memory", entry
         assert entry["attempts"] and entry["query"], entry
-        assert entry.get("limit") in (None, "time", "memory"), entry
+        assert entry.get("limit") in (None, "time", "memory", "disk"), entry
         # every query that reaches run time says how its step must fail
         assert (entry["expected"] == RUN_TIME) == ("message" in entry), entry
 
@@ -296,6 +306,7 @@ def short_limits(settings: Settings) -> Settings:
             "step_memory_limit": "128MB",
             "step_threads": 1,
             "max_parallel_steps": 4,
+            "step_output_max_bytes": OUTPUT_MAX_BYTES,
         }
     )
 
@@ -373,3 +384,81 @@ def test_another_organisations_table_is_out_of_reach(
             con.execute(f"SELECT * FROM read_parquet('{path}')").fetchall()
     finally:
         con.close()
+
+
+ENDLESS_OUTPUT = BY_ID["disk_fill"]["query"]
+
+
+def test_an_endless_output_is_stopped_at_the_output_limit(sandbox: Sandbox) -> None:
+    """Stopped while it writes (measured from outside, every few milliseconds): the folder
+    never holds much more than the limit."""
+    peak = 0
+    done = threading.Event()
+
+    def measure() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, folder_bytes([sandbox.write]))
+            done.wait(0.005)
+
+    watcher = threading.Thread(target=measure)
+    watcher.start()
+    try:
+        with pytest.raises(OutputTooLarge, match="grew past 8,388,608 bytes"):
+            write_outputs(sandbox.con, ENDLESS_OUTPUT, {"o": sandbox.write}, OUTPUT_MAX_BYTES)
+    finally:
+        done.set()
+        watcher.join()
+    assert OUTPUT_MAX_BYTES < peak < 2 * OUTPUT_MAX_BYTES, peak
+
+
+def test_outputs_are_limited_together_even_when_each_fits(tmp_path: Path) -> None:
+    script = (
+        "CREATE TABLE a AS SELECT range AS n, 'row ' || range AS s FROM range(200000); "
+        "CREATE TABLE b AS SELECT * FROM a"
+    )
+
+    def write(limit: int) -> list[int]:
+        """The bytes of each output written under ``limit``."""
+        folders = {name: str(tmp_path / uuid.uuid4().hex) for name in ("a", "b")}
+        for folder in folders.values():
+            os.makedirs(folder)
+        con = open_sandbox(fresh_connection(), {}, list(folders.values()), LIMITS, str(tmp_path))
+        try:
+            write_outputs(con, script, folders, limit)
+        finally:
+            con.close()
+        return [folder_bytes([folder]) for folder in folders.values()]
+
+    sizes = write(0)
+    with pytest.raises(OutputTooLarge):
+        write(max(sizes) + 1)
+    assert sum(write(sum(sizes))) == sum(sizes)
+
+
+def test_a_step_writing_past_the_output_limit_fails_and_keeps_nothing(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    """Failed (the step's own doing) long before its timeout, with one sentence; the partial
+    files are removed, no version is made, and the run's other step still succeeds."""
+    limited = short_limits(settings).model_copy(update={"step_timeout_seconds": 120})
+    fill = make_step("fill", ENDLESS_OUTPUT, [], ["filled"])
+    small = make_step("small", "SELECT 1 AS n", [], ["small_out"])
+    pipeline = make_pipeline(api, [fill, small])
+    run = make_run(api, pipeline["id"])
+    started = time.perf_counter()
+    execute(db, limited, run["id"])
+    elapsed = time.perf_counter() - started
+    by_name = steps(get_run(api, pipeline["id"], run["id"]))
+    assert by_name["small"]["status"] == "Succeeded", by_name["small"]
+    failed = by_name["fill"]
+    assert failed["status"] == "Failed", failed
+    assert failed["error"] == (
+        "the step's output grew past 8,388,608 bytes, the most a step may write "
+        "(HEADRACE_STEP_OUTPUT_MAX_BYTES), so it was stopped and nothing was kept"
+    )
+    assert failed["output_versions"] == {}
+    assert elapsed < 60, elapsed
+    assert current_version(db, api.org_id, "filled") is None
+    table = table_path(db, settings, api.org_id, "filled")
+    assert not [f for _, _, files in os.walk(table) for f in files], "partial files were kept"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,77 @@ class SandboxLimits:
     memory_limit: str  # what the step's process may grow by: settings.step_memory_limit
     threads: int
     max_temp_size: str = "20GB"  # settings.step_spill_limit
+    output_max_bytes: int = 0  # settings.step_output_max_bytes; 0: no limit
+
+
+class OutputTooLarge(Exception):
+    """The step's outputs grew past ``SandboxLimits.output_max_bytes``: its own doing, so the
+    step is Failed (not Error), and nothing it wrote is committed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the step's output grew past {limit:,} bytes, the most a step may write "
+            "(HEADRACE_STEP_OUTPUT_MAX_BYTES), so it was stopped and nothing was kept"
+        )
+        self.limit = limit
+
+    def __reduce__(self) -> tuple[type[OutputTooLarge], tuple[int]]:
+        return OutputTooLarge, (self.limit,)  # sent to the worker as a pickle
+
+
+WATCH_SECONDS = 0.05  # how often the output folders are measured while the step writes
+
+
+def folder_bytes(folders: Sequence[str]) -> int:
+    """Bytes of the files in ``folders`` (a file just removed counts as nothing)."""
+    total = 0
+    for folder in folders:
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    try:
+                        total += entry.stat().st_size
+                    except FileNotFoundError:
+                        continue
+        except FileNotFoundError:
+            continue
+    return total
+
+
+class _OutputWatch:
+    """While the step writes, a thread measures its output folders and interrupts ``con``
+    once they pass ``max_bytes``: an endless output stops at the limit, not at the timeout
+    after filling the disk (the Parquet writer grows its file by row groups, so the overshoot
+    is about one row group). ``check()`` settles it after the writes; 0 watches nothing."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, folders: Sequence[str], max_bytes: int):
+        self._con = con
+        self._folders = folders
+        self._max = max_bytes
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="headrace-output-watch")
+        self.tripped = False
+
+    def _watch(self) -> None:
+        while not self._done.wait(WATCH_SECONDS):
+            if folder_bytes(self._folders) > self._max:
+                self.tripped = True
+                self._con.interrupt()
+                return
+
+    def __enter__(self) -> _OutputWatch:
+        if self._max > 0:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def check(self) -> None:
+        if self._max > 0 and (self.tripped or folder_bytes(self._folders) > self._max):
+            raise OutputTooLarge(self._max)
 
 
 # DuckDB's memory_limit bounds its buffer manager; a sort's runs and the Parquet writer's
@@ -144,24 +216,45 @@ def _output_paths(folders: Mapping[str, str], targets: Mapping[str, str]) -> dic
 
 
 def write_outputs(
-    con: duckdb.DuckDBPyConnection, query: str, folders: Mapping[str, str]
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    folders: Mapping[str, str],
+    max_bytes: int = 0,
 ) -> dict[str, list[tuple[Any, ...]]]:
     """Run a step's SQL in the locked ``con`` and COPY each output (``folders``: output name →
     its write folder) there as Parquet; the RETURN_STATS rows of each. Nothing is committed.
-
-    A DuckDB error is raised restated (``sql_errors``): it quotes the step's SQL or none.
-    One output's query is bound as a view (for its columns and types) and then written with
-    the query itself inside the COPY, so a position DuckDB reports falls either in the
-    user's text or in ours, never ambiguously; a script's outputs are copied by name."""
+    Past ``max_bytes`` written (0: no limit) the step is stopped with OutputTooLarge; the
+    caller removes the folders."""
     import duckdb
 
     query = query.strip().rstrip(";")
     targets = {name: f"{f}/part-{uuid.uuid4().hex}.parquet" for name, f in folders.items()}
-    paths = _output_paths(folders, targets)
+    watch = _OutputWatch(con, list(folders.values()), max_bytes)
+    try:
+        with watch:
+            copies = _copy_outputs(con, query, targets, _output_paths(folders, targets))
+    except duckdb.Error:
+        if watch.tripped:  # our interrupt
+            raise OutputTooLarge(max_bytes) from None
+        raise
+    watch.check()
+    return copies
+
+
+def _copy_outputs(
+    con: duckdb.DuckDBPyConnection, query: str, targets: Mapping[str, str], paths: dict[str, str]
+) -> dict[str, list[tuple[Any, ...]]]:
+    """COPY each output to its target file. A DuckDB error is raised restated
+    (``sql_errors``): it quotes the step's SQL or none. One output's query is bound as a view
+    (for its columns and types) and then written with the query itself inside the COPY, so a
+    position DuckDB reports falls either in the user's text or in ours, never ambiguously; a
+    script's outputs are copied by name."""
+    import duckdb
+
     user: UserSql | None = None
     try:
-        if len(folders) == 1:
-            [name] = folders
+        if len(targets) == 1:
+            [name] = targets
             head = f"CREATE TEMP VIEW {OUTPUT_VIEW} AS "
             user = UserSql(query, len(head))
             con.execute(f"{head}{query}\n")
@@ -178,11 +271,11 @@ def write_outputs(
         con.execute(query)
         user = None  # a view of the script's is bound and read again in our COPY statement
         copies = {}
-        for name in folders:
+        for name, target in targets.items():
             relation = con.table(name)
             select_list = storable_select(relation.columns, [str(t) for t in relation.types])
             copies[name] = con.execute(
-                f"COPY (SELECT {select_list} FROM {quote(name)}) TO {_literal(targets[name])} "
+                f"COPY (SELECT {select_list} FROM {quote(name)}) TO {_literal(target)} "
                 "(FORMAT parquet, RETURN_STATS)"
             ).fetchall()
         return copies

@@ -25,7 +25,7 @@ from headrace.domain.records import RunStepRecord
 from headrace.domain.runs import StepStatus
 from headrace.errors import HeadraceError
 from headrace.execution.graphs import version_dag
-from headrace.execution.sandbox import SandboxLimits, StepInput, spill_folder
+from headrace.execution.sandbox import OutputTooLarge, SandboxLimits, StepInput, spill_folder
 from headrace.execution.step_process import READY, SqlJob, StepProcess, StepTimedOut
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import datasets as datasets_repo
@@ -58,10 +58,13 @@ def step_input(snapshot: delta.Snapshot) -> StepInput:
 
 
 def _sql_outcome(err: Exception, interrupt: Interrupt) -> StepOutcome | None:
-    """The outcome of a DuckDB error the step's process sent back (or ``Interrupt.attach``
-    raised), None for any other error. No DuckDB error exists in a process that never loaded
-    DuckDB (unpickling one loads it), so a process whose steps succeed (``headrace run``, an
-    Argo pod) never imports it: ~15 % of the parent's start-up."""
+    """The outcome of a DuckDB error or the sandbox's OutputTooLarge the step's process sent
+    back (or ``Interrupt.attach`` raised), None for any other error. No DuckDB error exists
+    in a process that never loaded DuckDB (unpickling one loads it), so a process whose
+    steps succeed (``headrace run``, an Argo pod) never imports it: ~15 % of the parent's
+    start-up."""
+    if isinstance(err, OutputTooLarge):  # the sandbox's own limit, met by the step's SQL
+        return StepOutcome(StepStatus.FAILED, str(err))
     if "_duckdb" not in sys.modules:
         return None
     import duckdb
@@ -186,6 +189,7 @@ class StepRunner:
             memory_limit=settings.step_memory_limit,
             threads=settings.step_threads,
             max_temp_size=settings.step_spill_limit,
+            output_max_bytes=settings.step_output_max_bytes,
         )
         self.tables = TableCache()
 

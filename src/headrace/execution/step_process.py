@@ -338,7 +338,8 @@ def _child() -> None:
             os._exit(0)
         try:
             con = open_sandbox(con, job.inputs, list(job.folders.values()), job.limits, job.spill)
-            message: tuple[str, object] = ("ok", write_outputs(con, job.query, job.folders))
+            copies = write_outputs(con, job.query, job.folders, job.limits.output_max_bytes)
+            message: tuple[str, object] = ("ok", copies)
         except Exception as err:  # sent back and raised in the worker
             message = ("error", err)
         try:
