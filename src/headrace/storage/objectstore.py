@@ -10,10 +10,10 @@ version that the mirror lacks. Delta data files are never rewritten under the sa
 a mirrored file stays valid for as long as the table exists, and one evicted to keep the
 mirror under ``cache_max_bytes`` (``mirror.py``) is simply fetched again when next read.
 
-Which store serves an ``s3://`` location is process configuration, like a mount table: the
-warehouse mounts its root when it is built from settings, and the storage functions, which
-take a table location as a plain string, look the store up by that string. Local folders
-need no store and take none of these paths.
+Which store serves an ``s3://`` location travels with it: the warehouse makes each table's
+location a ``Remote`` (a string that carries its store), and the storage functions, which
+take a table location as a string, find the store on it. Local folders need no store and
+take none of these paths.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -153,23 +152,27 @@ class ObjectStore:
         shutil.rmtree(self.mirror(table), ignore_errors=True)
 
 
-_lock = threading.Lock()
-_mounted: dict[str, ObjectStore] = {}
+class Remote(str):
+    """An ``s3://`` location together with the store that serves it (``Warehouse.table``
+    makes them). It is the plain URI everywhere a location is used (in caches' keys, in
+    deltalake's calls), and the storage functions find its store on it: which store serves
+    a table is its warehouse's business, not the process's."""
 
+    store: ObjectStore
 
-def mount(root: str, store: ObjectStore) -> None:
-    """Serve every location under ``root`` (``s3://bucket[/prefix]``) from ``store``."""
-    with _lock:
-        _mounted[root.rstrip("/")] = store
+    def __new__(cls, uri: str, store: ObjectStore) -> Remote:
+        location = super().__new__(cls, uri)
+        location.store = store
+        return location
+
+    def __reduce__(self) -> tuple[type[Remote], tuple[str, ObjectStore]]:
+        return (Remote, (str(self), self.store))
 
 
 def store_for(location: str) -> ObjectStore | None:
     """The store serving ``location``; None for a local path."""
+    if isinstance(location, Remote):
+        return location.store
     if not location.startswith(SCHEME):
         return None
-    with _lock:
-        roots = sorted(_mounted, key=len, reverse=True)
-        for root in roots:
-            if location == root or location.startswith(root + "/"):
-                return _mounted[root]
     raise SystemFailure(f"no object store is configured for {location}")

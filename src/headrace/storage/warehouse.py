@@ -9,7 +9,7 @@ import shutil
 import uuid
 from typing import TYPE_CHECKING
 
-from headrace.storage.objectstore import SCHEME, ObjectStore, mount
+from headrace.storage.objectstore import SCHEME, ObjectStore, Remote
 
 if TYPE_CHECKING:
     from headrace.settings import Settings
@@ -25,8 +25,6 @@ class Warehouse:
             raise ValueError(f"the warehouse {root} needs an object store")
         self.store = store if remote else None
         self.root = root.rstrip("/") if remote else os.path.abspath(root)
-        if self.store is not None:
-            mount(self.root, self.store)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Warehouse:
@@ -50,7 +48,7 @@ class Warehouse:
     def table(self, org_id: uuid.UUID, dataset_id: uuid.UUID) -> str:
         """The table location of one dataset (a local folder is created on first use)."""
         if self.store is not None:
-            return f"{self.org_folder(org_id)}/{dataset_id.hex}"
+            return Remote(f"{self.org_folder(org_id)}/{dataset_id.hex}", self.store)
         path = os.path.join(self.org_folder(org_id), dataset_id.hex)
         os.makedirs(path, exist_ok=True)
         return path
