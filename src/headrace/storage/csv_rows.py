@@ -15,9 +15,9 @@ Memory stays bounded by the longest row allowed, never by the file.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 _BOM = b"\xef\xbb\xbf"
 _CR = ord("\r")
@@ -96,20 +96,29 @@ class _Lines:
                 ) from None
 
 
+def reader(lines: Iterable[str], delimiter: str, max_field_bytes: int) -> Any:
+    """Python's csv reader over ``lines``, reading fields up to ``max_field_bytes``. The csv
+    module refuses fields over 128 KiB unless told otherwise, and that limit is the whole
+    process's: it is raised here, where a reader needs it, never at import."""
+    if csv.field_size_limit() < max_field_bytes:
+        csv.field_size_limit(max_field_bytes)
+    return csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True)
+
+
 def rewrite(source: str, target: str, delimiter: str, max_row_bytes: int) -> int:
     """Write the rows of the CSV file ``source`` (fields split at ``delimiter``) to ``target``
     in the plain form; the number of data rows. Raises Fault for a row whose field count is
     not the header's, a line that is not UTF-8, or a row over ``max_row_bytes``."""
     with open(source, "rb") as raw, open(target, "w", encoding="utf-8", newline="") as out:
         lines = _Lines(raw, max_row_bytes)
-        reader = csv.reader(lines, delimiter=delimiter, quotechar='"', doublequote=True)
+        rows_read = reader(lines, delimiter, max_row_bytes)
         # CR LF ends: QUOTE_MINIMAL quotes a field holding any character of the line end, and
         # a CR alone in a field must be quoted as much as an LF.
         writer = csv.writer(out, delimiter=",", quotechar='"', lineterminator="\r\n")
         header: list[str] | None = None
         rows = 0
         try:
-            for row in reader:
+            for row in rows_read:
                 if row:
                     if header is None:
                         header = row

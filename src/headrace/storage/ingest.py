@@ -52,9 +52,6 @@ MAX_NAME_CHARS = 1024  # of a column name
 # Lists, structs and maps inside one another in a column: Delta's log parser stops at about
 # 45 struct levels and Parquet at about 45 list levels; past this the file is refused.
 MAX_NESTING = 30
-# Python's csv module (used to locate faults DuckDB reports without a line) stops at 128 KiB
-# fields by default; let it read every line DuckDB may read.
-csv.field_size_limit(MAX_LINE_BYTES)
 _BOMS = {
     b"\xff\xfe\x00\x00": "UTF-32",
     b"\x00\x00\xfe\xff": "UTF-32",
@@ -169,7 +166,7 @@ def _check_csv_header(path: str, delimiter: str) -> None:
         raise _line_too_long(1)
     text = head.decode("utf-8", errors="replace")
     try:
-        fields = next(csv.reader([text], delimiter=delimiter, quotechar='"'), [])
+        fields: list[str] = next(csv_rows.reader([text], delimiter, MAX_LINE_BYTES), [])
     except csv.Error:
         return  # not CSV at all: reading it says where
     if not any(f.strip() for f in fields):
