@@ -45,9 +45,9 @@ def _step(data: Path, work: Path) -> dict[str, float]:
     """In a fresh process: load the orders (not measured), then run one step."""
     from headrace.cli.context import open_database
     from headrace.domain.pipeline import DataTransform, Step
-    from headrace.execution.worker import Worker
     from headrace.runtime import Runtime
     from headrace.services import datasets, keys, pipelines, runs
+    from headrace.services.executors import open_worker
     from headrace.settings import Settings
 
     settings = Settings(data_dir=work, run_worker=False)
@@ -57,7 +57,7 @@ def _step(data: Path, work: Path) -> dict[str, float]:
     source = datasets.SourceFile(path=str(path), filename=path.name, content_type=None)
     with Runtime(settings, db) as rt:
         datasets.upload(rt, who, "orders", source)
-    worker = Worker(db, settings)
+    worker = open_worker(db, settings)
 
     def run(name: str, query: str) -> None:
         step = Step(name, DataTransform(query, ("orders",), (f"{name}_out",)))

@@ -101,8 +101,8 @@ def _load(data: Path, work: Path) -> None:
 def _headrace(work: Path) -> float:
     """Time one run of the loaded pipeline from trigger to its end."""
     from headrace.cli.context import open_database
-    from headrace.execution.worker import Worker
     from headrace.services import keys, pipelines, runs
+    from headrace.services.executors import open_worker
     from headrace.settings import Settings
 
     settings = Settings(data_dir=work, run_worker=False)
@@ -111,7 +111,7 @@ def _headrace(work: Path) -> float:
     pipeline_id = pipelines.find(db, who, "bench").pipeline.id
     start = time.perf_counter()
     view = runs.create(db, settings, who, pipeline_id, start=None, end=None, version_id=None)
-    worker = Worker(db, settings)
+    worker = open_worker(db, settings)
     worker.claim(only=view.run.id)
     status = worker.execute(view.run.id)
     elapsed = time.perf_counter() - start

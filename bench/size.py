@@ -66,8 +66,8 @@ def _execute(folder: Path, count: int) -> tuple[float, float]:
     trivial query, so what is timed is headrace's own work around a step."""
     from headrace.cli.context import open_database
     from headrace.execution.step_process import READY
-    from headrace.execution.worker import Worker
     from headrace.services import keys, pipelines, runs
+    from headrace.services.executors import open_worker
     from headrace.settings import Settings
 
     READY.start()
@@ -76,7 +76,7 @@ def _execute(folder: Path, count: int) -> tuple[float, float]:
     who = keys.local_principal(db)
     view = pipelines.create(db, who, f"x{count}", "", argo_manifest.realistic_steps(count))
     run = runs.create(db, settings, who, view.pipeline.id, start=None, end=None, version_id=None)
-    worker = Worker(db, settings)
+    worker = open_worker(db, settings)
     claimed = worker.claim(only=run.run.id)
     assert claimed is not None
     clock = _Clock()

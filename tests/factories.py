@@ -9,8 +9,11 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
+from headrace.domain.runs import RunStatus, StepStatus
 from headrace.persistence.db import Database
+from headrace.persistence.repositories import runs as runs_repo
 from headrace.services import keys
+from headrace.services.lifecycle import Lifecycle, StepReport
 from headrace.settings import Settings
 
 
@@ -154,3 +157,32 @@ def app_routes(app: Any) -> list[tuple[str, str]]:
                 if method != "HEAD":
                     found.add((method, path))
     return sorted(found)
+
+
+def move_run_to(
+    db: Database,
+    run_id: str | uuid.UUID,
+    run: RunStatus | None = None,
+    steps: dict[str, StepStatus] | None = None,
+) -> None:
+    """Bring a run and its steps to these statuses through the lifecycle, as a worker would
+    (a step reported ended goes through Running; a run ending goes through Running unless
+    it is cancelled or errors while Pending): tests that play the worker use this."""
+    lifecycle = Lifecycle(db)
+    rid = uuid.UUID(str(run_id))
+    with db.unit_of_work() as conn:
+        ref = runs_repo.ref(conn, rid)
+        assert ref is not None
+        starts = run not in (None, RunStatus.PENDING, RunStatus.CANCELLED, RunStatus.ERROR)
+        if starts and run_status(conn, rid) == RunStatus.PENDING:
+            assert lifecycle.move_run(conn, ref, RunStatus.PENDING, RunStatus.RUNNING)
+        lifecycle.settle_steps(conn, ref, {n: StepReport(s) for n, s in (steps or {}).items()})
+        current = RunStatus(run_status(conn, rid))
+        if run is not None and current is not run:
+            assert lifecycle.move_run(conn, ref, current, run)
+
+
+def run_status(conn: Any, run_id: uuid.UUID) -> str:
+    found = runs_repo.run_status(conn, run_id)
+    assert found is not None
+    return found

@@ -5,7 +5,6 @@ its order are known; the stream is read from a real server (uvicorn in a thread)
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator
@@ -16,11 +15,11 @@ import pytest
 
 from headrace.api.app import create_app
 from headrace.client.sse import ServerSentEvent, apply, parse
+from headrace.domain.runs import RunStatus, StepStatus
 from headrace.persistence.db import Database
-from headrace.persistence.repositories import runs as runs_repo
 from headrace.runtime import Runtime
 from headrace.settings import Settings
-from tests.factories import Api, make_pipeline
+from tests.factories import Api, make_pipeline, move_run_to
 from tests.live import serve_in_thread
 
 
@@ -33,14 +32,12 @@ def live_url(db: Database, settings: Settings) -> Iterator[str]:
 
 def _set(db: Database, run_id: str, run: str | None = None, **steps: str) -> None:
     """Change statuses in one transaction, as a worker would."""
-    now = dt.datetime.now(dt.UTC)
-    with db.unit_of_work() as conn:
-        rid = uuid.UUID(run_id)
-        if run is not None:
-            finished = now if run in ("Succeeded", "Failed", "Error", "Cancelled") else None
-            runs_repo.set_run(conn, rid, status=run, started_at=now, finished_at=finished)
-        for name, status in steps.items():
-            runs_repo.set_step(conn, rid, name, status=status, started_at=now)
+    move_run_to(
+        db,
+        run_id,
+        None if run is None else RunStatus(run),
+        {name: StepStatus(status) for name, status in steps.items()},
+    )
 
 
 class Stream:

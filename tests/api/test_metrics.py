@@ -10,12 +10,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from headrace.api.app import create_app
-from headrace.execution.worker import Worker
+from headrace.domain.runs import RunStatus
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.runtime import Runtime
+from headrace.services.executors import open_worker
 from headrace.settings import Settings
-from tests.factories import Api, make_org, make_pipeline
+from tests.factories import Api, make_org, make_pipeline, move_run_to
 
 
 def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -36,7 +37,7 @@ def test_metrics_report_runs_steps_durations_and_request_latency(
     pipeline = make_pipeline(api)
     before = _trigger_latency_count(api.client.get("/metrics").text)
     run = api.post(f"/pipelines/{pipeline['id']}/runs/", json={}).json()
-    worker = Worker(db, settings)
+    worker = open_worker(db, settings)
     assert worker.claim(only=uuid.UUID(run["id"])) is not None
     worker.execute(uuid.UUID(run["id"]))
     r = api.client.get("/metrics")
@@ -66,29 +67,18 @@ def test_workers_are_reported_with_their_last_heartbeat(api: Api, db: Database) 
     run = api.post(f"/pipelines/{pipeline['id']}/runs/", json={}).json()
     worker_id = f"test-worker-{uuid.uuid4().hex[:6]}"
     lease_until = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
+    move_run_to(db, run["id"], RunStatus.RUNNING)
     with db.unit_of_work() as conn:
-        runs_repo.set_run(
-            conn,
-            uuid.UUID(run["id"]),
-            status="Running",
-            worker_id=worker_id,
-            lease_expires_at=lease_until,
-        )
+        runs_repo.take_lease(conn, uuid.UUID(run["id"]), worker_id, lease_until)
     try:
         text = api.client.get("/metrics").text
         beat = _value(text, "headrace_worker_last_heartbeat_timestamp_seconds", worker=worker_id)
         assert beat == (lease_until - dt.timedelta(seconds=30)).timestamp()
         assert _value(text, "headrace_workers_active") >= 1
     finally:
+        move_run_to(db, run["id"], RunStatus.CANCELLED)
         with db.unit_of_work() as conn:
-            runs_repo.set_run(
-                conn,
-                uuid.UUID(run["id"]),
-                status="Cancelled",
-                worker_id=None,
-                lease_expires_at=None,
-                finished_at=dt.datetime.now(dt.UTC),
-            )
+            runs_repo.release(conn, uuid.UUID(run["id"]))
 
 
 def test_metrics_can_require_a_key(db: Database, settings: Settings) -> None:

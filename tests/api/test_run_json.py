@@ -8,47 +8,53 @@ import json
 import uuid
 from typing import Any
 
+from sqlalchemy import update
+
 from headrace.domain.runs import RunStatus, StepStatus
 from headrace.execution.status import local_metadata
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import runs as runs_repo
-from tests.factories import Api, diamond_steps, make_pipeline, make_run
+from headrace.persistence.tables import run_steps, runs
+from tests.factories import Api, diamond_steps, make_pipeline, make_run, move_run_to
 
 OUTPUT = {"src": "base", "left": "evens", "right": "odds", "join": "all_numbers"}
 T0 = dt.datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=dt.UTC)
 
 
 def _set(db: Database, run_id: str, run: RunStatus | None, steps: dict[str, StepStatus]) -> None:
-    """Put a run and its steps in the given states, as a worker would have left them."""
+    """Put a run and its steps in the given states, as a worker would have left them, with
+    fixed times and figures (so the JSON is the same on every run of the test)."""
     rid = uuid.UUID(run_id)
+    move_run_to(db, rid, run, steps)
     with db.unit_of_work() as conn:
         for i, (name, state) in enumerate(steps.items()):
             ran = state not in (StepStatus.PENDING, StepStatus.OMITTED, StepStatus.CANCELLED)
-            runs_repo.set_step(
-                conn,
-                rid,
-                name,
-                status=state.value,
-                started_at=T0 + dt.timedelta(seconds=i) if ran else None,
-                finished_at=T0 + dt.timedelta(seconds=i + 1) if state.terminal else None,
-                rows_written=12 if state is StepStatus.SUCCEEDED else None,
-                bytes_written=3456 if state is StepStatus.SUCCEEDED else None,
-                output_versions={OUTPUT[name]: 3} if state is StepStatus.SUCCEEDED else {},
-                error='Binder Error: "n" ambigu — ü\nline 2'
-                if state is StepStatus.FAILED
-                else None,
+            conn.execute(
+                update(run_steps)
+                .where(run_steps.c.run_id == rid, run_steps.c.name == name)
+                .values(
+                    started_at=T0 + dt.timedelta(seconds=i) if ran else None,
+                    finished_at=T0 + dt.timedelta(seconds=i + 1) if state.terminal else None,
+                    rows_written=12 if state is StepStatus.SUCCEEDED else None,
+                    bytes_written=3456 if state is StepStatus.SUCCEEDED else None,
+                    output_versions={OUTPUT[name]: 3} if state is StepStatus.SUCCEEDED else {},
+                    error='Binder Error: "n" ambigu — ü\nline 2'
+                    if state is StepStatus.FAILED
+                    else None,
+                )
             )
         if run is not None:
-            runs_repo.set_run(
-                conn,
-                rid,
-                status=run.value,
-                started_at=T0,
-                finished_at=T0 + dt.timedelta(seconds=30) if run.terminal else None,
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == rid)
+                .values(
+                    started_at=T0,
+                    finished_at=T0 + dt.timedelta(seconds=30) if run.terminal else None,
+                )
             )
         record = runs_repo.get_by_id(conn, rid)
         assert record is not None
-        runs_repo.set_run(conn, rid, argo_metadata=local_metadata(record))
+        runs_repo.set_metadata(conn, rid, local_metadata(record))
 
 
 def _runs_in_every_state(api: Api, db: Database) -> str:

@@ -21,10 +21,10 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 from headrace.domain.records import RunRecord
-from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.services import datasets as catalog
+from headrace.services.executors import open_worker
 from headrace.settings import Settings
 from headrace.storage.warehouse import Warehouse
 from tests.argo.pod_command import option, pod_command
@@ -112,7 +112,7 @@ def pods_match_the_local_executor(
             assert output.strip().splitlines()[-1] == f"step {step}: Succeeded"
 
     local_id = uuid.UUID(make_run(api, pipeline["id"])["id"])
-    worker = Worker(db, settings)
+    worker = open_worker(db, settings)
     assert worker.claim(only=local_id) == local_id
     worker.execute(local_id)
 

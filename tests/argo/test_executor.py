@@ -14,16 +14,25 @@ from pydantic import SecretStr
 
 from headrace.domain.access import Principal, Role
 from headrace.domain.records import RunRecord
-from headrace.execution.argo.pod import step_of_node
+from headrace.domain.runs import StepStatus
 from headrace.execution.step import StepRunner
-from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.services import runs as runs_service
+from headrace.services.executors import open_worker
+from headrace.services.step_store import DatabaseStepStore, step_of_node
 from headrace.settings import Settings
 from tests.argo.fake_argo import POD_ERROR_MESSAGE, FakeArgo, Fault
 from tests.argo.pod_command import option
-from tests.factories import Api, diamond_steps, generated_steps, make_pipeline, make_run, make_step
+from tests.factories import (
+    Api,
+    diamond_steps,
+    generated_steps,
+    make_pipeline,
+    make_run,
+    make_step,
+    move_run_to,
+)
 
 
 @dataclass
@@ -41,12 +50,11 @@ class Harness:
         special = self.pods.get(step)
         if special == "error":
             # The pod starts (records Running), then is OOM-killed before recording its end.
-            with self.db.unit_of_work() as conn:
-                runs_repo.set_step(conn, uuid.UUID(run_id), step, status="Running")
+            move_run_to(self.db, run_id, steps={step: StepStatus.RUNNING})
             return "error"
         if callable(special):
             special(run_id)
-        outcome = StepRunner(self.db, self.settings).run(uuid.UUID(run_id), step)
+        outcome = StepRunner(DatabaseStepStore(self.db), self.settings).run(uuid.UUID(run_id), step)
         return 0 if outcome.status.value == "Succeeded" else 1
 
     def run(self, steps: list[dict[str, Any]], **run_body: Any) -> tuple[dict[str, Any], RunRecord]:
@@ -55,7 +63,7 @@ class Harness:
         return pipeline, self.execute(uuid.UUID(created["id"]))
 
     def execute(self, run_id: uuid.UUID) -> RunRecord:
-        worker = Worker(self.db, self.settings)
+        worker = open_worker(self.db, self.settings)
         assert worker.claim(only=run_id) == run_id
         worker.execute(run_id)
         return self.load(run_id)

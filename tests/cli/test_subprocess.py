@@ -71,8 +71,8 @@ def test_step_logs_outlive_the_worker(tmp_path: Path) -> None:
     """A worker runs the pipeline and is gone; a server that runs no worker at all serves
     its step logs to ``headrace runs logs``."""
     from headrace.cli.context import open_database
-    from headrace.execution.worker import Worker
     from headrace.services import keys, pipelines, runs
+    from headrace.services.executors import open_worker
     from headrace.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "data", run_worker=False)
@@ -82,7 +82,7 @@ def test_step_logs_outlive_the_worker(tmp_path: Path) -> None:
     file = load(_pipeline_file(tmp_path, "p"))
     pipeline = pipelines.create(db, who, file.name, "", file.steps).pipeline
     view = runs.create(db, settings, who, pipeline.id, start=None, end=None, version_id=None)
-    worker = Worker(db, settings)
+    worker = open_worker(db, settings)
     assert worker.claim(only=view.run.id) == view.run.id
     assert worker.execute(view.run.id) == "Succeeded"
     del worker

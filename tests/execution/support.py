@@ -10,9 +10,9 @@ from typing import Any
 import duckdb
 
 from headrace.domain.runs import RunStatus
-from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import datasets as datasets_repo
+from headrace.services.executors import open_worker
 from headrace.settings import Settings
 from headrace.storage import delta
 from headrace.storage.warehouse import Warehouse
@@ -23,7 +23,7 @@ TERMINAL = {"Succeeded", "Failed", "Error", "Cancelled"}
 
 def execute(db: Database, settings: Settings, run_id: str | uuid.UUID) -> RunStatus:
     """Claim exactly this run (never another test's) and execute it in this thread."""
-    worker = Worker(db, settings)
+    worker = open_worker(db, settings)
     rid = uuid.UUID(str(run_id))
     assert worker.claim(only=rid) == rid
     return worker.execute(rid)

@@ -7,8 +7,9 @@ import uuid
 from typing import Any
 
 from headrace.execution.step import StepRunner
-from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
+from headrace.services.executors import open_worker
+from headrace.services.worker import Worker
 from headrace.settings import Settings
 from tests.execution.support import (
     dataset_rows,
@@ -32,7 +33,7 @@ def _rows(tag: str, count: int) -> list[tuple[Any, ...]]:
 
 def _claimed(db: Database, settings: Settings, api: Api, pipeline: dict[str, Any]) -> Any:
     run = make_run(api, pipeline["id"])
-    worker = Worker(db, settings)
+    worker = open_worker(db, settings)
     assert worker.claim(only=uuid.UUID(run["id"])) is not None
     return worker, run
 
@@ -107,7 +108,7 @@ def test_a_writer_overtaken_between_its_write_and_its_commit_lands_after_the_oth
             assert go.wait(30)
             return StepRunner._commit(table, copy, base)
 
-        slow_worker.runner._commit = held_commit
+        slow_worker.executor.runner._commit = held_commit  # type: ignore[attr-defined]
         errors: list[BaseException] = []
 
         def slow(

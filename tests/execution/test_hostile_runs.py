@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
+from headrace.services.executors import open_worker
 from headrace.settings import Settings
 from tests.execution.support import dataset_rows, get_run, steps, wait_for
 from tests.execution.test_sandbox import ENTRIES, assert_nothing_internal, short_limits
@@ -51,7 +51,7 @@ def test_a_hostile_run_and_an_honest_run_at_once(
     hostile = make_pipeline(api, _hostile_steps())
     honest = make_pipeline(api, generated_steps())
     runs = {"hostile": make_run(api, hostile["id"]), "honest": make_run(api, honest["id"])}
-    workers = {tag: Worker(db, limited) for tag in runs}
+    workers = {tag: open_worker(db, limited) for tag in runs}
     for tag, run in runs.items():
         assert workers[tag].claim(only=uuid.UUID(run["id"])) is not None
     threads = [

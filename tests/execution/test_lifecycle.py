@@ -7,8 +7,9 @@ import threading
 import uuid
 
 from headrace.execution.step import Interrupt, StepRunner
-from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
+from headrace.services.executors import open_worker
+from headrace.services.step_store import DatabaseStepStore
 from headrace.settings import Settings
 from tests.execution.support import (
     current_version,
@@ -111,7 +112,7 @@ def test_cancel_stops_a_running_step_and_cancels_the_rest(
         ],
     )
     run = make_run(api, pipeline["id"])
-    worker = Worker(db, settings)
+    worker = open_worker(db, settings)
     assert worker.claim(only=uuid.UUID(run["id"])) is not None
     thread = threading.Thread(target=worker.execute, args=(uuid.UUID(run["id"]),), daemon=True)
     thread.start()
@@ -149,7 +150,7 @@ def test_cancel_of_a_pending_run_ends_it_before_any_worker_takes_it(
     ended = get_run(api, pipeline["id"], run["id"])
     assert ended["status"] == "Cancelled"
     assert {s["status"] for s in ended["run_steps"]} == {"Cancelled"}
-    assert Worker(db, settings).claim(only=uuid.UUID(run["id"])) is None
+    assert open_worker(db, settings).claim(only=uuid.UUID(run["id"])) is None
     assert api.post(f"/pipelines/{pipeline['id']}/runs/{run['id']}/cancel/").status_code == 409
 
 
@@ -161,11 +162,12 @@ def test_an_interrupt_sent_before_the_query_starts_is_not_lost(
     a lost interrupt shows as Succeeded rather than as a hang."""
     query = "SELECT count(*) AS c FROM range(20000000000)"
     pipeline = make_pipeline(api, [make_step("long", query, [], ["long_out"])])
-    run = make_run(api, pipeline["id"])
+    runner = StepRunner(DatabaseStepStore(db), settings)
     for reason, status in (("cancelled", "Cancelled"), ("timed out after 9 s", "Failed")):
+        run = make_run(api, pipeline["id"])  # a step that ended never runs again
         interrupt = Interrupt()
         interrupt.fire(reason)
-        outcome = StepRunner(db, settings).run(uuid.UUID(run["id"]), "long", interrupt)
+        outcome = runner.run(uuid.UUID(run["id"]), "long", interrupt)
         assert outcome.status.value == status, outcome
     assert current_version(db, api.org_id, "long_out") is None
 

@@ -15,10 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from headrace.api.app import create_app
-from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
 from headrace.persistence.migrate import upgrade
 from headrace.runtime import Runtime
+from headrace.services.executors import open_worker
 from headrace.settings import Settings
 from tests.conftest import _postgres_database
 from tests.execution.support import (
@@ -118,7 +118,7 @@ def _crash_and_take_over(api: Api, db: Database, settings: Settings, tmp_path: P
     assert first_versions == {"base": 0}
     # the gate is lowered so that the slow step can finish when it runs again
     _lower_gate(api, db, settings, gate["id"])
-    second = Worker(db, settings)
+    second = open_worker(db, settings)
     thread = threading.Thread(target=second.serve, daemon=True)
     thread.start()
     try:

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from headrace.domain.records import RunRecord
-from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
+from headrace.services.executors import open_worker
 from headrace.settings import Settings
 from headrace.storage import delta
 from headrace.storage.duck import ServiceDuck
@@ -27,7 +27,7 @@ def run_generated(api: Api, db: Database, settings: Settings) -> RunRecord:
     ``settings``; it must succeed."""
     pipeline = make_pipeline(api, generated_steps())
     run_id = uuid.UUID(make_run(api, pipeline["id"])["id"])
-    worker = Worker(db, settings)
+    worker = open_worker(db, settings)
     assert worker.claim(only=run_id) == run_id
     worker.execute(run_id)
     run = load_run(db, run_id)

@@ -54,10 +54,10 @@ def create_app(
             return
         import threading
 
-        from headrace.execution.worker import Worker
+        from headrace.services.executors import open_worker
         from headrace.services.sweep import start_sweeper
 
-        worker = Worker(database, settings, doorbell=doorbell)
+        worker = open_worker(database, settings, doorbell=doorbell)
         thread = threading.Thread(target=worker.serve, name="headrace-worker", daemon=True)
         thread.start()
         stop_sweeping = start_sweeper(database, settings)

@@ -24,12 +24,14 @@ from headrace.domain.pipeline import step_from_dict
 from headrace.domain.records import RunRecord
 from headrace.domain.runs import RunStatus, StepStatus
 from headrace.errors import HeadraceError, NotFound
-from headrace.execution.worker import Worker
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import datasets as datasets_repo
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.runtime import Runtime
 from headrace.services import keys, pipelines, runs
+from headrace.services.executors import local_executor
+from headrace.services.graphs import VersionGraphs
+from headrace.services.worker import Worker
 from headrace.settings import Settings
 
 console = Console()
@@ -143,7 +145,8 @@ def run_file(path: Path, start: str | None, end: str | None) -> int:
         _import_sources(rt, who, file)
         pipeline_id = _pipeline_id(db, who, file)
         view = runs.create(db, settings, who, pipeline_id, start=start, end=end, version_id=None)
-        worker = Worker(db, settings)
+        executor = local_executor(db, settings, VersionGraphs())
+        worker = Worker(db, settings, executor)
         run_id = worker.claim(only=view.run.id)
         assert run_id is not None
         thread = threading.Thread(target=worker.execute, args=(run_id,), daemon=True)
@@ -154,7 +157,7 @@ def run_file(path: Path, start: str | None, end: str | None) -> int:
                 live.update(_table(_load_run(db, run_id), time.perf_counter() - started))
             run = _load_run(db, run_id)
             live.update(_table(run, time.perf_counter() - started))
-        worker.runner.tables.settle()  # checkpoints left to the background, before exiting
+        executor.runner.tables.settle()  # checkpoints left to the background, before exiting
     except HeadraceError as err:
         from rich.markup import escape
 

@@ -91,9 +91,9 @@ def step_exec(
     from headrace.cli.context import importing, open_database
 
     with importing():  # every step pod starts here: a cold start on each step's path
-        from headrace.execution.argo.pod import step_of_node
         from headrace.execution.step import StepRunner
         from headrace.execution.step_process import READY
+        from headrace.services.step_store import DatabaseStepStore, step_of_node
         from headrace.settings import Settings
 
     READY.close()  # a pod runs one step: its one step process, none kept ready
@@ -103,7 +103,7 @@ def step_exec(
     db = open_database(settings, migrate=False)
     run = uuid.UUID(run_id)
     name = step if step is not None else step_of_node(db, run, str(node))
-    runner = StepRunner(db, settings)
+    runner = StepRunner(DatabaseStepStore(db), settings)
     outcome = runner.run(run, name)
     runner.tables.settle()  # the checkpoint its commit may have left to the background
     db.dispose()

@@ -23,13 +23,13 @@ def work(
     """Claim and execute runs until SIGTERM (or SIGINT, or Ctrl-C). ``serving``: the worker
     of ``headrace serve``, which also sweeps, and starts its step processes at its first
     step (an idle server keeps none)."""
-    from headrace.execution.worker import Worker
+    from headrace.services.executors import open_worker
 
     settings = Settings()
     configure_logging(settings, name)
     runtime = open_runtime(settings, migrate=False)
     db = runtime.db
-    worker = Worker(db, settings, doorbell=doorbell)
+    worker = open_worker(db, settings, doorbell=doorbell)
     if settings.executor == "local" and not serving:
         from headrace.execution.step_process import READY
 

@@ -114,3 +114,18 @@ class DatasetRecord:
     created_at: dt.datetime
     updated_at: dt.datetime
     current: DatasetVersionRecord | None = None
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """Who a run belongs to, without the run itself (a 10,000-step run's manifest alone is
+    ~0.7 MB): what a step needs to find its inputs and what every event of the run names."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    pipeline_id: uuid.UUID
+    version_id: uuid.UUID
+
+    @classmethod
+    def of(cls, run: RunRecord) -> RunRef:
+        return cls(run.id, run.org_id, run.pipeline_id, run.version_id)

@@ -1,8 +1,10 @@
 """Run one step of one run: the single code path of the local worker and of an Argo pod.
 
 It pins the input versions, opens the sandbox, runs the SQL, writes every output as a new
-Delta version and records all of it. Nothing is committed unless the SQL succeeded for every
-output, so a failed step leaves each dataset exactly as it was.
+Delta version and reports all of it through a ``StepStore`` (``execution/base.py``): what
+it reads and records of the metadata store is the services' business, so the same runner
+serves a worker and a pod. Nothing is committed unless the SQL succeeded for every output,
+so a failed step leaves each dataset exactly as it was.
 """
 
 from __future__ import annotations
@@ -14,23 +16,14 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Row
-
-from headrace.domain.pipeline import Step
-from headrace.domain.records import RunStepRecord
 from headrace.domain.runs import StepStatus
 from headrace.errors import HeadraceError
-from headrace.execution.graphs import version_dag
+from headrace.execution.base import StepEnd, StepStart, StepStore
 from headrace.execution.sandbox import OutputTooLarge, SandboxLimits, StepInput, spill_folder
 from headrace.execution.step_process import READY, SqlJob, StepProcess, StepTimedOut
-from headrace.persistence.db import Database
-from headrace.persistence.repositories import datasets as datasets_repo
-from headrace.persistence.repositories import runs as runs_repo
-from headrace.services.clock import utcnow
 from headrace.settings import Settings
 from headrace.storage import delta
 from headrace.storage.mirror import pinning
@@ -86,14 +79,6 @@ def _sql_outcome(err: Exception, interrupt: Interrupt) -> StepOutcome | None:
     return None
 
 
-def _ensure_dataset(db: Database, org_id: uuid.UUID, name: str) -> uuid.UUID:
-    """The id of a step's output dataset that does not exist yet, created (the catalog
-    service, and the upload machinery it imports, only for a step's first write)."""
-    from headrace.services import datasets as catalog
-
-    return catalog.ensure(db, org_id, name)
-
-
 class StepFailed(Exception):
     """The step's own work failed (bad SQL, missing input): the run is Failed, not Error."""
 
@@ -139,50 +124,27 @@ class StepOutcome:
 
 @dataclass
 class StepReport:
-    """What a step tells the metadata store, written in one transaction per ``flush()``:
-    its fields, its log lines and the dataset versions it committed."""
+    """What a step has to say at its end, gathered as it runs: its log lines, what it read
+    and wrote."""
 
     run_id: uuid.UUID
     step: str
-    fields: dict[str, Any] = field(default_factory=dict)
-    lines: list[tuple[dt.datetime, str]] = field(default_factory=list)
-    written: list[tuple[uuid.UUID, delta.WrittenVersion]] = field(default_factory=list)
-
-    def set(self, **values: Any) -> None:
-        self.fields.update(values)
+    end: StepEnd = field(default_factory=lambda: StepEnd(StepStatus.RUNNING))
 
     def line(self, text: str) -> None:
         log.info("run %s step %s: %s", self.run_id, self.step, text)
-        self.lines.append((utcnow(), text))
+        self.end.lines.append((_now(), text))
 
-    def flush(self, db: Database) -> None:
-        with db.unit_of_work() as conn:
-            self.write(conn)
 
-    def write(self, conn: Connection) -> None:
-        """Write what was reported since the last write, in the caller's transaction."""
-        for dataset_id, written in self.written:
-            datasets_repo.add_written(
-                conn,
-                dataset_id,
-                written,
-                utcnow(),
-                operation="step",
-                run_id=self.run_id,
-                step_name=self.step,
-            )
-        runs_repo.set_step(conn, self.run_id, self.step, **self.fields)
-        runs_repo.add_logs(conn, self.run_id, self.step, self.lines)
-        self.fields.clear()
-        self.lines.clear()
-        self.written.clear()
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 class StepRunner:
-    """Executes steps against one metadata store and one warehouse."""
+    """Executes steps against one step store and one warehouse."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
-        self.db = db
+    def __init__(self, store: StepStore, settings: Settings) -> None:
+        self.store = store
         self.settings = settings
         self.warehouse = Warehouse.from_settings(settings)
         self.limits = SandboxLimits(
@@ -196,39 +158,20 @@ class StepRunner:
     def run(
         self, run_id: uuid.UUID, step_name: str, interrupt: Interrupt | None = None
     ) -> StepOutcome:
-        """Run the step and record its outcome; never raises for the step's own failure."""
+        """Run the step and record its outcome; never raises for the step's own failure.
+        Raises ``StepNotStartable`` (nothing run, nothing recorded) for a step that is not
+        waiting to run."""
         interrupt = interrupt or Interrupt()
         report = StepReport(run_id, step_name)
-        # One transaction reads everything the step needs and marks it Running: its own row
-        # and its inputs' writers' (what they wrote is what it reads), never the whole run,
-        # so a step of a 10,000-step run costs what a step of a small one does.
-        with self.db.unit_of_work() as conn:
-            found = runs_repo.org_and_version(conn, run_id)
-            if found is None:
-                raise LookupError(f"there is no run {run_id}")
-            org_id, version_id = found
-            dag = version_dag(conn, version_id)
-            step = dag.by_name.get(step_name)
-            writers = {dag.writer_of.get(n) for n in step.config.input_datasets} if step else set()
-            rows = runs_repo.steps_named(
-                conn, run_id, [step_name, *sorted(w for w in writers if w and w != step_name)]
-            )
-            if step is None or step_name not in rows:
-                raise LookupError(f"run {run_id} has no step {step_name!r}")
-            names = [*step.config.input_datasets, *step.config.output_datasets]
-            catalog_rows = datasets_repo.by_names(conn, org_id, names)
-            report.set(status=StepStatus.RUNNING.value, started_at=utcnow(), error=None)
-            report.line("started")
-            report.write(conn)
+        start = self.store.begin(run_id, step_name, "started")
+        log.info("run %s step %s: started", run_id, step_name)
         # Before the clock starts: waiting for a process to start is not the step's time.
         child = READY.take()
         started = time.perf_counter()
         deadline = time.monotonic() + self.settings.step_timeout_seconds
         try:
             with pinning():  # its files in an S3 mirror stay until it ends
-                outcome = self._execute(
-                    org_id, rows, step, catalog_rows, interrupt, report, child, deadline
-                )
+                outcome = self._execute(start, interrupt, report, child, deadline)
         except StepFailed as err:
             outcome = StepOutcome(StepStatus.FAILED, str(err))
         except StepTimedOut:
@@ -248,61 +191,52 @@ class StepRunner:
         if outcome.error:
             report.line(f"{outcome.status}: {outcome.error}")
         report.line(f"{outcome.status.value.lower()} in {elapsed:.3f} s")
-        report.set(status=outcome.status.value, finished_at=utcnow(), error=outcome.error)
-        report.flush(self.db)
+        report.end.status = outcome.status
+        report.end.error = outcome.error
+        self.store.end(start, report.end)
         return outcome
 
     @staticmethod
-    def _pinned_inputs(
-        writers: Mapping[str, RunStepRecord], step: Step, catalog_rows: Mapping[str, Row[Any]]
-    ) -> dict[str, int]:
+    def _pinned_inputs(start: StepStart) -> dict[str, int]:
         """The version of each input: the one its writer in this run (or in the run it
-        retries) wrote, else the dataset's current version. ``writers``: the run's rows of
-        the steps that write the inputs."""
+        retries) wrote, else the dataset's current version."""
         written: dict[str, int] = {}
-        for other in writers.values():
+        for other in start.writers.values():
             for name, version in other.output_versions.items():
                 written[name] = int(version)
-        current = {
-            name: row.current_version
-            for name, row in catalog_rows.items()
-            if row.current_version is not None
-        }
         pinned = {}
-        for name in step.config.input_datasets:
+        for name in start.step.config.input_datasets:
+            current = start.datasets.get(name, (None, None))[1]
             if name in written:
                 pinned[name] = written[name]
-            elif name in current:
-                pinned[name] = current[name]
+            elif current is not None:
+                pinned[name] = current
             else:
                 raise StepFailed(f"input dataset {name!r} has no version to read")
         return pinned
 
     def _execute(
         self,
-        org_id: uuid.UUID,
-        writers: Mapping[str, RunStepRecord],
-        step: Step,
-        catalog_rows: Mapping[str, Row[Any]],
+        start: StepStart,
         interrupt: Interrupt,
         report: StepReport,
         child: StepProcess,
         deadline: float,
     ) -> StepOutcome:
-        config = step.config
-        pinned = self._pinned_inputs(writers, step, catalog_rows)
+        config = start.step.config
+        pinned = self._pinned_inputs(start)
+        report.end.input_versions = pinned
         ids = {
-            n: uuid.UUID(str(catalog_rows[n].id))
-            if n in catalog_rows
-            else _ensure_dataset(self.db, org_id, n)
+            n: start.datasets[n][0]
+            if n in start.datasets
+            else self.store.ensure_dataset(start.run.org_id, n)
             for n in [*pinned, *config.output_datasets]
         }
-        tables = {name: self.warehouse.table(org_id, ids[name]) for name in ids}
+        tables = {name: self.warehouse.table(start.run.org_id, ids[name]) for name in ids}
         inputs = {
             name: step_input(self.tables.snapshot(tables[name], v)) for name, v in pinned.items()
         }
         report.line("reads " + (", ".join(f"{n}@v{v}" for n, v in pinned.items()) or "nothing"))
-        report.set(input_versions=pinned)
         # Each base snapshot is taken before writing, so a concurrent commit is detected.
         bases = {name: self.tables.take_base(tables[name]) for name in config.output_datasets}
         folders = {name: delta.new_write_folder(tables[name]) for name in config.output_datasets}
@@ -322,16 +256,14 @@ class StepRunner:
         for name in config.output_datasets:
             written, base = self._commit(tables[name], copies[name], bases[name])
             self.tables.give_back(tables[name], base, written)
-            report.written.append((ids[name], written))
+            report.end.written.append((ids[name], written))
             outputs[name] = written.version
             report.line(
                 f"wrote {name}@v{written.version}: {written.row_count} rows, {written.bytes} bytes"
             )
-        report.set(
-            output_versions=outputs,
-            rows_written=sum(w.row_count for _, w in report.written),
-            bytes_written=sum(w.bytes for _, w in report.written),
-        )
+        report.end.output_versions = outputs
+        report.end.rows_written = sum(w.row_count for _, w in report.end.written)
+        report.end.bytes_written = sum(w.bytes for _, w in report.end.written)
         return StepOutcome(StepStatus.SUCCEEDED)
 
     @staticmethod

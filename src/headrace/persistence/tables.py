@@ -169,6 +169,26 @@ step_logs = Table(
     Index("ix_step_logs_run_step", "run_id", "step_name", "id"),
 )
 
+# The event outbox: one row per run or step status change, appended by the transaction that
+# makes the change (``services/lifecycle.py``). Ids grow in commit order (see
+# ``repositories/events.py``), so a consumer that remembers the last id it handled misses
+# nothing and sees nothing twice.
+run_events = Table(
+    "run_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("run_id", Uuid, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("org_id", Uuid, nullable=False),
+    Column("pipeline_id", Uuid, nullable=False),
+    Column("step_name", String(255), nullable=True),
+    Column("old_status", String(16), nullable=True),
+    Column("new_status", String(16), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Index("ix_run_events_run_id", "run_id", "id"),
+)
+
 datasets = Table(
     "datasets",
     metadata,

@@ -33,6 +33,7 @@ from headrace.persistence.repositories import datasets as datasets_repo
 from headrace.persistence.repositories import pipelines as pipelines_repo
 from headrace.persistence.repositories import runs as repo
 from headrace.services.clock import utcnow
+from headrace.services.lifecycle import Lifecycle
 from headrace.services.pipelines import load as load_pipeline
 from headrace.settings import Settings
 
@@ -223,6 +224,7 @@ def create(
             settings, who, pipeline, version, plan, start=start, end=end, retry_of=None, reused=()
         )
         repo.add(conn, run)
+        Lifecycle(db).created(conn, run)
     return RunView(run=run, version=version)
 
 
@@ -269,6 +271,7 @@ def retry(
             reused=reused,
         )
         repo.add(conn, run)
+        Lifecycle(db).created(conn, run)
     return RunView(run=run, version=version)
 
 
@@ -337,18 +340,7 @@ def cancel(db: Database, who: Principal, pipeline_id: uuid.UUID, run_id: uuid.UU
         status = RunStatus(run.status)
         if status.terminal:
             raise Conflict(f"run {run_id} has already ended ({status}); it cannot be cancelled")
-        now = utcnow()
-        if status is RunStatus.PENDING:
-            repo.set_run(
-                conn, run_id, status=RunStatus.CANCELLED.value, finished_at=now, cancel_requested=1
-            )
-            for step in run.steps:
-                if not StepStatus(step.status).terminal:
-                    repo.set_step(
-                        conn, run_id, step.name, status=StepStatus.CANCELLED.value, finished_at=now
-                    )
-        else:
-            repo.set_run(conn, run_id, cancel_requested=1)
+        Lifecycle(db).cancel(conn, run)
         run = _load(conn, pipeline_id, run_id)
         version = pipelines_repo.versions_by_id(conn, [run.version_id], db.versions)[run.version_id]
     return RunView(run=run, version=version)

@@ -9,12 +9,18 @@ resubmit would re-run the whole old spec.
 
 from __future__ import annotations
 
+import logging
+import time
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from headrace.domain.records import RunRecord
-from headrace.execution.argo.client import ArgoApiError, ArgoClient
+from headrace.execution.argo.client import ArgoApiError, ArgoClient, ArgoError, ArgoUnavailable
 from headrace.execution.argo.status import WORKFLOW_FIELDS, observe
-from headrace.execution.base import Observation
+from headrace.execution.base import BackendError, Observation
+
+log = logging.getLogger("headrace.argo")
 
 STOP_MESSAGE = "cancelled in headrace"
 
@@ -24,28 +30,70 @@ def _namespace(run: RunRecord) -> str:
 
 
 class ArgoExecutor:
-    """``Executor`` over one Argo Server (see ``execution/base.py``)."""
+    """``Executor`` over one Argo Server (see ``execution/base.py``).
 
-    def __init__(self, client: ArgoClient) -> None:
-        self.client = client
+    Polling, not the watch stream: one GET with ``fields=`` every ``poll_seconds`` is a small
+    answer, needs no reconnect-and-resume logic (a watch ends whenever the Kubernetes watch
+    does) and goes through the same retrying request path as everything else. The step pods
+    record their own statuses; what Argo reports is recorded only for the steps that have not
+    ended (a step Omitted by Argo, a pod that died before recording its end). A client is
+    opened per run (``connect``: its token file is read again for each run) and closed when
+    the run is released."""
+
+    def __init__(
+        self,
+        connect: Callable[[], ArgoClient],
+        poll_seconds: float,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.connect = connect
+        self.poll_seconds = poll_seconds
+        self.sleep = sleep
+        self._clients: dict[uuid.UUID, ArgoClient] = {}
+
+    paced = True
+    kind = "argo"
+
+    def describe(self, run: RunRecord) -> None:
+        return None  # Argo says what the run is once it has the Workflow
 
     def submit(self, run: RunRecord) -> Observation:
         """Create the Workflow. If it exists already (a worker died after submitting, or the
         create was retried after a lost answer), follow the existing one: same name, same run.
         """
+        client = self._clients[run.id] = self.connect()
         namespace = _namespace(run)
         try:
-            workflow: dict[str, Any] = self.client.create_workflow(namespace, run.argo_manifest)
-        except ArgoApiError as err:
-            if err.status != 409:
-                raise
-            workflow = self.client.get_workflow(namespace, run.name, WORKFLOW_FIELDS)
+            try:
+                workflow: dict[str, Any] = client.create_workflow(namespace, run.argo_manifest)
+            except ArgoApiError as err:
+                if err.status != 409:
+                    raise
+                workflow = client.get_workflow(namespace, run.name, WORKFLOW_FIELDS)
+        except ArgoError as err:
+            raise BackendError(f"the workflow could not be submitted: {err}") from err
         return observe(workflow, run, run.argo_metadata)
 
     def poll(self, run: RunRecord) -> Observation:
-        workflow = self.client.get_workflow(_namespace(run), run.name, WORKFLOW_FIELDS)
+        self.sleep(self.poll_seconds)
+        try:
+            workflow = self._clients[run.id].get_workflow(
+                _namespace(run), run.name, WORKFLOW_FIELDS
+            )
+        except ArgoError as err:
+            raise BackendError(f"lost track of workflow {run.name}: {err}") from err
         return observe(workflow, run, run.argo_metadata)
 
     def cancel(self, run: RunRecord) -> None:
         """Stop rather than terminate: no new step starts, exit handlers still run."""
-        self.client.stop_workflow(_namespace(run), run.name, STOP_MESSAGE)
+        try:
+            self._clients[run.id].stop_workflow(_namespace(run), run.name, STOP_MESSAGE)
+        except ArgoApiError as err:  # e.g. it has just ended: the next poll says how
+            log.warning("stopping workflow %s was refused: %s", run.name, err)
+        except ArgoUnavailable as err:
+            raise BackendError(f"the workflow could not be stopped: {err}") from err
+
+    def release(self, run: RunRecord) -> None:
+        client = self._clients.pop(run.id, None)
+        if client is not None:
+            client.close()

@@ -22,9 +22,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import NullType
 
-from headrace.domain.records import RunHead, RunRecord, RunStepRecord
+from headrace.domain.records import RunHead, RunRecord, RunRef, RunStepRecord
 from headrace.persistence.paging import Keyset, KeysetParameters, page
-from headrace.persistence.tables import run_steps, runs, step_logs
+from headrace.persistence.tables import run_events, run_steps, runs, step_logs
 
 ACTIVE = ("Pending", "Running")
 
@@ -118,18 +118,19 @@ def _step(r: Row[Any]) -> RunStepRecord:
     )
 
 
-_ORG_AND_VERSION = select(runs.c.org_id, runs.c.version_id).where(runs.c.id == bindparam("id"))
+_REF = select(runs.c.org_id, runs.c.pipeline_id, runs.c.version_id).where(
+    runs.c.id == bindparam("id")
+)
 _STEPS_NAMED = select(run_steps).where(
     run_steps.c.run_id == bindparam("id"),
     run_steps.c.name.in_(bindparam("names", expanding=True)),
 )
 
 
-def org_and_version(conn: Connection, run_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID] | None:
-    """The organisation and pipeline version of a run, without reading the run itself (its
-    manifest alone is ~0.7 MB for 10,000 steps)."""
-    row = conn.execute(_ORG_AND_VERSION, {"id": run_id}).first()
-    return None if row is None else (row.org_id, row.version_id)
+def ref(conn: Connection, run_id: uuid.UUID) -> RunRef | None:
+    """Whose run it is and of which version, without reading the run itself."""
+    row = conn.execute(_REF, {"id": run_id}).first()
+    return None if row is None else RunRef(run_id, row.org_id, row.pipeline_id, row.version_id)
 
 
 def steps_named(
@@ -260,20 +261,114 @@ def has_active(conn: Connection, pipeline_id: uuid.UUID) -> bool:
 def remove_for_pipeline(conn: Connection, pipeline_id: uuid.UUID) -> None:
     ids = select(runs.c.id).where(runs.c.pipeline_id == pipeline_id).scalar_subquery()
     conn.execute(delete(step_logs).where(step_logs.c.run_id.in_(ids)))
+    conn.execute(delete(run_events).where(run_events.c.run_id.in_(ids)))
     conn.execute(delete(run_steps).where(run_steps.c.run_id.in_(ids)))
     conn.execute(delete(runs).where(runs.c.pipeline_id == pipeline_id))
 
 
-def set_run(conn: Connection, run_id: uuid.UUID, **values: Any) -> None:
-    conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
+def move_run(
+    conn: Connection,
+    run_id: uuid.UUID,
+    old: str,
+    new: str,
+    *,
+    started_at: dt.datetime | None = None,
+    finished_at: dt.datetime | None = None,
+) -> bool:
+    """Set the run's status to ``new`` if it is still ``old`` (False when it is not): the
+    compare-and-set under every status change, which ``services/lifecycle.py`` alone calls."""
+    values: dict[str, Any] = {"status": new, "finished_at": finished_at}
+    if started_at is not None:
+        values["started_at"] = started_at
+    result = conn.execute(
+        update(runs).where(runs.c.id == run_id, runs.c.status == old).values(**values)
+    )
+    return result.rowcount == 1
 
 
-def set_step(conn: Connection, run_id: uuid.UUID, name: str, **values: Any) -> None:
-    conn.execute(
+def move_step(
+    conn: Connection,
+    run_id: uuid.UUID,
+    name: str,
+    old: str,
+    new: str,
+    *,
+    finished_at: dt.datetime | None,
+    error: str | None,
+    started_at: dt.datetime | None = None,
+    set_start: bool = False,
+) -> bool:
+    """Set a step's status to ``new`` if it is still ``old``; like ``move_run``. Its start is
+    left as it is unless ``set_start``."""
+    values: dict[str, Any] = {"status": new, "finished_at": finished_at, "error": error}
+    if set_start:
+        values["started_at"] = started_at
+    result = conn.execute(
         update(run_steps)
-        .where(run_steps.c.run_id == run_id, run_steps.c.name == name)
+        .where(run_steps.c.run_id == run_id, run_steps.c.name == name, run_steps.c.status == old)
         .values(**values)
     )
+    return result.rowcount == 1
+
+
+_STEP_STATUSES = select(run_steps.c.name, run_steps.c.status, run_steps.c.started_at).where(
+    run_steps.c.run_id == bindparam("id"),
+    run_steps.c.name.in_(bindparam("names", expanding=True)),
+)
+
+
+def step_statuses(
+    conn: Connection, run_id: uuid.UUID, names: Sequence[str]
+) -> dict[str, tuple[str, dt.datetime | None]]:
+    """The status and start of these steps of a run, by name."""
+    rows = conn.execute(_STEP_STATUSES, {"id": run_id, "names": list(names)})
+    return {r.name: (r.status, r.started_at) for r in rows}
+
+
+def run_status(conn: Connection, run_id: uuid.UUID) -> str | None:
+    return conn.execute(select(runs.c.status).where(runs.c.id == run_id)).scalar()
+
+
+def set_metadata(conn: Connection, run_id: uuid.UUID, metadata: dict[str, Any]) -> None:
+    """What the executor reports of the run (``argo_metadata``): not a status."""
+    conn.execute(update(runs).where(runs.c.id == run_id).values(argo_metadata=metadata))
+
+
+def release(conn: Connection, run_id: uuid.UUID) -> None:
+    """The run's worker lets go of it (it has ended)."""
+    conn.execute(
+        update(runs).where(runs.c.id == run_id).values(worker_id=None, lease_expires_at=None)
+    )
+
+
+def request_cancel(conn: Connection, run_id: uuid.UUID) -> None:
+    conn.execute(update(runs).where(runs.c.id == run_id).values(cancel_requested=1))
+
+
+def record_step(
+    conn: Connection,
+    run_id: uuid.UUID,
+    name: str,
+    *,
+    input_versions: dict[str, int] | None = None,
+    output_versions: dict[str, int] | None = None,
+    rows_written: int | None = None,
+    bytes_written: int | None = None,
+) -> None:
+    """What a step read and wrote (its status is the lifecycle's)."""
+    values: dict[str, Any] = {
+        "input_versions": input_versions,
+        "output_versions": output_versions,
+        "rows_written": rows_written,
+        "bytes_written": bytes_written,
+    }
+    values = {k: v for k, v in values.items() if v is not None}
+    if values:
+        conn.execute(
+            update(run_steps)
+            .where(run_steps.c.run_id == run_id, run_steps.c.name == name)
+            .values(**values)
+        )
 
 
 def add_logs(
@@ -298,22 +393,17 @@ def logs(conn: Connection, run_id: uuid.UUID, step_name: str) -> list[tuple[dt.d
     return [(r.logged_at, r.line) for r in rows]
 
 
-def claim_next(
-    conn: Connection,
-    worker_id: str,
-    now: dt.datetime,
-    lease_until: dt.datetime,
-    *,
-    skip_locked: bool,
-    only: uuid.UUID | None = None,
-) -> uuid.UUID | None:
-    """Take the oldest Pending run, or a Running one whose worker's lease has expired.
+def claimable(
+    conn: Connection, now: dt.datetime, *, skip_locked: bool, only: uuid.UUID | None = None
+) -> tuple[uuid.UUID, str] | None:
+    """The oldest Pending run, or a Running one whose worker's lease has expired, with its
+    status, locked for the claiming transaction.
 
-    ``only`` restricts the claim to one run (``headrace run`` executes the run it created).
+    ``only`` restricts the choice to one run (``headrace run`` executes the run it created).
     On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets many workers claim at once without waiting
     on each other; on SQLite the writing transaction itself makes the claimer single."""
     query = (
-        select(runs.c.id)
+        select(runs.c.id, runs.c.status)
         .where(
             ((runs.c.status == "Pending") & (runs.c.cancel_requested == 0))
             | ((runs.c.status == "Running") & (runs.c.lease_expires_at < now))
@@ -325,18 +415,18 @@ def claim_next(
         query = query.where(runs.c.id == only)
     if skip_locked:
         query = query.with_for_update(skip_locked=True)
-    run_id = conn.execute(query).scalar()
-    if run_id is None:
-        return None
+    row = conn.execute(query).first()
+    return None if row is None else (uuid.UUID(str(row.id)), str(row.status))
+
+
+def take_lease(
+    conn: Connection, run_id: uuid.UUID, worker_id: str, lease_until: dt.datetime
+) -> None:
     conn.execute(
         update(runs)
         .where(runs.c.id == run_id)
-        .values(status="Running", worker_id=worker_id, lease_expires_at=lease_until)
+        .values(worker_id=worker_id, lease_expires_at=lease_until)
     )
-    conn.execute(
-        update(runs).where(runs.c.id == run_id, runs.c.started_at.is_(None)).values(started_at=now)
-    )
-    return uuid.UUID(str(run_id))
 
 
 def renew_lease(
@@ -353,18 +443,3 @@ def renew_lease(
 
 def cancel_requested(conn: Connection, run_id: uuid.UUID) -> bool:
     return bool(conn.execute(select(runs.c.cancel_requested).where(runs.c.id == run_id)).scalar())
-
-
-def set_step_if_active(conn: Connection, run_id: uuid.UUID, name: str, **values: Any) -> bool:
-    """Update a step that has not ended yet; False when it has. A remote executor writes
-    through this, so an end the step's pod recorded itself is never overwritten."""
-    result = conn.execute(
-        update(run_steps)
-        .where(
-            run_steps.c.run_id == run_id,
-            run_steps.c.name == name,
-            run_steps.c.status.in_(ACTIVE),
-        )
-        .values(**values)
-    )
-    return result.rowcount == 1

@@ -1,0 +1,121 @@
+"""The event outbox: status changes appended in the changing transaction, read by id.
+
+Ids must grow in commit order, or a consumer that reads "after id N" could pass over a row
+whose transaction took a smaller id but committed later. SQLite has one writer at a time, so
+its ids are in commit order already; on PostgreSQL a sequence hands out ids at insert time,
+so each appending transaction first takes one transaction-scoped advisory lock, held to its
+commit: appenders commit one after another, in id order (status changes come late in their
+transactions, so the lock is held for a short stretch).
+
+Every consumer (the event stream of a run today; webhooks, triggers and lineage next) keeps
+its own cursor, the last id it handled, and reads on with ``after`` or ``of_run``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, text
+
+from headrace.persistence.tables import run_events
+
+# Any constant will do: no other advisory lock is taken in the metadata store.
+_OUTBOX_LOCK = text("SELECT pg_advisory_xact_lock(7423461)")
+
+_APPEND = insert(run_events)
+_AFTER = (
+    select(run_events)
+    .where(run_events.c.run_id == bindparam("run_id"), run_events.c.id > bindparam("after"))
+    .order_by(run_events.c.id)
+    .limit(bindparam("limit"))
+)
+_ALL_AFTER = (
+    select(run_events)
+    .where(run_events.c.id > bindparam("after"))
+    .order_by(run_events.c.id)
+    .limit(bindparam("limit"))
+)
+_LAST_OF_RUN = select(func.max(run_events.c.id)).where(run_events.c.run_id == bindparam("run_id"))
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """One status change: of the run itself (``step`` None) or of one of its steps.
+    ``old`` is None for a run's creation."""
+
+    id: int
+    run_id: uuid.UUID
+    org_id: uuid.UUID
+    pipeline_id: uuid.UUID
+    step: str | None
+    old: str | None
+    new: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    run_id: uuid.UUID
+    org_id: uuid.UUID
+    pipeline_id: uuid.UUID
+    step: str | None
+    old: str | None
+    new: str
+    at: dt.datetime
+
+
+def append(conn: Connection, events: Sequence[NewEvent]) -> None:
+    """Append ``events`` in the caller's transaction, in the order given."""
+    if not events:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.execute(_OUTBOX_LOCK)  # taken again in the same transaction: a no-op
+    conn.execute(
+        _APPEND,
+        [
+            {
+                "run_id": e.run_id,
+                "org_id": e.org_id,
+                "pipeline_id": e.pipeline_id,
+                "step_name": e.step,
+                "old_status": e.old,
+                "new_status": e.new,
+                "at": e.at,
+            }
+            for e in events
+        ],
+    )
+
+
+def _event(r: Row[Any]) -> RunEvent:
+    return RunEvent(
+        id=int(r.id),
+        run_id=r.run_id,
+        org_id=r.org_id,
+        pipeline_id=r.pipeline_id,
+        step=r.step_name,
+        old=r.old_status,
+        new=r.new_status,
+        at=r.at,
+    )
+
+
+def of_run(conn: Connection, run_id: uuid.UUID, after: int, limit: int = 1000) -> list[RunEvent]:
+    """The run's events with ids above ``after``, oldest first."""
+    rows = conn.execute(_AFTER, {"run_id": run_id, "after": after, "limit": limit})
+    return [_event(r) for r in rows]
+
+
+def after(conn: Connection, after: int, limit: int = 1000) -> list[RunEvent]:
+    """Every run's events with ids above ``after``, oldest first: a consumer's next batch."""
+    return [_event(r) for r in conn.execute(_ALL_AFTER, {"after": after, "limit": limit})]
+
+
+def last_of_run(conn: Connection, run_id: uuid.UUID) -> int:
+    """The id of the run's newest event (0 when it has none)."""
+    found = conn.execute(_LAST_OF_RUN, {"run_id": run_id}).scalar()
+    return int(found or 0)
