@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import shutil
 import sys
 import threading
@@ -50,6 +51,9 @@ def step_input(snapshot: delta.Snapshot) -> StepInput:
         duck.close()
 
 
+_ABOUT_FILES = re.compile(r"file|director|disk|space left", re.IGNORECASE)
+
+
 def _sql_outcome(err: Exception, interrupt: Interrupt) -> StepOutcome | None:
     """The outcome of a DuckDB error or the sandbox's OutputTooLarge the step's process sent
     back (or ``Interrupt.attach`` raised), None for any other error. No DuckDB error exists
@@ -70,9 +74,10 @@ def _sql_outcome(err: Exception, interrupt: Interrupt) -> StepOutcome | None:
         )
     if isinstance(err, duckdb.OutOfMemoryException):
         return StepOutcome(StepStatus.FAILED, f"out of memory: {err}")
-    if isinstance(err, duckdb.IOException):
-        # The sandbox refuses user file access with PermissionException; an I/O error is ours
-        # (an unwritable or full warehouse), so the run is Error, not Failed.
+    if isinstance(err, duckdb.IOException) and _ABOUT_FILES.search(str(err)):
+        # The sandbox refuses user file access with PermissionException; an I/O error about
+        # files is ours (an unwritable or full warehouse), so the run is Error, not Failed.
+        # Others come from the user's SQL (a function that failed, e.g. a resource's deleter).
         return StepOutcome(StepStatus.ERROR, str(err))
     if isinstance(err, duckdb.Error):
         return StepOutcome(StepStatus.FAILED, str(err))
