@@ -30,6 +30,15 @@ def live_url(db: Database, settings: Settings) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def other_live_url(db: Database, settings: Settings) -> Iterator[str]:
+    """A second API server over the same metadata store, sharing nothing else with the first:
+    what another process of ``headrace serve --workers N`` is."""
+    fast = settings.model_copy(update={"events_poll_seconds": 0.02})
+    with Runtime(fast, db) as rt, serve_in_thread(create_app(fast, rt)) as url:
+        yield url
+
+
 def _set(db: Database, run_id: str, run: str | None = None, **steps: str) -> None:
     """Change statuses in one transaction, as a worker would."""
     move_run_to(
@@ -57,7 +66,8 @@ def _open(http: httpx.Client, api: Api, path: str, last_event_id: str | None = N
 
 def _seq(event: ServerSentEvent) -> int:
     assert event.id is not None
-    return int(event.id.split("-")[0])
+    assert event.id is not None
+    return int(event.id)
 
 
 def test_stream_follows_every_change_and_resumes_without_gaps_or_repeats(
@@ -84,7 +94,7 @@ def test_stream_follows_every_change_and_resumes_without_gaps_or_repeats(
             stream = Stream(response)
             missed = [stream.next(), stream.next()]
             _set(db, run["id"], "Succeeded", double="Succeeded", total="Succeeded")
-            rest = [stream.next(), stream.next(), stream.next()]
+            rest = [stream.next(), stream.next(), stream.next(), stream.next()]
             end = stream.next()
             assert list(stream.events) == []  # the stream closes after `end`
     assert [(e.event, json.loads(e.data).get("status")) for e in seen[1:]] == [
@@ -96,10 +106,17 @@ def test_stream_follows_every_change_and_resumes_without_gaps_or_repeats(
         ("gen", "Succeeded"),
         ("double", "Running"),
     ]
-    assert [e.event for e in rest] == ["step", "step", "run"]
+    # `total` was reported ended before anyone saw it start: it went through Running.
+    assert [(e.event, json.loads(e.data).get("run_steps", [{}])[0].get("name")) for e in rest] == [
+        ("step", "double"),
+        ("step", "total"),
+        ("step", "total"),
+        ("run", None),
+    ]
     assert (end.event, json.loads(end.data)) == ("end", {"status": "Succeeded"})
     everything = [*seen, *missed, *rest]
-    assert [_seq(e) for e in everything] == list(range(1, 9))
+    ids = [_seq(e) for e in everything]
+    assert ids == sorted(set(ids))  # each once, in order
     state = json.loads(first.data)
     for event in everything[1:]:
         state = apply(state, json.loads(event.data))
@@ -141,3 +158,58 @@ def test_events_need_a_key_and_hide_other_organisations(api: Api, db: Database) 
     r = other.get(path)
     assert (r.status_code, r.json()["code"]) == (404, "not_found")
     assert api.get(f"/pipelines/{pipeline['id']}/runs/{uuid.uuid4()}/events").status_code == 404
+
+
+def test_a_stream_resumes_on_another_api_process_with_every_event_once(
+    api: Api, db: Database, live_url: str, other_live_url: str
+) -> None:
+    pipeline = make_pipeline(api)
+    run = api.post(f"/pipelines/{pipeline['id']}/runs/", json={}).json()
+    path = f"/pipelines/{pipeline['id']}/runs/{run['id']}/events/"
+    with (
+        httpx.Client(base_url=live_url, timeout=10) as first_server,
+        _open(first_server, api, path) as response,
+    ):
+        stream = Stream(response)
+        whole = stream.next()
+        _set(db, run["id"], "Running", gen="Running")
+        seen = [stream.next(), stream.next()]
+    _set(db, run["id"], gen="Succeeded", double="Running")
+    with (
+        httpx.Client(base_url=other_live_url, timeout=10) as second_server,
+        _open(second_server, api, path, last_event_id=seen[-1].id) as response,
+    ):
+        stream = Stream(response)
+        missed = [stream.next(), stream.next()]
+        _set(db, run["id"], "Failed", double="Failed", total="Omitted")
+        rest = [stream.next(), stream.next(), stream.next()]
+        assert stream.next().event == "end"
+    everything = [whole, *seen, *missed, *rest]
+    ids = [_seq(e) for e in everything]
+    assert ids == sorted(set(ids))
+    steps = [json.loads(e.data)["run_steps"][0] for e in [*missed, *rest] if e.event == "step"]
+    assert [(s["name"], s["status"]) for s in steps] == [
+        ("gen", "Succeeded"),
+        ("double", "Running"),
+        ("double", "Failed"),
+        ("total", "Omitted"),
+    ]
+    assert json.loads(rest[-1].data)["status"] == "Failed"
+
+
+@pytest.mark.parametrize("last_event_id", ["9" * 5000, "-1", "1.5", "1-RSSP"])
+def test_an_event_id_that_is_not_ours_starts_afresh(
+    api: Api, live_url: str, last_event_id: str
+) -> None:
+    pipeline = make_pipeline(api)
+    run = api.post(f"/pipelines/{pipeline['id']}/runs/", json={}).json()
+    api.post(f"/pipelines/{pipeline['id']}/runs/{run['id']}/cancel/")
+    path = f"/pipelines/{pipeline['id']}/runs/{run['id']}/events/"
+    with (
+        httpx.Client(base_url=live_url, timeout=10) as http,
+        _open(http, api, path, last_event_id=last_event_id) as response,
+    ):
+        assert response.status_code == 200
+        events = list(parse(response.iter_lines()))
+    assert [e.event for e in events] == ["run", "end"]
+    assert json.loads(events[0].data)["status"] == "Cancelled"

@@ -1,10 +1,11 @@
-"""A run's status changes as a stream of events that a client can resume.
+"""A run's status changes as a stream of events that a client can resume: a reader of the
+event outbox (``persistence/repositories/events.py``).
 
-The metadata store keeps no history of changes, so an event id does not point into one: it
-*is* the state the client has seen, the run's status and every step's status in one letter
-each, after a sequence number (``"7-RSSRP"``). A reconnecting client sends it back as
-``Last-Event-ID`` and gets exactly the changes between that state and the current one: no
-gap, and nothing it has seen again. Many changes between two polls become one event each.
+Each event's id is the id of its outbox row, so it means the same in every API process: a
+client that reconnects to any of them with ``Last-Event-ID`` gets the run's events after that
+one, each once and in order. A fresh stream starts with the whole run, under the id of the
+run's newest event. An id that is not one of ours (not a number, or longer than any) starts
+afresh as well, rather than failing: the client then gets the whole run again.
 """
 
 from __future__ import annotations
@@ -14,133 +15,101 @@ from dataclasses import dataclass, field, replace
 
 from headrace.domain.access import Principal
 from headrace.domain.records import RunRecord, VersionRecord
-from headrace.domain.runs import RunStatus
+from headrace.domain.runs import RunStatus, StepStatus
 from headrace.errors import NotFound
 from headrace.persistence.db import Database
+from headrace.persistence.repositories import events as events_repo
 from headrace.persistence.repositories import pipelines as pipelines_repo
-from headrace.persistence.repositories import run_progress
 from headrace.persistence.repositories import runs as runs_repo
+from headrace.persistence.repositories.events import RunEvent
 from headrace.services.pipelines import load as load_pipeline
 
-_LETTER = {
-    "Pending": "P",
-    "Running": "R",
-    "Succeeded": "S",
-    "Failed": "F",
-    "Error": "E",
-    "Cancelled": "C",
-    "Skipped": "K",
-    "Omitted": "O",
-}
-_STATUS = {letter: status for status, letter in _LETTER.items()}
-
-
-@dataclass(frozen=True)
-class Progress:
-    """The statuses of a run and of its steps (in position order)."""
-
-    run: str
-    steps: tuple[tuple[str, str], ...]
-
-    def event_id(self, seq: int) -> str:
-        return f"{seq}-{_LETTER[self.run]}{''.join(_LETTER[s] for _, s in self.steps)}"
-
-    @classmethod
-    def of(cls, run: RunRecord) -> Progress:
-        return cls(run.status, tuple((s.name, s.status) for s in run.steps))
-
-    @classmethod
-    def parse(cls, event_id: str, step_names: list[str]) -> tuple[int, Progress] | None:
-        """The sequence number and state an id stands for; None unless it fits this run."""
-        seq, _, letters = event_id.strip().partition("-")
-        if not seq.isdigit() or len(letters) != len(step_names) + 1:
-            return None
-        if any(letter not in _STATUS for letter in letters):
-            return None
-        statuses = [_STATUS[letter] for letter in letters]
-        return int(seq), cls(statuses[0], tuple(zip(step_names, statuses[1:], strict=True)))
+# Outbox ids are 64-bit: 19 digits at most.
+_MAX_ID_DIGITS = 19
 
 
 @dataclass(frozen=True)
 class Change:
-    """One event: the run's own status changed (``step`` None), or one step's did.
-    ``whole``: the first event of a fresh stream, which carries the whole run."""
+    """One event: the run as it was after it (``run``: its own status moved, or ``step``
+    moved; ``whole``: the first event of a fresh stream, the whole run)."""
 
     event_id: str
-    step: str | None
+    run: RunRecord
+    step: str | None = None
     whole: bool = False
 
 
 @dataclass(frozen=True)
 class Poll:
     changes: list[Change]
-    run: RunRecord | None = None
     version: VersionRecord | None = None  # loaded only for a whole-run event
 
 
 @dataclass
 class RunWatch:
-    """Follows one run for one stream; ``poll()`` costs two small queries while nothing
-    changes."""
+    """Follows one run for one stream from ``cursor``, the id of the last event sent (None:
+    nothing sent yet). ``poll()`` costs one small query while nothing changes."""
 
     db: Database
     run_id: uuid.UUID
-    seen: Progress | None
-    seq: int = 0
+    cursor: int | None
     ended: bool = False
     status: str | None = field(default=None)
 
     def poll(self) -> Poll:
         with self.db.unit_of_work(write=False) as conn:
-            found = run_progress.statuses(conn, self.run_id)
-            if found is None:  # deleted with its pipeline
-                self.ended = True
-                return Poll([])
-            if self.seen is not None and Progress(found[0], tuple(found[1])) == self.seen:
-                self._note(self.seen)
-                return Poll([])
+            if self.cursor is None:
+                # The cursor first: the run read after it is at least as new, so a change
+                # committed in between is sent again rather than missed.
+                cursor = events_repo.last_of_run(conn, self.run_id)
+                run = runs_repo.get_by_id(conn, self.run_id)
+                if run is None:  # deleted with its pipeline
+                    self.ended = True
+                    return Poll([])
+                self.cursor = cursor
+                version = pipelines_repo.versions_by_id(conn, [run.version_id])[run.version_id]
+                self._note(run.status)
+                return Poll([Change(str(self.cursor), run, whole=True)], version)
+            events = events_repo.of_run(conn, self.run_id, self.cursor)
             run = runs_repo.get_by_id(conn, self.run_id)
-            assert run is not None
-            version = None
-            if self.seen is None:
-                version = pipelines_repo.versions_by_id(conn, [run.version_id], self.db.versions)[
-                    run.version_id
-                ]
-        current = Progress.of(run)
-        changes = self._changes(current)
-        self._note(current)
-        return Poll(changes, run, version)
+        if run is None:
+            self.ended = True
+            return Poll([])
+        if not events:
+            self._note(run.status)
+            return Poll([])
+        self.cursor = events[-1].id
+        changes = [_change(run, event) for event in events]
+        self._note(changes[-1].run.status)
+        return Poll(changes)
 
-    def _note(self, current: Progress) -> None:
-        self.seen = current
-        self.status = current.run
-        self.ended = RunStatus(current.run).terminal
+    def _note(self, status: str) -> None:
+        self.status = status
+        self.ended = RunStatus(status).terminal
 
-    def _changes(self, current: Progress) -> list[Change]:
-        """One change per status that differs from what the client has seen: the run's start
-        first, then the steps in order, then the run's end."""
-        if self.seen is None:
-            self.seq += 1
-            return [Change(current.event_id(self.seq), None, whole=True)]
-        state = self.seen
-        changes: list[Change] = []
 
-        def emit(new: Progress, step: str | None) -> Progress:
-            self.seq += 1
-            changes.append(Change(new.event_id(self.seq), step))
-            return new
-
-        run_moved = current.run != state.run
-        ending = RunStatus(current.run).terminal
-        if run_moved and not ending:
-            state = emit(replace(state, run=current.run), None)
-        for i, (name, status) in enumerate(current.steps):
-            if state.steps[i][1] != status:
-                steps = (*state.steps[:i], (name, status), *state.steps[i + 1 :])
-                state = emit(replace(state, steps=steps), name)
-        if run_moved and ending:
-            emit(replace(state, run=current.run), None)
-        return changes
+def _change(run: RunRecord, event: RunEvent) -> Change:
+    """The run as the event left it: its status (or the step's) as the event says, the other
+    fields as they are now, and no end for what had not ended then."""
+    status = event.new
+    if event.step is None:
+        terminal = RunStatus(status).terminal
+        moved = replace(run, status=status, finished_at=run.finished_at if terminal else None)
+        return Change(str(event.id), moved)
+    step_status = StepStatus(status)
+    steps = [
+        replace(
+            s,
+            status=status,
+            started_at=None if step_status is StepStatus.PENDING else s.started_at,
+            finished_at=s.finished_at if step_status.terminal else None,
+            error=s.error if step_status.terminal else None,
+        )
+        if s.name == event.step
+        else s
+        for s in run.steps
+    ]
+    return Change(str(event.id), replace(run, steps=steps), step=event.step)
 
 
 def watch(
@@ -150,15 +119,17 @@ def watch(
     run_id: uuid.UUID,
     last_event_id: str | None,
 ) -> RunWatch:
-    """A watch of the run, resumed after ``last_event_id`` when it is one of this run's ids
-    (any other value starts afresh, with the whole run)."""
+    """A watch of the run, resumed after ``last_event_id`` when it is one of our event ids."""
     with db.unit_of_work(write=False) as conn:
         load_pipeline(conn, who, pipeline_id)
         run = runs_repo.get(conn, pipeline_id, run_id)
     if run is None:
         raise NotFound(f"there is no run {run_id} of this pipeline")
-    resumed = Progress.parse(last_event_id, [s.name for s in run.steps]) if last_event_id else None
-    if resumed is None:
-        return RunWatch(db, run_id, seen=None)
-    seq, seen = resumed
-    return RunWatch(db, run_id, seen=seen, seq=seq)
+    return RunWatch(db, run_id, cursor=_cursor(last_event_id))
+
+
+def _cursor(last_event_id: str | None) -> int | None:
+    text = (last_event_id or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_ID_DIGITS:
+        return None
+    return int(text)

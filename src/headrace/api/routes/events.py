@@ -30,10 +30,9 @@ def _event(name: str, body: BaseModel, event_id: str | None = None) -> str:
 
 
 def _events(found: Poll) -> list[str]:
-    run = found.run
     out = []
     for change in found.changes:
-        assert run is not None
+        run = change.run
         body: BaseModel
         if change.whole:
             assert found.version is not None
@@ -81,7 +80,8 @@ async def run_events_stream(
     """One event per run or step status change until the run ends: ``run`` (the run's status
     fields; the first event of a fresh stream is the whole run), ``step`` (one step in
     ``run_steps``), then ``end``. Each event's data patches the run object. Send the last
-    ``id:`` back as ``Last-Event-ID`` to resume without gaps or repeats."""
+    ``id:`` back as ``Last-Event-ID`` (to any API process) to resume without gaps or
+    repeats; an id that is not one this API sent starts the stream afresh."""
     watch = await run_in_threadpool(run_events.watch, db, who, pipeline_id, run_id, last_event_id)
     return StreamingResponse(
         _stream(watch, settings),
