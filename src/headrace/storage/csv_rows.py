@@ -37,19 +37,13 @@ class Fault(Exception):
 
 class _Lines:
     """The file's physical lines as text, for ``csv.reader``; counts them, and the bytes of
-    the row being read, so an over-long row is refused before it is held whole."""
+    the row being read, so an over-long row is refused before it is held whole. The reader
+    sets ``row_end`` to the line each row ends on (its ``line_num``) as it takes the row."""
 
     def __init__(self, f: BinaryIO, max_row_bytes: int) -> None:
         self._f = f
         self._max = max_row_bytes
-        self.number = 0  # lines handed out so far
-        self.row_start = 1  # the line the row being read starts on
-        self.row_bytes = 0  # bytes of the row being read so far
-
-    def next_row(self) -> None:
-        """The row being read is complete: the next one starts on the next line."""
-        self.row_start = self.number + 1
-        self.row_bytes = 0
+        self.row_end = 0  # the last line of the last complete row
 
     def _pieces(self) -> Iterator[bytes]:
         """Physical lines as bytes. readline splits only at LF, so a chunk holding a CR that
@@ -66,9 +60,9 @@ class _Lines:
             raw, pending = pending + read, b""
             cr = raw.find(b"\r")
             if cr == -1 or (cr == len(raw) - 2 and raw.endswith(b"\n")):
-                pieces = [raw]
-            else:
-                pieces = raw.splitlines(keepends=True)
+                yield raw
+                continue
+            pieces = raw.splitlines(keepends=True)
             if full and not raw.endswith(b"\n") and len(pieces[-1]) <= self._max:
                 pending = pieces.pop()
             yield from pieces
@@ -76,24 +70,26 @@ class _Lines:
             yield pending
 
     def __iter__(self) -> Iterator[str]:
-        for piece in self._pieces():
-            self.number += 1
-            self.row_bytes += len(piece)
-            if self.row_bytes > self._max:
-                where = f"line {self.row_start}"
-                if self.number > self.row_start:
-                    where = f"the row from line {self.row_start} to line {self.number}"
+        most = self._max
+        start = 1  # the first line of the row being read
+        row_bytes = 0
+        for number, piece in enumerate(self._pieces(), start=1):
+            if self.row_end >= start:  # the reader took a row since: this line starts one
+                start, row_bytes = self.row_end + 1, 0
+            row_bytes += len(piece)
+            if row_bytes > most:
+                where = f"line {start}"
+                if number > start:
+                    where = f"the row from line {start} to line {number}"
                 raise Fault(
-                    self.row_start,
-                    f"{where} is longer than {self._max} bytes, the most one row may take",
+                    start,
+                    f"{where} is longer than {most} bytes, the most one row may take",
                     "file.line_too_long",
                 )
             try:
                 yield piece.decode("utf-8")
             except UnicodeDecodeError:
-                raise Fault(
-                    self.number, f"line {self.number} is not UTF-8 text", "csv.encoding"
-                ) from None
+                raise Fault(number, f"line {number} is not UTF-8 text", "csv.encoding") from None
 
 
 def reader(lines: Iterable[str], delimiter: str, max_field_bytes: int) -> Any:
@@ -114,29 +110,30 @@ def rewrite(source: str, target: str, delimiter: str, max_row_bytes: int) -> int
         rows_read = reader(lines, delimiter, max_row_bytes)
         # CR LF ends: QUOTE_MINIMAL quotes a field holding any character of the line end, and
         # a CR alone in a field must be quoted as much as an LF.
-        writer = csv.writer(out, delimiter=",", quotechar='"', lineterminator="\r\n")
-        header: list[str] | None = None
+        write = csv.writer(out, delimiter=",", quotechar='"', lineterminator="\r\n").writerow
+        width = -1  # fields of the header, once read
         rows = 0
         try:
             for row in rows_read:
-                if row:
-                    if header is None:
-                        header = row
-                    elif len(row) != len(header):
-                        start = lines.row_start
+                if len(row) != width:
+                    if not row:  # a blank line
+                        lines.row_end = rows_read.line_num
+                        continue
+                    if width >= 0:
+                        start = lines.row_end + 1
                         raise Fault(
                             start,
-                            f"line {start} has {len(row)} field(s) but the header has "
-                            f"{len(header)}",
+                            f"line {start} has {len(row)} field(s) but the header has {width}",
                             "csv.field_count",
                         )
-                    else:
-                        rows += 1
-                    writer.writerow(row)
-                lines.next_row()
+                    width = len(row)
+                else:
+                    rows += 1
+                write(row)
+                lines.row_end = rows_read.line_num
         except csv.Error as err:
-            start = lines.row_start
+            start = lines.row_end + 1
             raise Fault(start, f"line {start}: {err}", "csv.syntax") from None
-        if header is None:
+        if width < 0:
             raise Fault(1, "the first line must be a header naming the columns", "csv.header")
         return rows
