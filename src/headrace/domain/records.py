@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -129,3 +129,17 @@ class RunRef:
     @classmethod
     def of(cls, run: RunRecord) -> RunRef:
         return cls(run.id, run.org_id, run.pipeline_id, run.version_id)
+
+
+class WrittenFigures(Protocol):
+    """What the catalog records of a committed version (``storage.delta.WrittenVersion`` is
+    one), so the catalog need not know the storage that wrote it."""
+
+    @property
+    def version(self) -> int: ...
+    @property
+    def row_count(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def schema(self) -> list[dict[str, str]]: ...

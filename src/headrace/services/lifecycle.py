@@ -69,11 +69,18 @@ class Lifecycle:
         new: RunStatus,
         *,
         started_at: dt.datetime | None = None,
+        error: str | None = None,
     ) -> bool:
         """Move the run from ``old`` to ``new``; False (nothing written) when it is no longer
-        ``old``. ``finished_at`` is set exactly when ``new`` is terminal."""
+        ``old``. ``finished_at`` is set exactly when ``new`` is terminal, and a run that ends
+        leaves no step open: those still open end as it did
+        (``domain.runs.leftover_status``), with ``error`` as their reason."""
         transition_run(old, new)
         now = self.clock()
+        if new.terminal:
+            leftover = StepReport(leftover_status(new), error=error)
+            still_open = runs_repo.open_steps(conn, ref.id)
+            self.settle_steps(conn, ref, dict.fromkeys(still_open, leftover))
         moved = runs_repo.move_run(
             conn,
             ref.id,
@@ -253,21 +260,15 @@ class Lifecycle:
         message: str | None = None,
         describe: Callable[[RunRecord], dict[str, Any]],
     ) -> RunRecord:
-        """End a running run: ``outcome`` says how from its steps' recorded statuses, the
-        steps still open end as the run did (``domain.runs.leftover_status``), its worker
-        lets go, and ``describe`` gives its final ``argo_metadata`` from the ended run."""
+        """End a running run: ``outcome`` says how from its steps' recorded statuses (the
+        steps still open end as the run did, ``message`` their reason), its worker lets go,
+        and ``describe`` gives its final ``argo_metadata`` from the ended run."""
         with self.db.unit_of_work() as conn:
             run = runs_repo.get_by_id(conn, ref.id)
             assert run is not None
             ended_as = outcome([StepStatus(s.status) for s in run.steps])
-            leftover = leftover_status(ended_as)
-            open_steps = {
-                s.name: StepReport(leftover, error=s.error or message)
-                for s in run.steps
-                if not StepStatus(s.status).terminal
-            }
-            self.settle_steps(conn, ref, open_steps)
-            self.move_run(conn, ref, RunStatus(run.status), ended_as)
+            if not self.move_run(conn, ref, RunStatus(run.status), ended_as, error=message):
+                raise IllegalTransition(f"run {ref.id} moved while it was being ended")
             runs_repo.release(conn, ref.id)
             ended = runs_repo.get_by_id(conn, ref.id)
             assert ended is not None
@@ -280,18 +281,8 @@ class Lifecycle:
         runs_repo.request_cancel(conn, run.id)
         if run.status != RunStatus.PENDING:
             return
-        ref = RunRef.of(run)
-        if not self.move_run(conn, ref, RunStatus.PENDING, RunStatus.CANCELLED):
+        if not self.move_run(conn, RunRef.of(run), RunStatus.PENDING, RunStatus.CANCELLED):
             raise IllegalTransition(f"run {run.id} is no longer Pending")
-        self.settle_steps(
-            conn,
-            ref,
-            {
-                s.name: StepReport(StepStatus.CANCELLED)
-                for s in run.steps
-                if not StepStatus(s.status).terminal
-            },
-        )
 
 
 def _lease(now: dt.datetime, seconds: float) -> dt.datetime:

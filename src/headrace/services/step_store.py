@@ -28,9 +28,14 @@ log = logging.getLogger("headrace.step")
 class DatabaseStepStore:
     """``StepStore`` over the metadata store, its changes of status through ``Lifecycle``."""
 
-    def __init__(self, db: Database, graphs: VersionGraphs | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        graphs: VersionGraphs | None = None,
+        lifecycle: Lifecycle | None = None,
+    ) -> None:
         self.db = db
-        self.lifecycle = Lifecycle(db)
+        self.lifecycle = lifecycle or Lifecycle(db)
         self.graphs = graphs or VersionGraphs()
 
     def begin(self, run_id: uuid.UUID, step_name: str, line: str) -> StepStart:

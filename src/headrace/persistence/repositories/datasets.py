@@ -5,16 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, Row, and_, delete, insert, or_, select, update
 
-from headrace.domain.records import DatasetRecord, DatasetVersionRecord
+from headrace.domain.records import DatasetRecord, DatasetVersionRecord, WrittenFigures
 from headrace.persistence.paging import Keyset, page
 from headrace.persistence.tables import dataset_versions, datasets
-
-if TYPE_CHECKING:
-    from headrace.storage.delta import WrittenVersion
 
 
 def current_versions(conn: Connection, org_id: uuid.UUID, names: Collection[str]) -> dict[str, int]:
@@ -126,7 +123,7 @@ def remove(conn: Connection, dataset_id: uuid.UUID) -> None:
 def add_written(
     conn: Connection,
     dataset_id: uuid.UUID,
-    written: WrittenVersion,
+    written: WrittenFigures,
     now: dt.datetime,
     *,
     operation: str,

@@ -325,6 +325,16 @@ def step_statuses(
     return {r.name: (r.status, r.started_at) for r in rows}
 
 
+_OPEN_STEPS = select(run_steps.c.name).where(
+    run_steps.c.run_id == bindparam("id"), run_steps.c.status.in_(ACTIVE)
+)
+
+
+def open_steps(conn: Connection, run_id: uuid.UUID) -> list[str]:
+    """The names of the run's steps that have not ended."""
+    return [r.name for r in conn.execute(_OPEN_STEPS, {"id": run_id})]
+
+
 def run_status(conn: Connection, run_id: uuid.UUID) -> str | None:
     return conn.execute(select(runs.c.status).where(runs.c.id == run_id)).scalar()
 
