@@ -93,6 +93,7 @@ def step_exec(
     with importing():  # every step pod starts here: a cold start on each step's path
         from headrace.execution.step import StepRunner
         from headrace.execution.step_process import READY
+        from headrace.logs import bound
         from headrace.services.step_store import DatabaseStepStore, step_of_node
         from headrace.settings import Settings
 
@@ -104,7 +105,8 @@ def step_exec(
     run = uuid.UUID(run_id)
     name = step if step is not None else step_of_node(db, run, str(node))
     runner = StepRunner(DatabaseStepStore(db), settings)
-    outcome = runner.run(run, name)
+    with bound(run_id=run, step=name):
+        outcome = runner.run(run, name)
     runner.tables.settle()  # the checkpoint its commit may have left to the background
     db.dispose()
     typer.echo(

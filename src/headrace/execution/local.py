@@ -23,6 +23,7 @@ from headrace.execution.base import Observation, StepNotStartable, StepObservati
 from headrace.execution.schedule import Schedule
 from headrace.execution.status import local_metadata
 from headrace.execution.step import Interrupt, StepOutcome, StepRunner
+from headrace.logs import bound
 
 
 @dataclass
@@ -109,7 +110,8 @@ class LocalExecutor:
 
     def _run_step(self, run_id: uuid.UUID, name: str, interrupt: Interrupt) -> StepOutcome:
         try:
-            return self.runner.run(run_id, name, interrupt)
+            with bound(run_id=run_id, step=name):  # a new thread: it starts with no fields
+                return self.runner.run(run_id, name, interrupt)
         except StepNotStartable as err:  # it ended meanwhile: its downstream steps wait no more
             return StepOutcome(StepStatus.CANCELLED, str(err))
 

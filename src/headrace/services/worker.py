@@ -27,6 +27,7 @@ from headrace.domain.runs import RunStatus, StepStatus, final_outcome
 from headrace.execution.base import BackendError, Executor, Observation
 from headrace.execution.doorbell import Doorbell
 from headrace.execution.status import local_metadata
+from headrace.logs import bound
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.services.lifecycle import LeaseLost, Lifecycle, StepReport
@@ -150,7 +151,8 @@ class Worker:
                 run = runs_repo.get_by_id(conn, run_id)
             assert run is not None, f"there is no run {run_id}"
         try:
-            return self._follow(run)
+            with bound(run_id=run.id):
+                return self._follow(run)
         except (LeaseLost, *STORE_UNAVAILABLE):
             raise
         except Exception:
