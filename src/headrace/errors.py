@@ -47,6 +47,11 @@ class PayloadTooLarge(HeadraceError):
     code = "payload_too_large"
 
 
+class TooManyRequests(HeadraceError):
+    status = 429
+    code = "too_many_requests"
+
+
 class InvalidInput(HeadraceError):
     """422: every problem with the client's input, each located."""
 

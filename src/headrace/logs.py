@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
 from typing import IO
+from urllib.parse import unquote_plus
 
 from headrace.settings import Settings
 
@@ -67,6 +68,37 @@ class TextFormatter(logging.Formatter):
         return f"{first} [{' '.join(fields)}]{newline}{rest}"
 
 
+# The API's own query parameters, whose values say nothing secret; any other's value (a key
+# sent as ?api_key=, a token a proxy appended) is not written to the log.
+_PLAIN_PARAMETERS = frozenset(
+    {"limit", "cursor", "offset", "version", "version_id", "status", "format", "check_schema"}
+)
+
+
+def redact_query(target: str) -> str:
+    """``target`` (a path with its query string) with the value of every parameter the API
+    does not define replaced by ``***``."""
+    path, mark, query = target.partition("?")
+    if not mark:
+        return target
+    parts = []
+    for pair in query.split("&"):
+        name, equals, value = pair.partition("=")
+        shown = value if unquote_plus(name) in _PLAIN_PARAMETERS else "***"
+        parts.append(f"{name}{equals}{shown}" if equals else name)
+    return f"{path}?{'&'.join(parts)}"
+
+
+class RedactQueries(logging.Filter):
+    """Redacts the request target of uvicorn's access lines (``redact_query``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) == 5:
+            record.args = (*args[:2], redact_query(str(args[2])), *args[3:])
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self, process: str | None = None) -> None:
         super().__init__()
@@ -97,6 +129,7 @@ def handler(
     each line names ``process`` when given (one of several processes of a server)."""
     out: logging.StreamHandler[IO[str]] = logging.StreamHandler(stream or sys.stderr)
     out.addFilter(BoundFields())
+    out.addFilter(RedactQueries())
     if settings.log_format == "json":
         out.setFormatter(JsonFormatter(process))
     else:

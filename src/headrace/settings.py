@@ -184,6 +184,12 @@ class Settings(BaseSettings):
         description="How often a run's event stream looks for status changes in the "
         "metadata store (two small queries per open stream).",
     )
+    max_streams_per_key: int = Field(
+        20,
+        ge=0,
+        description="Run event streams one API key may hold open at once in each API process "
+        "(else 429 until one ends); 0 for no cap.",
+    )
     events_keepalive_seconds: float = Field(
         15, description="A quiet event stream sends a comment this often, so proxies keep it."
     )
@@ -200,7 +206,8 @@ class Settings(BaseSettings):
         ge=0,
         description="How long an API process keeps the principal of a key it has looked up. "
         "A key revoked through this process stops working at once; through another process "
-        "or server, within this time. 0 looks the key up on every request.",
+        "or server, within a second (each process looks for revocations twice a second). 0 "
+        "looks the key up on every request.",
     )
     serve_processes: int = Field(
         1,

@@ -15,6 +15,7 @@ from headrace.api.key_first import KeyFirst
 from headrace.api.metrics import Metrics, RequestLatency
 from headrace.api.routes import datasets, events, keys, pipelines, runs, ui
 from headrace.api.routes.metrics import make_router as metrics_router
+from headrace.api.streams import StreamSlots
 from headrace.execution.doorbell import Doorbell
 from headrace.runtime import Runtime
 from headrace.services import keys as keys_service
@@ -80,6 +81,7 @@ def create_app(
     app.state.db = database
     app.state.doorbell = doorbell
     app.state.key_cache = keys_service.KeyCache(settings.key_cache_seconds)
+    app.state.streams = StreamSlots(settings.max_streams_per_key)
     app.state.metrics = Metrics(database, settings.lease_seconds)
     app.add_middleware(KeyFirst)
     app.add_middleware(

@@ -24,6 +24,7 @@ _MEANING = {
     409: "Conflicts with the current state; the detail says which.",
     413: "The request body (or its file) is larger than the server accepts.",
     422: "Invalid input: every problem, each with its location.",
+    429: "The API key holds as many of these open as the server allows.",
 }
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 

@@ -193,6 +193,9 @@ def main() -> None:
     """The ``headrace`` command. When nothing is left running it ends without tearing the
     interpreter down: finalising DuckDB, deltalake, pyarrow and SQLAlchemy takes ~0.2 s, a
     sixth of a small ``headrace run``. Exit handlers still run and output is flushed."""
+    # What headrace writes (metadata store, warehouse, scratch files, logs) is its own: others
+    # on the machine may not read it. Step processes inherit the mask.
+    os.umask(0o077)
     try:
         app()
         code: str | int | None = 0

@@ -9,6 +9,7 @@ worker's step threads and the API's requests wait for each other all the time.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -44,7 +45,7 @@ class Database:
         if self.is_sqlite:
             in_memory = not parsed.database or parsed.database == ":memory:"
             if not in_memory:
-                Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+                _private_file(Path(str(parsed.database)))
             self.engine: Engine = create_engine(
                 url,
                 connect_args={"check_same_thread": False, "timeout": 30},
@@ -66,6 +67,13 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _private_file(path: Path) -> None:
+    """Create the SQLite file (and its folder) readable by this user only: it holds every
+    organisation's key hashes and SQL. SQLite gives its -wal and -shm files the same mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -7,13 +7,16 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Header
+from fastapi import Header, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from headrace.api.deps import Config, Db, Viewer
+from headrace.api.openapi import errors
 from headrace.api.routing import SlashRouter
+from headrace.api.streams import StreamSlots
 from headrace.schemas.events import RunStatusPatch, StepPatch, StreamEnd
 from headrace.schemas.pipelines import PipelineVersionRead
 from headrace.schemas.runs import RunRead
@@ -67,9 +70,10 @@ async def _stream(watch: RunWatch, settings: Settings) -> AsyncIterator[str]:
 @router.get(
     "/pipelines/{pipeline_id}/runs/{run_id}/events/",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, **errors(429)},
 )
 async def run_events_stream(
+    request: Request,
     pipeline_id: uuid.UUID,
     run_id: uuid.UUID,
     who: Viewer,
@@ -83,8 +87,11 @@ async def run_events_stream(
     ``id:`` back as ``Last-Event-ID`` (to any API process) to resume without gaps or
     repeats; an id that is not one this API sent starts the stream afresh."""
     watch = await run_in_threadpool(run_events.watch, db, who, pipeline_id, run_id, last_event_id)
+    slots: StreamSlots = request.app.state.streams
+    lease = slots.take(who.key_id)  # 429 past HEADRACE_MAX_STREAMS_PER_KEY
     return StreamingResponse(
-        _stream(watch, settings),
+        lease.hold(_stream(watch, settings)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(lease.end),
     )
