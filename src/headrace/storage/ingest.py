@@ -322,8 +322,8 @@ def _json_message(msg: str) -> tuple[str, str]:
 
 def _refusal(err: duckdb.Error, path: str, fmt: Format, shown: str) -> InvalidInput:
     msg = _clean(err, path, shown)
-    if fmt is Format.CSV:
-        return _bad(msg, "csv.unreadable")
+    if fmt is Format.CSV:  # the plain copy failed: DuckDB's first line, never its dialect dump
+        return _bad(f"the rows could not be read: {msg.splitlines()[0]}", "csv.unreadable")
     if fmt is Format.PARQUET:
         return _bad(f"not a readable Parquet file ({msg})", "parquet.unreadable")
     fault = _json_fault(path)
