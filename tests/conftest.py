@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -66,6 +67,24 @@ def database_url(
             upgrade(db.engine)
             db.dispose()
             yield url
+
+
+@pytest.fixture
+def own_database(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A store of the same kind as ``database_url`` that no other test uses: for tests whose
+    workers claim any Pending run they find."""
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / 'own.db'}"
+        db = Database(url)
+        upgrade(db.engine)
+        db.dispose()
+        yield url
+        return
+    for url in _postgres_database(f"headrace_own_{uuid.uuid4().hex[:12]}"):
+        db = Database(url)
+        upgrade(db.engine)
+        db.dispose()
+        yield url
 
 
 @pytest.fixture(scope="session")

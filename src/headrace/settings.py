@@ -114,6 +114,13 @@ class Settings(BaseSettings):
         "unit: 50GB, 40GiB.",
     )
     max_parallel_steps: int = Field(4, description="Steps of one run that may run at once.")
+    org_max_active_runs: int = Field(
+        0,
+        ge=0,
+        description="Runs of one organisation that workers execute at once; its other runs "
+        "wait Pending (0: no limit). Workers also take the next run from the organisation "
+        "with the fewest runs in progress, so one cannot hold the others back.",
+    )
     run_worker: bool = Field(True, description="`headrace serve` runs a worker in-process.")
     worker_poll_seconds: float = Field(0.05, description="How often an idle worker looks for runs.")
     lease_seconds: float = Field(

@@ -7,20 +7,15 @@ import os
 import subprocess
 import sys
 import threading
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from headrace.api.app import create_app
 from headrace.persistence.db import Database
-from headrace.persistence.migrate import upgrade
 from headrace.runtime import Runtime
 from headrace.services.executors import open_worker
 from headrace.settings import Settings
-from tests.conftest import _postgres_database
 from tests.execution.support import (
     TERMINAL,
     dataset_rows,
@@ -31,24 +26,6 @@ from tests.execution.support import (
     wait_for,
 )
 from tests.factories import Api, make_org, make_pipeline, make_run, make_step
-
-
-@pytest.fixture
-def own_database(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """A store of the same kind as ``database_url`` that no other test uses: a serving
-    worker claims any Pending run it finds."""
-    if database_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path / 'crash.db'}"
-        db = Database(url)
-        upgrade(db.engine)
-        db.dispose()
-        yield url
-        return
-    for url in _postgres_database(f"headrace_crash_{uuid.uuid4().hex[:12]}"):
-        db = Database(url)
-        upgrade(db.engine)
-        db.dispose()
-        yield url
 
 
 def test_a_killed_worker_s_run_is_completed_by_another(own_database: str, tmp_path: Path) -> None:

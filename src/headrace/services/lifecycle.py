@@ -189,15 +189,19 @@ class Lifecycle:
         *,
         skip_locked: bool,
         only: uuid.UUID | None = None,
+        org_limit: int = 0,
         describe: Callable[[RunRecord], dict[str, Any] | None] | None = None,
     ) -> RunRecord | None:
         """Take the oldest Pending run (it becomes Running) or a Running one whose worker's
         lease has expired (its Running steps go back to Pending, to be run again), and return
-        it as claimed. ``describe`` gives the run's first ``argo_metadata``, written in the
-        same transaction."""
+        it as claimed: fairly between organisations, at most ``org_limit`` runs of one at
+        once (``repositories.runs.claimable``). ``describe`` gives the run's first
+        ``argo_metadata``, written in the same transaction."""
         now = self.clock()
         with self.db.unit_of_work() as conn:
-            found = runs_repo.claimable(conn, now, skip_locked=skip_locked, only=only)
+            found = runs_repo.claimable(
+                conn, now, skip_locked=skip_locked, only=only, org_limit=org_limit
+            )
             if found is None:
                 return None
             run_id, status = found

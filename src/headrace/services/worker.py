@@ -92,6 +92,7 @@ class Worker:
             self.settings.lease_seconds,
             skip_locked=not self.db.is_sqlite,
             only=only,
+            org_limit=self.settings.org_max_active_runs,
             describe=self.executor.describe,
         )
         if run is None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Select,
     bindparam,
     delete,
+    func,
     insert,
     select,
     type_coerce,
@@ -404,27 +405,48 @@ def logs(conn: Connection, run_id: uuid.UUID, step_name: str) -> list[tuple[dt.d
 
 
 def claimable(
-    conn: Connection, now: dt.datetime, *, skip_locked: bool, only: uuid.UUID | None = None
+    conn: Connection,
+    now: dt.datetime,
+    *,
+    skip_locked: bool,
+    only: uuid.UUID | None = None,
+    org_limit: int = 0,
 ) -> tuple[uuid.UUID, str] | None:
-    """The oldest Pending run, or a Running one whose worker's lease has expired, with its
-    status, locked for the claiming transaction.
+    """The next run to execute, with its status, locked for the claiming transaction: a
+    Pending run, or a Running one whose worker's lease has expired.
 
-    ``only`` restricts the choice to one run (``headrace run`` executes the run it created).
-    On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets many workers claim at once without waiting
-    on each other; on SQLite the writing transaction itself makes the claimer single."""
+    Fair between organisations: the run of the organisation with the fewest runs in
+    progress comes first (oldest first among equals), so one organisation's long or many
+    runs never keep another's waiting; with ``org_limit``, an organisation with that many
+    runs in progress gets none. ``only`` restricts the choice to one run (``headrace run``
+    executes the run it created). On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets many workers
+    claim at once without waiting on each other; on SQLite the writing transaction itself
+    makes the claimer single."""
+    active = runs.alias("active")
+    in_progress = (
+        select(func.count())
+        .where(
+            active.c.org_id == runs.c.org_id,
+            active.c.status == "Running",
+            active.c.lease_expires_at >= now,
+        )
+        .scalar_subquery()
+    )
     query = (
         select(runs.c.id, runs.c.status)
         .where(
             ((runs.c.status == "Pending") & (runs.c.cancel_requested == 0))
             | ((runs.c.status == "Running") & (runs.c.lease_expires_at < now))
         )
-        .order_by(runs.c.created_at)
+        .order_by(in_progress, runs.c.created_at)
         .limit(1)
     )
+    if org_limit:
+        query = query.where(in_progress < org_limit)
     if only is not None:
         query = query.where(runs.c.id == only)
     if skip_locked:
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True, of=runs)
     row = conn.execute(query).first()
     return None if row is None else (uuid.UUID(str(row.id)), str(row.status))
 
