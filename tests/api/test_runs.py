@@ -283,7 +283,10 @@ def _count_queries(db: Database) -> Iterator[list[str]]:
     statements: list[str] = []
 
     def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
+        # Authentication is not the listing's cost: a key's lookup is cached, and the cache
+        # looks for revocations twice a second whatever the request.
+        if "FROM api_keys" not in statement:
+            statements.append(statement)
 
     event.listen(db.engine, "before_cursor_execute", before)
     try:
