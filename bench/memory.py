@@ -55,9 +55,9 @@ def _step(data: Path, work: Path) -> dict[str, float]:
     who = keys.local_principal(db)
     path = data / "orders.parquet"
     source = datasets.SourceFile(path=str(path), filename=path.name, content_type=None)
-    with Runtime(settings, db) as rt:
-        datasets.upload(rt, who, "orders", source)
-    worker = open_worker(db, settings)
+    rt = Runtime(settings, db)  # the process ends with the benchmark
+    datasets.upload(rt, who, "orders", source)
+    worker = open_worker(rt)
 
     def run(name: str, query: str) -> None:
         step = Step(name, DataTransform(query, ("orders",), (f"{name}_out",)))

@@ -100,21 +100,22 @@ def _load(data: Path, work: Path) -> None:
 
 def _headrace(work: Path) -> float:
     """Time one run of the loaded pipeline from trigger to its end."""
-    from headrace.cli.context import open_database
+    from headrace.cli.context import open_runtime
     from headrace.services import keys, pipelines, runs
     from headrace.services.executors import open_worker
     from headrace.settings import Settings
 
     settings = Settings(data_dir=work, run_worker=False)
-    db = open_database(settings, migrate=False)
-    who = keys.local_principal(db)
-    pipeline_id = pipelines.find(db, who, "bench").pipeline.id
-    start = time.perf_counter()
-    view = runs.create(db, settings, who, pipeline_id, start=None, end=None, version_id=None)
-    worker = open_worker(db, settings)
-    worker.claim(only=view.run.id)
-    status = worker.execute(view.run.id)
-    elapsed = time.perf_counter() - start
+    with open_runtime(settings, migrate=False) as rt:
+        db = rt.db
+        who = keys.local_principal(db)
+        pipeline_id = pipelines.find(db, who, "bench").pipeline.id
+        start = time.perf_counter()
+        view = runs.create(db, settings, who, pipeline_id, start=None, end=None, version_id=None)
+        worker = open_worker(rt)
+        worker.claim(only=view.run.id)
+        status = worker.execute(view.run.id)
+        elapsed = time.perf_counter() - start
     if status.value != "Succeeded":
         raise SystemExit(f"the benchmark run ended {status}")
     return elapsed

@@ -64,25 +64,25 @@ def _execute(folder: Path, count: int) -> tuple[float, float]:
     """Wall and CPU seconds (this process; the steps' processes come on top) per step of a
     run of the ``count``-step pipeline executed here by the local worker: each step a
     trivial query, so what is timed is headrace's own work around a step."""
-    from headrace.cli.context import open_database
-    from headrace.execution.step_process import READY
+    from headrace.cli.context import open_runtime
     from headrace.services import keys, pipelines, runs
     from headrace.services.executors import open_worker
     from headrace.settings import Settings
 
-    READY.start()
     settings = Settings(data_dir=folder / f"x{count}", run_worker=False)
-    db = open_database(settings, migrate=True)
-    who = keys.local_principal(db)
-    view = pipelines.create(db, who, f"x{count}", "", argo_manifest.realistic_steps(count))
-    run = runs.create(db, settings, who, view.pipeline.id, start=None, end=None, version_id=None)
-    worker = open_worker(db, settings)
-    claimed = worker.claim(only=run.run.id)
-    assert claimed is not None
-    clock = _Clock()
-    outcome = worker.execute(claimed)
-    wall, cpu = clock.read()
-    db.dispose()
+    with open_runtime(settings, migrate=True, worker=True) as rt:
+        db = rt.db
+        who = keys.local_principal(db)
+        view = pipelines.create(db, who, f"x{count}", "", argo_manifest.realistic_steps(count))
+        run = runs.create(
+            db, settings, who, view.pipeline.id, start=None, end=None, version_id=None
+        )
+        worker = open_worker(rt)
+        claimed = worker.claim(only=run.run.id)
+        assert claimed is not None
+        clock = _Clock()
+        outcome = worker.execute(claimed)
+        wall, cpu = clock.read()
     if outcome.value != "Succeeded":
         raise RuntimeError(f"the {count}-step run ended {outcome.value}")
     return wall / count, cpu / count

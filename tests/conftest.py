@@ -104,13 +104,18 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
 
 
 @pytest.fixture(scope="session")
-def client(settings: Settings, db: Database) -> Iterator[TestClient]:
+def runtime(settings: Settings, db: Database) -> Iterator[Runtime]:
+    """One runtime per store and session, as a server has one: its step processes serve
+    every test's steps (booting them is a second of CPU each)."""
+    with Runtime(settings, db) as rt:
+        yield rt
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings, runtime: Runtime) -> Iterator[TestClient]:
     """One app per store and session: FastAPI builds each route's dependency state on first
     use, which cost every test that made its own app a few hundred milliseconds."""
-    with (
-        Runtime(settings, db) as rt,
-        TestClient(create_app(settings, rt), raise_server_exceptions=False) as c,
-    ):
+    with TestClient(create_app(settings, runtime), raise_server_exceptions=False) as c:
         yield c
 
 

@@ -3,6 +3,7 @@ by ``close()``."""
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -12,11 +13,13 @@ from fastapi.testclient import TestClient
 
 from headrace.api.app import create_app
 from headrace.domain.pipeline import step_from_dict
+from headrace.execution.step_process import ReadyProcesses
 from headrace.persistence.db import Database
 from headrace.runtime import Runtime
 from headrace.services import keys, pipelines
 from headrace.settings import Settings
 from headrace.storage import delta
+from tests.execution.support import wait_for
 from tests.storage.test_delta import copy_into
 
 
@@ -45,11 +48,22 @@ def test_two_runtimes_in_one_process_share_no_cache(tmp_path: Path, db: Database
         theirs.close()
         assert one.ended_runs is not other.ended_runs
         assert one.tables is not other.tables
+        assert one.steps is not other.steps
+        assert one.graphs is not other.graphs
 
 
-def test_close_ends_every_thread_it_started_once(tmp_path: Path, db: Database) -> None:
-    before = set(threading.enumerate())
-    runtime = Runtime.open(_settings(tmp_path, db))
+def _children() -> set[int]:
+    """The live child processes of this process."""
+    found: set[int] = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        found |= {int(c) for c in (task / "children").read_text().split()}
+    return found
+
+
+def test_close_ends_every_thread_and_process_it_started_once(tmp_path: Path, db: Database) -> None:
+    before, children = set(threading.enumerate()), _children()
+    runtime = Runtime.open(_settings(tmp_path, db), worker=True)  # step processes boot now
+    wait_for(lambda: len(_children() - children) >= 2, 60, "the step processes kept ready")
     table = str(tmp_path / "t")
     for query in ("SELECT 1 AS n", "SELECT 2 AS n"):  # the second write hands its base on
         base = runtime.tables.take_base(table)
@@ -61,8 +75,20 @@ def test_close_ends_every_thread_it_started_once(tmp_path: Path, db: Database) -
     runtime.close()  # a second close does nothing
     assert runtime.closed
     assert [t for t in started if t.is_alive()] == []
+    assert _children() - children == set()
     with pytest.raises(RuntimeError):
         runtime.duck.connect()
+
+
+def test_what_is_handed_in_stays_open(tmp_path: Path, db: Database) -> None:
+    steps = ReadyProcesses()
+    with Runtime(_settings(tmp_path, db), db, steps=steps) as runtime:
+        assert runtime.steps is steps
+    child = steps.take()  # still a working pool: it was the giver's to close
+    steps.give_back(child)
+    steps.close()
+    with db.unit_of_work(write=False) as conn:  # and the store still serves
+        assert conn.exec_driver_sql("SELECT 1").scalar() == 1
 
 
 def test_an_app_closes_the_runtime_it_built_and_leaves_a_given_one_open(

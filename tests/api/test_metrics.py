@@ -32,12 +32,12 @@ def _value(text: str, name: str, **labels: str) -> float:
 
 
 def test_metrics_report_runs_steps_durations_and_request_latency(
-    api: Api, db: Database, settings: Settings
+    runtime: Runtime, api: Api, db: Database, settings: Settings
 ) -> None:
     pipeline = make_pipeline(api)
     before = _trigger_latency_count(api.client.get("/metrics").text)
     run = api.post(f"/pipelines/{pipeline['id']}/runs/", json={}).json()
-    worker = open_worker(db, settings)
+    worker = open_worker(runtime)
     assert worker.claim(only=uuid.UUID(run["id"])) is not None
     worker.execute(uuid.UUID(run["id"]))
     r = api.client.get("/metrics")

@@ -23,6 +23,7 @@ from deltalake import DeltaTable
 from headrace.domain.records import RunRecord
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import runs as runs_repo
+from headrace.runtime import Runtime
 from headrace.services import datasets as catalog
 from headrace.services.executors import open_worker
 from headrace.settings import Settings
@@ -81,10 +82,11 @@ def load_run(db: Database, run_id: uuid.UUID) -> RunRecord:
 
 
 def pods_match_the_local_executor(
-    api: Api, db: Database, settings: Settings, pod_env: Callable[[str], dict[str, str]]
+    api: Api, runtime: Runtime, pod_env: Callable[[str], dict[str, str]]
 ) -> None:
     """Run the diamond pipeline's manifest as pods (``pod_env(node)`` is each pod's whole
     environment besides PATH), then locally, and compare what both wrote."""
+    db, settings = runtime.db, runtime.settings
     pipeline = make_pipeline(api, diamond_steps())
     on_argo = load_run(db, uuid.UUID(make_run(api, pipeline["id"])["id"]))
 
@@ -112,7 +114,7 @@ def pods_match_the_local_executor(
             assert output.strip().splitlines()[-1] == f"step {step}: Succeeded"
 
     local_id = uuid.UUID(make_run(api, pipeline["id"])["id"])
-    worker = open_worker(db, settings)
+    worker = open_worker(runtime)
     assert worker.claim(only=local_id) == local_id
     worker.execute(local_id)
 

@@ -16,8 +16,10 @@ from headrace.domain.access import Principal, Role
 from headrace.domain.records import RunRecord
 from headrace.domain.runs import StepStatus
 from headrace.execution.step import StepRunner
+from headrace.execution.step_process import ReadyProcesses
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import runs as runs_repo
+from headrace.runtime import Runtime
 from headrace.services import runs as runs_service
 from headrace.services.executors import open_worker
 from headrace.services.step_store import DatabaseStepStore, step_of_node
@@ -40,6 +42,7 @@ class Harness:
     api: Api
     db: Database
     settings: Settings
+    steps: ReadyProcesses  # the session's step processes, shared by the pods and workers here
     fake: FakeArgo
     # step name → what its pod does instead of running the step: "error", or a callable
     pods: dict[str, Any]
@@ -54,8 +57,14 @@ class Harness:
             return "error"
         if callable(special):
             special(run_id)
-        outcome = StepRunner(DatabaseStepStore(self.db), self.settings).run(uuid.UUID(run_id), step)
+        with self.runtime() as pod:  # a pod has a runtime of its own
+            runner = StepRunner(DatabaseStepStore(pod.db, pod.graphs), pod)
+            outcome = runner.run(uuid.UUID(run_id), step)
         return 0 if outcome.status.value == "Succeeded" else 1
+
+    def runtime(self) -> Runtime:
+        """A runtime of the current settings (a test may change them), on the test store."""
+        return Runtime(self.settings, self.db, steps=self.steps)
 
     def run(self, steps: list[dict[str, Any]], **run_body: Any) -> tuple[dict[str, Any], RunRecord]:
         pipeline = make_pipeline(self.api, steps)
@@ -63,9 +72,10 @@ class Harness:
         return pipeline, self.execute(uuid.UUID(created["id"]))
 
     def execute(self, run_id: uuid.UUID) -> RunRecord:
-        worker = open_worker(self.db, self.settings)
-        assert worker.claim(only=run_id) == run_id
-        worker.execute(run_id)
+        with self.runtime() as runtime:
+            worker = open_worker(runtime)
+            assert worker.claim(only=run_id) == run_id
+            worker.execute(run_id)
         return self.load(run_id)
 
     def load(self, run_id: uuid.UUID) -> RunRecord:
@@ -79,7 +89,7 @@ class Harness:
 
 
 @pytest.fixture
-def argo(api: Api, db: Database, settings: Settings) -> Iterator[Harness]:
+def argo(api: Api, db: Database, settings: Settings, runtime: Runtime) -> Iterator[Harness]:
     pods: dict[str, Any] = {}
     holder: list[Harness] = []
     fake = FakeArgo(pod=lambda command: holder[0].pod(command))
@@ -94,7 +104,7 @@ def argo(api: Api, db: Database, settings: Settings) -> Iterator[Harness]:
             "argo_retries": 3,
         }
     )
-    harness = Harness(api, db, argo_settings, fake, pods)
+    harness = Harness(api, db, argo_settings, runtime.steps, fake, pods)
     holder.append(harness)
     yield harness
     fake.stop()

@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from headrace.persistence.db import Database
+from headrace.runtime import Runtime
 from headrace.services.step_store import step_of_node
 from headrace.settings import Settings
 from tests.argo.as_argo import HEADRACE, load_run, pod_commands, pods_match_the_local_executor
@@ -18,14 +19,14 @@ from tests.factories import Api, diamond_steps, make_pipeline, make_run
 
 
 def test_manifest_run_pod_by_pod_matches_the_local_executor(
-    api: Api, db: Database, settings: Settings, database_url: str
+    api: Api, runtime: Runtime, settings: Settings, database_url: str
 ) -> None:
     env = {
         "HEADRACE_DATABASE_URL": database_url,
         "HEADRACE_WAREHOUSE": settings.effective_warehouse,
         "HEADRACE_DATA_DIR": str(settings.data_dir),
     }
-    pods_match_the_local_executor(api, db, settings, lambda node: env)
+    pods_match_the_local_executor(api, runtime, lambda node: env)
 
 
 def test_a_failing_pod_exits_1_with_its_step_recorded(

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from headrace.cli.main import app
 from headrace.cli.pipeline_file import load
+from headrace.runtime import Runtime
 from tests.factories import generated_steps
 from tests.live import Served, free_port, headrace_command, serve
 
@@ -67,7 +68,7 @@ def test_errors_are_one_line_as_a_subprocess(served: Served, tmp_path: Path) -> 
     assert "Traceback" not in wrong.stderr + down.stderr
 
 
-def test_step_logs_outlive_the_worker(tmp_path: Path) -> None:
+def test_step_logs_outlive_the_worker(runtime: Runtime, tmp_path: Path) -> None:
     """A worker runs the pipeline and is gone; a server that runs no worker at all serves
     its step logs to ``headrace runs logs``."""
     from headrace.cli.context import open_database
@@ -82,10 +83,10 @@ def test_step_logs_outlive_the_worker(tmp_path: Path) -> None:
     file = load(_pipeline_file(tmp_path, "p"))
     pipeline = pipelines.create(db, who, file.name, "", file.steps).pipeline
     view = runs.create(db, settings, who, pipeline.id, start=None, end=None, version_id=None)
-    worker = open_worker(db, settings)
-    assert worker.claim(only=view.run.id) == view.run.id
-    assert worker.execute(view.run.id) == "Succeeded"
-    del worker
+    with Runtime(settings, db, steps=runtime.steps) as own:
+        worker = open_worker(own)
+        assert worker.claim(only=view.run.id) == view.run.id
+        assert worker.execute(view.run.id) == "Succeeded"
     db.dispose()
     with serve(settings.data_dir, HEADRACE_RUN_WORKER="false") as server:
         env = {"HEADRACE_URL": server.url, "HEADRACE_API_KEY": org.secret}

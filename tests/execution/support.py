@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
@@ -12,6 +13,7 @@ import duckdb
 from headrace.domain.runs import RunStatus
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import datasets as datasets_repo
+from headrace.runtime import Runtime
 from headrace.services.executors import open_worker
 from headrace.settings import Settings
 from headrace.storage import delta
@@ -21,29 +23,32 @@ from tests.factories import Api, make_pipeline, make_run, make_step
 TERMINAL = {"Succeeded", "Failed", "Error", "Cancelled"}
 
 
-def execute(db: Database, settings: Settings, run_id: str | uuid.UUID) -> RunStatus:
+@contextmanager
+def runtime_with(base: Runtime, settings: Settings) -> Iterator[Runtime]:
+    """A runtime of other ``settings`` on ``base``'s store and step processes."""
+    with Runtime(settings, base.db, steps=base.steps) as runtime:
+        yield runtime
+
+
+def execute(runtime: Runtime, run_id: str | uuid.UUID) -> RunStatus:
     """Claim exactly this run (never another test's) and execute it in this thread."""
-    worker = open_worker(db, settings)
+    worker = open_worker(runtime)
     rid = uuid.UUID(str(run_id))
     assert worker.claim(only=rid) == rid
     return worker.execute(rid)
 
 
-def run_pipeline(
-    api: Api, db: Database, settings: Settings, pipeline_id: str, **body: Any
-) -> dict[str, Any]:
+def run_pipeline(api: Api, runtime: Runtime, pipeline_id: str, **body: Any) -> dict[str, Any]:
     """Create a run of the pipeline, execute it, return the run as the API shows it."""
     run = make_run(api, pipeline_id, **body)
-    execute(db, settings, run["id"])
+    execute(runtime, run["id"])
     return get_run(api, pipeline_id, run["id"])
 
 
-def write_dataset(
-    api: Api, db: Database, settings: Settings, name: str, query: str
-) -> dict[str, Any]:
+def write_dataset(api: Api, runtime: Runtime, name: str, query: str) -> dict[str, Any]:
     """A new version of dataset ``name``, written by a one-step pipeline of its own."""
     pipeline = make_pipeline(api, [make_step("w", query, [], [name])])
-    run = run_pipeline(api, db, settings, pipeline["id"])
+    run = run_pipeline(api, runtime, pipeline["id"])
     assert run["status"] == "Succeeded", run
     return run
 

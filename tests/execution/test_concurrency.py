@@ -8,6 +8,7 @@ from typing import Any
 
 from headrace.execution.step import StepRunner
 from headrace.persistence.db import Database
+from headrace.runtime import Runtime
 from headrace.services.executors import open_worker
 from headrace.services.worker import Worker
 from headrace.settings import Settings
@@ -31,9 +32,9 @@ def _rows(tag: str, count: int) -> list[tuple[Any, ...]]:
     return sorted(((n, tag) for n in range(count)), key=repr)
 
 
-def _claimed(db: Database, settings: Settings, api: Api, pipeline: dict[str, Any]) -> Any:
+def _claimed(runtime: Runtime, api: Api, pipeline: dict[str, Any]) -> Any:
     run = make_run(api, pipeline["id"])
-    worker = open_worker(db, settings)
+    worker = open_worker(runtime)
     assert worker.claim(only=uuid.UUID(run["id"])) is not None
     return worker, run
 
@@ -53,11 +54,11 @@ def _check_versions(
 
 
 def test_two_runs_writing_one_dataset_at_once_commit_one_version_each(
-    api: Api, db: Database, settings: Settings
+    runtime: Runtime, api: Api, db: Database, settings: Settings
 ) -> None:
     sizes = {"left": 3000, "right": 2000}
     pipelines = {tag: _writer(api, tag, n) for tag, n in sizes.items()}
-    claimed = {tag: _claimed(db, settings, api, p) for tag, p in pipelines.items()}
+    claimed = {tag: _claimed(runtime, api, p) for tag, p in pipelines.items()}
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []
 
@@ -83,7 +84,7 @@ def test_two_runs_writing_one_dataset_at_once_commit_one_version_each(
 
 
 def test_a_writer_overtaken_between_its_write_and_its_commit_lands_after_the_other(
-    api: Api, db: Database, settings: Settings
+    runtime: Runtime, api: Api, db: Database, settings: Settings
 ) -> None:
     """Forces the race: the first run has written its files and opened its base snapshot but
     waits to commit until the second run has committed. Once on a new dataset (both see no
@@ -92,8 +93,8 @@ def test_a_writer_overtaken_between_its_write_and_its_commit_lands_after_the_oth
         tags = {tag: f"{tag}{round_}" for tag in sizes}
         pipelines = {tag: _writer(api, tags[tag], n) for tag, n in sizes.items()}
         (slow_worker, slow_run), (fast_worker, fast_run) = (
-            _claimed(db, settings, api, pipelines["slow"]),
-            _claimed(db, settings, api, pipelines["fast"]),
+            _claimed(runtime, api, pipelines["slow"]),
+            _claimed(runtime, api, pipelines["fast"]),
         )
         ready, go = threading.Event(), threading.Event()
 

@@ -13,9 +13,10 @@ from typing import Any
 import httpx
 
 from headrace.persistence.db import Database
+from headrace.runtime import Runtime
 from headrace.services.executors import open_worker
 from headrace.settings import Settings
-from tests.execution.support import dataset_rows, get_run, steps, wait_for
+from tests.execution.support import dataset_rows, get_run, runtime_with, steps, wait_for
 from tests.execution.test_sandbox import ENTRIES, assert_nothing_internal, short_limits
 from tests.factories import Api, generated_steps, make_pipeline, make_run, make_step
 from tests.live import serve
@@ -45,34 +46,35 @@ def _check_hostile(run: dict[str, Any], *hidden: str) -> None:
 
 
 def test_a_hostile_run_and_an_honest_run_at_once(
-    api: Api, db: Database, settings: Settings
+    runtime: Runtime, api: Api, db: Database, settings: Settings
 ) -> None:
     limited = short_limits(settings)
     hostile = make_pipeline(api, _hostile_steps())
     honest = make_pipeline(api, generated_steps())
     runs = {"hostile": make_run(api, hostile["id"]), "honest": make_run(api, honest["id"])}
-    workers = {tag: open_worker(db, limited) for tag in runs}
-    for tag, run in runs.items():
-        assert workers[tag].claim(only=uuid.UUID(run["id"])) is not None
-    threads = [
-        threading.Thread(target=workers[tag].execute, args=(uuid.UUID(run["id"]),))
-        for tag, run in runs.items()
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-        assert not thread.is_alive()
-    ended = {tag: get_run(api, r["pipeline_id"], r["id"]) for tag, r in runs.items()}
-    assert ended["honest"]["status"] == "Succeeded", ended["honest"]
-    assert dataset_rows(db, settings, api.org_id, "total") == HONEST_TOTAL
-    _check_hostile(ended["hostile"], settings.effective_warehouse)
-    # the worker that ran the hostile steps runs the next run as if nothing had happened
-    again = make_run(api, honest["id"])
-    worker = workers["hostile"]
-    assert worker.claim(only=uuid.UUID(again["id"])) is not None
-    worker.execute(uuid.UUID(again["id"]))
-    assert get_run(api, honest["id"], again["id"])["status"] == "Succeeded"
+    with runtime_with(runtime, limited) as on_limits:
+        workers = {tag: open_worker(on_limits) for tag in runs}
+        for tag, run in runs.items():
+            assert workers[tag].claim(only=uuid.UUID(run["id"])) is not None
+        threads = [
+            threading.Thread(target=workers[tag].execute, args=(uuid.UUID(run["id"]),))
+            for tag, run in runs.items()
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+            assert not thread.is_alive()
+        ended = {tag: get_run(api, r["pipeline_id"], r["id"]) for tag, r in runs.items()}
+        assert ended["honest"]["status"] == "Succeeded", ended["honest"]
+        assert dataset_rows(db, settings, api.org_id, "total") == HONEST_TOTAL
+        _check_hostile(ended["hostile"], settings.effective_warehouse)
+        # the worker that ran the hostile steps runs the next run as if nothing had happened
+        again = make_run(api, honest["id"])
+        worker = workers["hostile"]
+        assert worker.claim(only=uuid.UUID(again["id"])) is not None
+        worker.execute(uuid.UUID(again["id"]))
+        assert get_run(api, honest["id"], again["id"])["status"] == "Succeeded"
 
 
 def test_a_live_server_serves_through_hostile_runs(tmp_path: Any) -> None:

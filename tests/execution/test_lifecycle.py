@@ -8,6 +8,7 @@ import uuid
 
 from headrace.execution.step import Interrupt, StepRunner
 from headrace.persistence.db import Database
+from headrace.runtime import Runtime
 from headrace.services.executors import open_worker
 from headrace.services.step_store import DatabaseStepStore
 from headrace.settings import Settings
@@ -19,6 +20,7 @@ from tests.execution.support import (
     get_run,
     recorded_versions,
     run_pipeline,
+    runtime_with,
     steps,
     table_path,
     wait_for,
@@ -40,7 +42,7 @@ def _new_version(api: Api, pipeline_id: str, steps_: list[dict[str, object]]) ->
 
 
 def test_failed_step_leaves_its_outputs_unchanged(
-    api: Api, db: Database, settings: Settings
+    runtime: Runtime, api: Api, db: Database, settings: Settings
 ) -> None:
     good = [
         make_step("gen", "SELECT range AS n FROM range(5)", [], ["numbers"]),
@@ -53,7 +55,7 @@ def test_failed_step_leaves_its_outputs_unchanged(
         ),
     ]
     pipeline = make_pipeline(api, good)
-    assert run_pipeline(api, db, settings, pipeline["id"])["status"] == "Succeeded"
+    assert run_pipeline(api, runtime, pipeline["id"])["status"] == "Succeeded"
     names = ("numbers", "first", "second")
     tables = {n: table_path(db, settings, api.org_id, n) for n in names}
     before = {
@@ -84,7 +86,7 @@ def test_failed_step_leaves_its_outputs_unchanged(
         ),
     ]
     _new_version(api, pipeline["id"], bad)
-    run = run_pipeline(api, db, settings, pipeline["id"])
+    run = run_pipeline(api, runtime, pipeline["id"])
     assert run["status"] == "Failed"
     by_step = steps(run)
     assert by_step["gen"]["status"] == "Failed" and "boom at" in by_step["gen"]["error"]
@@ -102,7 +104,7 @@ def test_failed_step_leaves_its_outputs_unchanged(
 
 
 def test_cancel_stops_a_running_step_and_cancels_the_rest(
-    api: Api, db: Database, settings: Settings
+    runtime: Runtime, api: Api, db: Database, settings: Settings
 ) -> None:
     pipeline = make_pipeline(
         api,
@@ -112,7 +114,7 @@ def test_cancel_stops_a_running_step_and_cancels_the_rest(
         ],
     )
     run = make_run(api, pipeline["id"])
-    worker = open_worker(db, settings)
+    worker = open_worker(runtime)
     assert worker.claim(only=uuid.UUID(run["id"])) is not None
     thread = threading.Thread(target=worker.execute, args=(uuid.UUID(run["id"]),), daemon=True)
     thread.start()
@@ -141,7 +143,7 @@ def test_cancel_stops_a_running_step_and_cancels_the_rest(
 
 
 def test_cancel_of_a_pending_run_ends_it_before_any_worker_takes_it(
-    api: Api, db: Database, settings: Settings
+    runtime: Runtime, api: Api, db: Database, settings: Settings
 ) -> None:
     pipeline = make_pipeline(api)
     run = make_run(api, pipeline["id"])
@@ -150,19 +152,19 @@ def test_cancel_of_a_pending_run_ends_it_before_any_worker_takes_it(
     ended = get_run(api, pipeline["id"], run["id"])
     assert ended["status"] == "Cancelled"
     assert {s["status"] for s in ended["run_steps"]} == {"Cancelled"}
-    assert open_worker(db, settings).claim(only=uuid.UUID(run["id"])) is None
+    assert open_worker(runtime).claim(only=uuid.UUID(run["id"])) is None
     assert api.post(f"/pipelines/{pipeline['id']}/runs/{run['id']}/cancel/").status_code == 409
 
 
 def test_an_interrupt_sent_before_the_query_starts_is_not_lost(
-    api: Api, db: Database, settings: Settings
+    runtime: Runtime, api: Api, db: Database, settings: Settings
 ) -> None:
     """A cancel that lands while the step is still opening its sandbox must stop it: DuckDB
     ignores ``interrupt()`` while no statement runs. The query is finite (a few seconds), so
     a lost interrupt shows as Succeeded rather than as a hang."""
     query = "SELECT count(*) AS c FROM range(20000000000)"
     pipeline = make_pipeline(api, [make_step("long", query, [], ["long_out"])])
-    runner = StepRunner(DatabaseStepStore(db), settings)
+    runner = StepRunner(DatabaseStepStore(db, runtime.graphs), runtime)
     for reason, status in (("cancelled", "Cancelled"), ("timed out after 9 s", "Failed")):
         run = make_run(api, pipeline["id"])  # a step that ended never runs again
         interrupt = Interrupt()
@@ -173,7 +175,7 @@ def test_an_interrupt_sent_before_the_query_starts_is_not_lost(
 
 
 def test_step_timeout_fails_the_step_with_a_clear_message(
-    api: Api, db: Database, settings: Settings
+    runtime: Runtime, api: Api, db: Database, settings: Settings
 ) -> None:
     quick = settings.model_copy(update={"step_timeout_seconds": 1})
     pipeline = make_pipeline(
@@ -183,7 +185,8 @@ def test_step_timeout_fails_the_step_with_a_clear_message(
             make_step("after", "SELECT c FROM counted", ["counted"], ["later"]),
         ],
     )
-    run = run_pipeline(api, db, quick, pipeline["id"])
+    with runtime_with(runtime, quick) as on_quick:
+        run = run_pipeline(api, on_quick, pipeline["id"])
     assert run["status"] == "Failed"
     by_step = steps(run)
     assert by_step["slow"]["status"] == "Failed"
@@ -195,10 +198,10 @@ def test_step_timeout_fails_the_step_with_a_clear_message(
 
 
 def test_retry_reads_the_versions_the_first_run_wrote(
-    api: Api, db: Database, settings: Settings
+    runtime: Runtime, api: Api, db: Database, settings: Settings
 ) -> None:
     # B reads A's output and an outside dataset; the outside one makes B fail at first.
-    write_dataset(api, db, settings, "gate", "SELECT 'not a number' AS v")
+    write_dataset(api, runtime, "gate", "SELECT 'not a number' AS v")
     pipeline = make_pipeline(
         api,
         [
@@ -211,20 +214,20 @@ def test_retry_reads_the_versions_the_first_run_wrote(
             ),
         ],
     )
-    first = run_pipeline(api, db, settings, pipeline["id"])
+    first = run_pipeline(api, runtime, pipeline["id"])
     assert first["status"] == "Failed"
     assert steps(first)["a"]["status"] == "Succeeded"
     assert steps(first)["b"]["status"] == "Failed"
     assert steps(first)["b"]["input_versions"] == {"a_out": 0, "gate": 0}
     # Since then another run overwrote A's output, and the outside data was fixed.
-    write_dataset(api, db, settings, "a_out", "SELECT range + 100 AS n FROM range(3)")
-    write_dataset(api, db, settings, "gate", "SELECT '10' AS v")
+    write_dataset(api, runtime, "a_out", "SELECT range + 100 AS n FROM range(3)")
+    write_dataset(api, runtime, "gate", "SELECT '10' AS v")
     assert current_version(db, api.org_id, "a_out") == 1
     r = api.post(f"/pipelines/{pipeline['id']}/runs/{first['id']}/retry/")
     assert r.status_code == 201, r.text
     retry = r.json()
     assert retry["retry_of"] == first["id"]
-    execute(db, settings, retry["id"])
+    execute(runtime, retry["id"])
     retry = get_run(api, pipeline["id"], retry["id"])
     assert retry["status"] == "Succeeded", retry
     by_step = steps(retry)
@@ -240,15 +243,15 @@ def test_retry_reads_the_versions_the_first_run_wrote(
 
 
 def test_partial_run_reads_unselected_upstream_at_its_current_version(
-    api: Api, db: Database, settings: Settings
+    runtime: Runtime, api: Api, db: Database, settings: Settings
 ) -> None:
     pipeline = make_pipeline(api, generated_steps())  # gen -> double -> total
-    whole = run_pipeline(api, db, settings, pipeline["id"])
+    whole = run_pipeline(api, runtime, pipeline["id"])
     assert whole["status"] == "Succeeded"
     assert dataset_rows(db, settings, api.org_id, "total") == [(90,)]
     # numbers gets a newer version from elsewhere; the partial run must read that one
-    write_dataset(api, db, settings, "numbers", "SELECT range AS n FROM range(100, 103)")
-    partial = run_pipeline(api, db, settings, pipeline["id"], start_job_name="double")
+    write_dataset(api, runtime, "numbers", "SELECT range AS n FROM range(100, 103)")
+    partial = run_pipeline(api, runtime, pipeline["id"], start_job_name="double")
     assert partial["status"] == "Succeeded", partial
     by_step = steps(partial)
     assert set(by_step) == {"double", "total"}
@@ -258,9 +261,9 @@ def test_partial_run_reads_unselected_upstream_at_its_current_version(
     assert dataset_rows(db, settings, api.org_id, "doubled", 1) == [(200,), (202,), (204,)]
     assert dataset_rows(db, settings, api.org_id, "total", 1) == [(606,)]
     # a run ending at double leaves total alone and still reads numbers' current version
-    write_dataset(api, db, settings, "numbers", "SELECT 7 AS n")
+    write_dataset(api, runtime, "numbers", "SELECT 7 AS n")
     only = run_pipeline(
-        api, db, settings, pipeline["id"], start_job_name="double", end_job_name="double"
+        api, runtime, pipeline["id"], start_job_name="double", end_job_name="double"
     )
     assert [s["name"] for s in only["run_steps"]] == ["double"]
     assert steps(only)["double"]["input_versions"] == {"numbers": 2}
@@ -269,14 +272,15 @@ def test_partial_run_reads_unselected_upstream_at_its_current_version(
 
 
 def test_a_step_that_would_spill_past_its_limit_fails_and_writes_nothing(
-    api: Api, db: Database, settings: Settings
+    runtime: Runtime, api: Api, db: Database, settings: Settings
 ) -> None:
     tight = settings.model_copy(
         update={"step_memory_limit": "64MB", "step_spill_limit": "1MB", "step_threads": 1}
     )
     query = "SELECT range AS n, md5(range::VARCHAR) AS h FROM range(3000000) ORDER BY h"
     pipeline = make_pipeline(api, [make_step("sort", query, [], ["sorted"])])
-    run = run_pipeline(api, db, tight, pipeline["id"])
+    with runtime_with(runtime, tight) as on_tight:
+        run = run_pipeline(api, on_tight, pipeline["id"])
     assert run["status"] == "Failed"
     error = steps(run)["sort"]["error"]
     assert "max_temp_directory_size" in error, error

@@ -12,6 +12,7 @@ import pyarrow.fs as pafs
 from deltalake import DeltaTable
 
 from headrace.persistence.db import Database
+from headrace.runtime import Runtime
 from headrace.settings import Settings
 from tests.execution.support import (
     dataset_rows,
@@ -80,10 +81,10 @@ def _directly() -> dict[str, list[tuple[Any, ...]]]:
 
 
 def test_multi_step_results_match_duckdb_row_for_row(
-    api: Api, db: Database, settings: Settings
+    runtime: Runtime, api: Api, db: Database, settings: Settings
 ) -> None:
     pipeline = make_pipeline(api, [make_step(n, q, i, [o]) for n, q, i, o in SHOP])
-    run = run_pipeline(api, db, settings, pipeline["id"])
+    run = run_pipeline(api, runtime, pipeline["id"])
     assert run["status"] == "Succeeded", run
     expected = _directly()
     by_step = steps(run)
@@ -101,7 +102,7 @@ def test_multi_step_results_match_duckdb_row_for_row(
 
 
 def test_multi_output_step_writes_each_output_as_its_own_version(
-    api: Api, db: Database, settings: Settings
+    runtime: Runtime, api: Api, db: Database, settings: Settings
 ) -> None:
     pipeline = make_pipeline(
         api,
@@ -117,7 +118,7 @@ def test_multi_output_step_writes_each_output_as_its_own_version(
         ],
     )
     for round_ in range(2):
-        run = run_pipeline(api, db, settings, pipeline["id"])
+        run = run_pipeline(api, runtime, pipeline["id"])
         assert run["status"] == "Succeeded", run
         split = steps(run)["split"]
         assert split["output_versions"] == {"evens": round_, "odds": round_}
@@ -133,7 +134,7 @@ def test_multi_output_step_writes_each_output_as_its_own_version(
 
 
 def test_types_delta_cannot_hold_are_written_as_storable_types(
-    api: Api, db: Database, settings: Settings
+    runtime: Runtime, api: Api, db: Database, settings: Settings
 ) -> None:
     query = (
         "SELECT (SELECT sum(4611686018427387904::BIGINT) FROM range(4)) AS big, "
@@ -144,7 +145,7 @@ def test_types_delta_cannot_hold_are_written_as_storable_types(
         "NULL AS nothing"
     )
     pipeline = make_pipeline(api, [make_step("odd", query, [], ["odd_types"])])
-    run = run_pipeline(api, db, settings, pipeline["id"])
+    run = run_pipeline(api, runtime, pipeline["id"])
     assert run["status"] == "Succeeded", run
     table = table_path(db, settings, api.org_id, "odd_types")
     version = steps(run)["odd"]["output_versions"]["odd_types"]

@@ -29,14 +29,17 @@ from headrace.execution.sandbox import (
 )
 from headrace.execution.step import step_input
 from headrace.persistence.db import Database
+from headrace.runtime import Runtime
 from headrace.settings import Settings
 from headrace.storage import delta
+from headrace.storage.duck import ServiceDuck
 from headrace.storage.warehouse import Warehouse
 from tests.execution.support import (
     current_version,
     execute,
     get_run,
     read_rows,
+    runtime_with,
     steps,
     table_path,
     write_dataset,
@@ -185,7 +188,7 @@ def sandbox(grounds: Grounds) -> Iterator[Sandbox]:
     """A fresh locked connection over the grounds."""
     con = open_sandbox(
         fresh_connection(),
-        {"numbers": step_input(grounds.numbers)},
+        {"numbers": step_input(grounds.numbers, ServiceDuck())},  # files: no DuckDB used
         [grounds.write],
         LIMITS,
         grounds.spill,
@@ -312,7 +315,12 @@ def short_limits(settings: Settings) -> Settings:
 
 
 def test_hostile_sql_that_passes_validation_fails_at_run_time(
-    api: Api, db: Database, settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    runtime: Runtime,
+    api: Api,
+    db: Database,
+    settings: Settings,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Every such query as a step of one run, beside an honest step: each hostile step fails
     with its own clear message (its time or memory limit named), the honest one succeeds."""
@@ -326,7 +334,8 @@ def test_hostile_sql_that_passes_validation_fails_at_run_time(
     before = _files(tmp_path)
     caplog.set_level(logging.DEBUG)
     run = make_run(api, pipeline["id"])
-    execute(db, short_limits(settings), run["id"])
+    with runtime_with(runtime, short_limits(settings)) as limited:
+        execute(limited, run["id"])
     ended = get_run(api, pipeline["id"], run["id"])
     assert ended["status"] == "Failed", ended
     by_name = steps(ended)
@@ -350,13 +359,13 @@ def test_hostile_sql_that_passes_validation_fails_at_run_time(
 
 
 def test_another_organisations_table_is_out_of_reach(
-    api: Api, db: Database, settings: Settings, tmp_path: Path
+    runtime: Runtime, api: Api, db: Database, settings: Settings, tmp_path: Path
 ) -> None:
     """Org B's real Delta file: org A can neither name it in SQL nor read it in a sandbox
     built for org A's own inputs; naming B's dataset reaches nothing of B's."""
     other = make_org(api.client, db)
     token = f"SECRET-{uuid.uuid4().hex}"
-    write_dataset(other, db, settings, "vault", f"SELECT '{token}' AS token")
+    write_dataset(other, runtime, "vault", f"SELECT '{token}' AS token")
     vault = table_path(db, settings, other.org_id, "vault")
     [path] = delta.snapshot(vault, 0).files
     assert token.encode() in Path(path).read_bytes() or os.path.getsize(path) > 0
@@ -372,12 +381,14 @@ def test_another_organisations_table_is_out_of_reach(
     r = api.post(f"/pipelines/{thief['id']}/runs/", json={})
     assert r.status_code == 422, r.text
     # and a sandbox over org A's own table refuses B's file
-    mine = write_dataset(api, db, settings, "mine", "SELECT 1 AS n")
+    mine = write_dataset(api, runtime, "mine", "SELECT 1 AS n")
     assert mine["status"] == "Succeeded"
     own = delta.snapshot(table_path(db, settings, api.org_id, "mine"), 0)
     spill = tmp_path / "spill"
     spill.mkdir()
-    con = open_sandbox(fresh_connection(), {"mine": step_input(own)}, [], LIMITS, str(spill))
+    con = open_sandbox(
+        fresh_connection(), {"mine": step_input(own, ServiceDuck())}, [], LIMITS, str(spill)
+    )
     try:
         assert con.execute("SELECT n FROM mine").fetchall() == [(1,)]
         with pytest.raises(duckdb.PermissionException):
@@ -437,7 +448,7 @@ def test_outputs_are_limited_together_even_when_each_fits(tmp_path: Path) -> Non
 
 
 def test_a_step_writing_past_the_output_limit_fails_and_keeps_nothing(
-    api: Api, db: Database, settings: Settings
+    runtime: Runtime, api: Api, db: Database, settings: Settings
 ) -> None:
     """Failed (the step's own doing) long before its timeout, with one sentence; the partial
     files are removed, no version is made, and the run's other step still succeeds."""
@@ -447,7 +458,8 @@ def test_a_step_writing_past_the_output_limit_fails_and_keeps_nothing(
     pipeline = make_pipeline(api, [fill, small])
     run = make_run(api, pipeline["id"])
     started = time.perf_counter()
-    execute(db, limited, run["id"])
+    with runtime_with(runtime, limited) as on_limits:
+        execute(on_limits, run["id"])
     elapsed = time.perf_counter() - started
     by_name = steps(get_run(api, pipeline["id"], run["id"]))
     assert by_name["small"]["status"] == "Succeeded", by_name["small"]

@@ -38,15 +38,16 @@ def test_a_killed_worker_s_run_is_completed_by_another(own_database: str, tmp_pa
             Runtime(settings, db) as rt,
             TestClient(create_app(settings, rt), raise_server_exceptions=False) as client,
         ):
-            _crash_and_take_over(make_org(client, db), db, settings, tmp_path)
+            _crash_and_take_over(make_org(client, db), rt, tmp_path)
     finally:
         db.dispose()
 
 
-def _crash_and_take_over(api: Api, db: Database, settings: Settings, tmp_path: Path) -> None:
+def _crash_and_take_over(api: Api, runtime: Runtime, tmp_path: Path) -> None:
+    db, settings = runtime.db, runtime.settings
     # "gate" sizes the slow step: endless while the first worker runs it, small afterwards.
     gate = make_pipeline(api, [make_step("g", "SELECT 1000000000000::BIGINT AS n", [], ["gate"])])
-    assert run_pipeline(api, db, settings, gate["id"])["status"] == "Succeeded"
+    assert run_pipeline(api, runtime, gate["id"])["status"] == "Succeeded"
     pipeline = make_pipeline(
         api,
         [
@@ -94,8 +95,8 @@ def _crash_and_take_over(api: Api, db: Database, settings: Settings, tmp_path: P
     first_versions = steps(before)["first"]["output_versions"]
     assert first_versions == {"base": 0}
     # the gate is lowered so that the slow step can finish when it runs again
-    _lower_gate(api, db, settings, gate["id"])
-    second = open_worker(db, settings)
+    _lower_gate(api, runtime, gate["id"])
+    second = open_worker(runtime)
     thread = threading.Thread(target=second.serve, daemon=True)
     thread.start()
     try:
@@ -118,10 +119,10 @@ def _crash_and_take_over(api: Api, db: Database, settings: Settings, tmp_path: P
     assert dataset_rows(db, settings, api.org_id, "final") == [(5, 45, 50)]
 
 
-def _lower_gate(api: Api, db: Database, settings: Settings, gate_id: str) -> None:
+def _lower_gate(api: Api, runtime: Runtime, gate_id: str) -> None:
     r = api.post(
         f"/pipelines/{gate_id}/versions/",
         json={"steps": [make_step("g", "SELECT 5::BIGINT AS n", [], ["gate"])]},
     )
     assert r.status_code == 201, r.text
-    assert run_pipeline(api, db, settings, gate_id)["status"] == "Succeeded"
+    assert run_pipeline(api, runtime, gate_id)["status"] == "Succeeded"

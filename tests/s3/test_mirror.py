@@ -13,11 +13,13 @@ import duckdb
 import pytest
 
 from headrace.persistence.db import Database
+from headrace.runtime import Runtime
 from headrace.settings import Settings
 from headrace.storage.mirror import BoundedMirror, pinning
 from headrace.storage.snapshots import TableCache
 from headrace.storage.warehouse import Warehouse
 from tests.argo.as_argo import written_rows
+from tests.execution.support import runtime_with
 from tests.factories import Api
 from tests.s3.test_runs import run_generated
 from tests.storage.test_delta import read, write
@@ -101,10 +103,11 @@ def test_files_a_running_step_reads_are_never_evicted(
 
 
 def test_a_run_on_a_bounded_mirror_succeeds_and_leaves_it_under_the_limit(
-    s3_api: Api, db: Database, s3_settings: Settings, tmp_path: Path
+    s3_api: Api, db: Database, s3_settings: Settings, runtime: Runtime, tmp_path: Path
 ) -> None:
     limit = 600  # under what the run writes (3 files): each step's own files may exceed it
     settings = _bounded(s3_settings, tmp_path, limit)
-    run = run_generated(s3_api, db, settings)
+    with runtime_with(runtime, settings) as bounded:
+        run = run_generated(s3_api, bounded)
     assert written_rows(settings, run, db)["total"] == [{"total": 90}]
     assert BoundedMirror(str(tmp_path / "mirror"), limit).size() <= limit

@@ -11,6 +11,7 @@ from typing import Any
 
 from headrace.domain.records import RunRecord
 from headrace.persistence.db import Database
+from headrace.runtime import Runtime
 from headrace.services.executors import open_worker
 from headrace.settings import Settings
 from headrace.storage import delta
@@ -18,16 +19,18 @@ from headrace.storage.duck import ServiceDuck
 from headrace.storage.ingest import write_version
 from headrace.storage.warehouse import Warehouse
 from tests.argo.as_argo import load_run, pods_match_the_local_executor, written_rows
+from tests.execution.support import runtime_with
 from tests.factories import Api, generated_steps, make_pipeline, make_run
 from tests.storage.test_delta import read
 
 
-def run_generated(api: Api, db: Database, settings: Settings) -> RunRecord:
-    """A run of the generated three-step pipeline, executed by a local worker on
-    ``settings``; it must succeed."""
+def run_generated(api: Api, runtime: Runtime) -> RunRecord:
+    """A run of the generated three-step pipeline, executed by a local worker of ``runtime``;
+    it must succeed."""
+    db = runtime.db
     pipeline = make_pipeline(api, generated_steps())
     run_id = uuid.UUID(make_run(api, pipeline["id"])["id"])
-    worker = open_worker(db, settings)
+    worker = open_worker(runtime)
     assert worker.claim(only=run_id) == run_id
     worker.execute(run_id)
     run = load_run(db, run_id)
@@ -36,16 +39,21 @@ def run_generated(api: Api, db: Database, settings: Settings) -> RunRecord:
 
 
 def test_a_local_run_writes_its_outputs_to_the_bucket(
-    s3_api: Api, db: Database, s3_settings: Settings
+    s3_api: Api, db: Database, s3_settings: Settings, runtime: Runtime
 ) -> None:
-    run = run_generated(s3_api, db, s3_settings)
+    with runtime_with(runtime, s3_settings) as on_s3:
+        run = run_generated(s3_api, on_s3)
     rows = written_rows(s3_settings, run, db)  # read by deltalake from the bucket
     assert rows["numbers"] == [{"n": n} for n in range(10)]
     assert rows["total"] == [{"total": 90}]
 
 
 def test_pods_on_an_s3_warehouse_match_the_local_executor(
-    s3_api: Api, db: Database, s3_settings: Settings, database_url: str, tmp_path: Path
+    s3_api: Api,
+    runtime: Runtime,
+    s3_settings: Settings,
+    database_url: str,
+    tmp_path: Path,
 ) -> None:
     secret = s3_settings.s3_secret_access_key
     assert secret is not None and s3_settings.s3_endpoint_url is not None
@@ -63,7 +71,8 @@ def test_pods_on_an_s3_warehouse_match_the_local_executor(
             "HEADRACE_S3_CACHE_DIR": str(tmp_path / "mirrors" / node),
         }
 
-    pods_match_the_local_executor(s3_api, db, s3_settings, pod_env)
+    with runtime_with(runtime, s3_settings) as on_s3:
+        pods_match_the_local_executor(s3_api, on_s3, pod_env)
     assert not (tmp_path / "data" / "warehouse").exists()
 
 

@@ -32,6 +32,7 @@ from headrace.persistence.db import Database
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.persistence.tables import run_events
 from headrace.services import runs as runs_service
+from headrace.services.graphs import VersionGraphs
 from headrace.services.lifecycle import LeaseLost, Lifecycle, StepReport
 from headrace.services.step_store import DatabaseStepStore
 from headrace.settings import Settings
@@ -219,7 +220,7 @@ def test_random_lifecycles_keep_the_invariants(
         uuid.UUID(pipeline["id"]),
         clock,
         lifecycle,
-        DatabaseStepStore(db, lifecycle=lifecycle),
+        DatabaseStepStore(db, VersionGraphs(db.versions), lifecycle=lifecycle),
         [view.run.id],
         view.run.id,
     )

@@ -58,7 +58,7 @@ def create_app(
         from headrace.services.executors import open_worker
         from headrace.services.sweep import start_sweeper
 
-        worker = open_worker(database, settings, doorbell=doorbell)
+        worker = open_worker(rt, doorbell=doorbell)
         thread = threading.Thread(target=worker.serve, name="headrace-worker", daemon=True)
         thread.start()
         stop_sweeping = start_sweeper(database, settings)

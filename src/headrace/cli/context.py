@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported by open_database: importing() must come before SQLAlchemy
+    from headrace.execution.step_process import ReadyProcesses
     from headrace.persistence.db import Database
     from headrace.runtime import Runtime
     from headrace.settings import Settings
@@ -28,12 +29,19 @@ def open_database(settings: Settings | None = None, *, migrate: bool) -> Databas
     return db
 
 
-def open_runtime(settings: Settings, *, migrate: bool) -> Runtime:
-    """The process's runtime (``runtime.py``), its metadata store migrated to the newest
-    schema first when ``migrate``; the caller closes it."""
+def open_runtime(
+    settings: Settings,
+    *,
+    migrate: bool,
+    worker: bool = False,
+    steps: ReadyProcesses | None = None,
+) -> Runtime:
+    """The process's runtime (``Runtime.open``: ``worker`` and ``steps`` are its), its
+    metadata store migrated to the newest schema first when ``migrate``; the caller closes
+    it."""
     from headrace.runtime import Runtime
 
-    runtime = Runtime.open(settings)
+    runtime = Runtime.open(settings, steps=steps, worker=worker)
     if migrate:
         from headrace.persistence.migrate import upgrade
 

@@ -24,13 +24,13 @@ from headrace.domain.pipeline import step_from_dict
 from headrace.domain.records import RunRecord
 from headrace.domain.runs import RunStatus, StepStatus
 from headrace.errors import HeadraceError, NotFound
+from headrace.execution.step_process import ReadyProcesses
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import datasets as datasets_repo
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.runtime import Runtime
 from headrace.services import keys, pipelines, runs
 from headrace.services.executors import local_executor
-from headrace.services.graphs import VersionGraphs
 from headrace.services.worker import Worker
 from headrace.settings import Settings
 
@@ -129,8 +129,9 @@ def _load_run(db: Database, run_id: uuid.UUID) -> RunRecord:
     return found
 
 
-def run_file(path: Path, start: str | None, end: str | None) -> int:
-    """Run the pipeline in ``path``; the exit code is 0 only when the run succeeded."""
+def run_file(path: Path, start: str | None, end: str | None, steps: ReadyProcesses) -> int:
+    """Run the pipeline in ``path`` with the step processes ``steps`` (the caller's: started
+    before its imports); the exit code is 0 only when the run succeeded."""
     started = time.perf_counter()
     try:
         file = load(path)
@@ -138,15 +139,14 @@ def run_file(path: Path, start: str | None, end: str | None) -> int:
         console.print(f"[red]error:[/red] {err}")
         return 2
     settings = Settings()
-    rt = open_runtime(settings, migrate=True)
+    rt = open_runtime(settings, migrate=True, steps=steps)
     db = rt.db
     try:
         who = keys.local_principal(db)
         _import_sources(rt, who, file)
         pipeline_id = _pipeline_id(db, who, file)
         view = runs.create(db, settings, who, pipeline_id, start=start, end=end, version_id=None)
-        executor = local_executor(db, settings, VersionGraphs())
-        worker = Worker(db, settings, executor)
+        worker = Worker(db, settings, local_executor(rt))
         run_id = worker.claim(only=view.run.id)
         assert run_id is not None
         thread = threading.Thread(target=worker.execute, args=(run_id,), daemon=True)
@@ -157,7 +157,6 @@ def run_file(path: Path, start: str | None, end: str | None) -> int:
                 live.update(_table(_load_run(db, run_id), time.perf_counter() - started))
             run = _load_run(db, run_id)
             live.update(_table(run, time.perf_counter() - started))
-        executor.runner.tables.settle()  # checkpoints left to the background, before exiting
     except HeadraceError as err:
         from rich.markup import escape
 

@@ -58,13 +58,18 @@ def run(
 ) -> None:
     """Run a pipeline file on the embedded default, without a server."""
     from headrace.cli.context import importing
-    from headrace.execution.step_process import READY
+    from headrace.execution.step_process import ReadyProcesses
 
-    READY.start()  # step processes boot while the rest is imported and the sources load
-    with importing():
-        from headrace.cli.local_run import run_file
+    steps = ReadyProcesses()
+    steps.start()  # step processes boot while the rest is imported and the sources load
+    try:
+        with importing():
+            from headrace.cli.local_run import run_file
 
-    raise typer.Exit(run_file(pipeline_file, start, end))
+        code = run_file(pipeline_file, start, end, steps)
+    finally:
+        steps.close()
+    raise typer.Exit(code)
 
 
 def sweep() -> None:
@@ -88,27 +93,25 @@ def step_exec(
     --step or by its Argo node with --node; exit 1 unless it succeeded."""
     import uuid
 
-    from headrace.cli.context import importing, open_database
+    from headrace.cli.context import importing, open_runtime
 
     with importing():  # every step pod starts here: a cold start on each step's path
         from headrace.execution.step import StepRunner
-        from headrace.execution.step_process import READY
+        from headrace.execution.step_process import ReadyProcesses
         from headrace.logs import bound
         from headrace.services.step_store import DatabaseStepStore, step_of_node
         from headrace.settings import Settings
 
-    READY.close()  # a pod runs one step: its one step process, none kept ready
     if (step is None) == (node is None):
         raise typer.BadParameter("give exactly one of --step and --node")
-    settings = Settings()
-    db = open_database(settings, migrate=False)
-    run = uuid.UUID(run_id)
-    name = step if step is not None else step_of_node(db, run, str(node))
-    runner = StepRunner(DatabaseStepStore(db), settings)
-    with bound(run_id=run, step=name):
-        outcome = runner.run(run, name)
-    runner.tables.settle()  # the checkpoint its commit may have left to the background
-    db.dispose()
+    # A pod runs one step: its one step process, none kept ready. Closing the runtime writes
+    # the checkpoint its commit may have left to the background.
+    with open_runtime(Settings(), migrate=False, steps=ReadyProcesses.keeping_none()) as runtime:
+        run = uuid.UUID(run_id)
+        name = step if step is not None else step_of_node(runtime.db, run, str(node))
+        runner = StepRunner(DatabaseStepStore(runtime.db, runtime.graphs), runtime)
+        with bound(run_id=run, step=name):
+            outcome = runner.run(run, name)
     typer.echo(
         f"step {name}: {outcome.status.value}" + (f": {outcome.error}" if outcome.error else "")
     )

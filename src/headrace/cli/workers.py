@@ -27,13 +27,11 @@ def work(
 
     settings = Settings()
     configure_logging(settings, name)
-    runtime = open_runtime(settings, migrate=False)
+    # A worker is there to run steps: its first need not wait for a process (a server's
+    # starts them at its first step: an idle server keeps none).
+    runtime = open_runtime(settings, migrate=False, worker=not serving)
     db = runtime.db
-    worker = open_worker(db, settings, doorbell=doorbell)
-    if settings.executor == "local" and not serving:
-        from headrace.execution.step_process import READY
-
-        READY.start()  # a worker is there to run steps: its first need not wait for a process
+    worker = open_worker(runtime, doorbell=doorbell)
     stop_sweeping = threading.Event()
     if serving:
         from headrace.services.sweep import start_sweeper

@@ -24,31 +24,25 @@ from headrace.domain.runs import StepStatus
 from headrace.errors import HeadraceError
 from headrace.execution.base import StepEnd, StepStart, StepStore
 from headrace.execution.sandbox import OutputTooLarge, SandboxLimits, StepInput, spill_folder
-from headrace.execution.step_process import READY, SqlJob, StepProcess, StepTimedOut
+from headrace.execution.step_process import ReadyProcesses, SqlJob, StepProcess, StepTimedOut
 from headrace.settings import Settings
-from headrace.storage import delta
+from headrace.storage import delta, retry
+from headrace.storage.duck import ServiceDuck
 from headrace.storage.mirror import pinning
 from headrace.storage.snapshots import TableCache, brought_forward
 from headrace.storage.warehouse import Warehouse
 
 log = logging.getLogger("headrace.step")
 
-COMMIT_ATTEMPTS = 10
 
-
-def step_input(snapshot: delta.Snapshot) -> StepInput:
+def step_input(snapshot: delta.Snapshot, duck: ServiceDuck) -> StepInput:
     """What the step's process reads of a pinned version; the columns only matter (and cost a
-    DuckDB connection to type) when the version has no file."""
+    DuckDB cursor to type) when the version has no file."""
     if snapshot.files:
         return StepInput(files=tuple(snapshot.files), columns=())
-    from headrace.storage.duck import ServiceDuck
     from headrace.storage.upsert import duck_types
 
-    duck = ServiceDuck()  # a rare case (a version with no file): not worth keeping one open
-    try:
-        return StepInput(files=(), columns=tuple(duck_types(duck, snapshot.schema).items()))
-    finally:
-        duck.close()
+    return StepInput(files=(), columns=tuple(duck_types(duck, snapshot.schema).items()))
 
 
 _ABOUT_FILES = re.compile(r"file|director|disk|space left", re.IGNORECASE)
@@ -145,20 +139,39 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class StepRunner:
-    """Executes steps against one step store and one warehouse."""
+class StepResources(Protocol):
+    """What a step runner uses of its process's runtime (``headrace.runtime.Runtime``)."""
 
-    def __init__(self, store: StepStore, settings: Settings) -> None:
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def warehouse(self) -> Warehouse: ...
+    @property
+    def steps(self) -> ReadyProcesses: ...
+    @property
+    def tables(self) -> TableCache: ...
+    @property
+    def duck(self) -> ServiceDuck: ...
+
+
+class StepRunner:
+    """Executes steps against one step store, with the warehouse, step processes and table
+    cache of its process's runtime."""
+
+    def __init__(self, store: StepStore, runtime: StepResources) -> None:
+        settings = runtime.settings
         self.store = store
         self.settings = settings
-        self.warehouse = Warehouse.from_settings(settings)
+        self.warehouse = runtime.warehouse
+        self.processes = runtime.steps
+        self.tables = runtime.tables
+        self.duck = runtime.duck
         self.limits = SandboxLimits(
             memory_limit=settings.step_memory_limit,
             threads=settings.step_threads,
             max_temp_size=settings.step_spill_limit,
             output_max_bytes=settings.step_output_max_bytes,
         )
-        self.tables = TableCache()
 
     def run(
         self, run_id: uuid.UUID, step_name: str, interrupt: Interrupt | None = None
@@ -171,7 +184,7 @@ class StepRunner:
         start = self.store.begin(run_id, step_name, "started")
         log.info("run %s step %s: started", run_id, step_name)
         # Before the clock starts: waiting for a process to start is not the step's time.
-        child = READY.take()
+        child = self.processes.take()
         started = time.perf_counter()
         deadline = time.monotonic() + self.settings.step_timeout_seconds
         try:
@@ -191,7 +204,7 @@ class StepRunner:
             outcome = sql_outcome or StepOutcome(StepStatus.ERROR, f"{type(err).__name__}: {err}")
         finally:
             interrupt.attach(None)
-            READY.give_back(child)
+            self.processes.give_back(child)
         elapsed = time.perf_counter() - started
         if outcome.error:
             report.line(f"{outcome.status}: {outcome.error}")
@@ -239,7 +252,8 @@ class StepRunner:
         }
         tables = {name: self.warehouse.table(start.run.org_id, ids[name]) for name in ids}
         inputs = {
-            name: step_input(self.tables.snapshot(tables[name], v)) for name, v in pinned.items()
+            name: step_input(self.tables.snapshot(tables[name], v), self.duck)
+            for name, v in pinned.items()
         }
         report.line("reads " + (", ".join(f"{n}@v{v}" for n, v in pinned.items()) or "nothing"))
         # Each base snapshot is taken before writing, so a concurrent commit is detected.
@@ -277,15 +291,11 @@ class StepRunner:
     ) -> tuple[delta.WrittenVersion, Any]:
         """Commit the written files as the next version (and the base it was made on). A
         step's output replaces the whole dataset, so when another writer committed first ours
-        simply lands after theirs: retry on a fresh snapshot (the files are already there)."""
-        for attempt in range(COMMIT_ATTEMPTS):
-            try:
-                # The checkpoint every 100th version is left to the cache's background
-                # thread (``TableCache.give_back``), off the step's path.
-                return delta.commit_copy(table, copy, base=base, checkpoint=False), base
-            except delta.CommitFailedError:
-                if attempt == COMMIT_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.01 * (attempt + 1))
-                base = brought_forward(table, base)
-        raise AssertionError("unreachable")
+        simply lands after theirs: retried on a fresh snapshot (``retry.until_committed``;
+        the files are already there). The checkpoint every 100th version is left to the
+        cache's background thread (``TableCache.give_back``), off the step's path."""
+        return retry.until_committed(
+            lambda b: delta.commit_copy(table, copy, base=b, checkpoint=False),
+            base,
+            lambda b: brought_forward(table, b),
+        )

@@ -187,9 +187,9 @@ class ReadyProcesses:
     """Children ready for a job: ``size`` of them, counting those out running a step (they
     come back after it), refilled by a background thread that starts with ``start()`` or the
     first step taken (a process that never runs a step starts none). A child that does not
-    come back (ended, stopped, too large) is replaced. One per process: children are not
-    tied to any limits or settings. Once closed, each step gets a child of its own, ended
-    after it (an Argo pod runs one step and keeps nothing ready)."""
+    come back (ended, stopped, too large) is replaced. One per process (the ``Runtime``'s):
+    children are not tied to any limits or settings. Once closed, each step gets a child of
+    its own, ended after it (``keeping_none``: an Argo pod runs one step)."""
 
     def __init__(self, size: int = 2) -> None:
         self._size = size
@@ -201,6 +201,14 @@ class ReadyProcesses:
         self._changed = threading.Event()  # one was taken or given back: look again
         self._lock = threading.Lock()
         atexit.register(self.close)
+
+    @classmethod
+    def keeping_none(cls) -> ReadyProcesses:
+        """A pool that keeps no child ready: each step gets one of its own, ended after it
+        (an Argo pod runs one step)."""
+        pool = cls()
+        pool.close()
+        return pool
 
     def start(self) -> None:
         """Begin keeping children ready (once). ``headrace run`` calls it first thing, so
@@ -300,9 +308,6 @@ class ReadyProcesses:
                 self._ready.get_nowait().discard()
             except queue.Empty:
                 return
-
-
-READY = ReadyProcesses()
 
 
 # --- the child ---------------------------------------------------------------------------

@@ -3,47 +3,58 @@ both backends (``HEADRACE_EXECUTOR``), so the worker itself knows neither."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from headrace.domain.dag import Dag
 from headrace.domain.records import RunRecord
 from headrace.execution.base import Executor
 from headrace.execution.doorbell import Doorbell
 from headrace.execution.local import LocalExecutor
 from headrace.execution.step import StepRunner
-from headrace.persistence.db import Database
-from headrace.services.graphs import VersionGraphs
 from headrace.services.step_store import DatabaseStepStore
 from headrace.services.worker import Worker
-from headrace.settings import Settings
+
+if TYPE_CHECKING:
+    from headrace.runtime import Runtime
 
 
-def local_executor(db: Database, settings: Settings, graphs: VersionGraphs) -> LocalExecutor:
+def local_executor(runtime: Runtime) -> LocalExecutor:
+    """Runs steps here, in the runtime's step processes, over its warehouse and caches."""
+    db, settings, graphs = runtime.db, runtime.settings, runtime.graphs
+
     def graph_of(run: RunRecord) -> Dag:
         with db.unit_of_work(write=False) as conn:
             return graphs.get(conn, run.version_id)
 
     return LocalExecutor(
-        StepRunner(DatabaseStepStore(db, graphs), settings),
+        StepRunner(DatabaseStepStore(db, graphs), runtime),
         graph_of,
         max_parallel_steps=settings.max_parallel_steps,
         wait_seconds=min(1.0, settings.lease_seconds / 3),
     )
 
 
-def executor_for(db: Database, settings: Settings) -> Executor:
+def executor_for(runtime: Runtime) -> Executor:
+    settings = runtime.settings
     if settings.executor == "argo":
         from headrace.execution.argo.client import ArgoClient
         from headrace.execution.argo.executor import ArgoExecutor
 
         return ArgoExecutor(lambda: ArgoClient.from_settings(settings), settings.argo_poll_seconds)
-    return local_executor(db, settings, VersionGraphs())
+    return local_executor(runtime)
 
 
 def open_worker(
-    db: Database,
-    settings: Settings,
+    runtime: Runtime,
     *,
     doorbell: Doorbell | None = None,
     worker_id: str | None = None,
 ) -> Worker:
-    """A worker on the executor the settings name."""
-    return Worker(db, settings, executor_for(db, settings), doorbell=doorbell, worker_id=worker_id)
+    """A worker on the executor the runtime's settings name."""
+    return Worker(
+        runtime.db,
+        runtime.settings,
+        executor_for(runtime),
+        doorbell=doorbell,
+        worker_id=worker_id,
+    )

@@ -67,7 +67,9 @@ class RunWatch:
                     self.ended = True
                     return Poll([])
                 self.cursor = cursor
-                version = pipelines_repo.versions_by_id(conn, [run.version_id])[run.version_id]
+                version = pipelines_repo.versions_by_id(conn, [run.version_id], self.db.versions)[
+                    run.version_id
+                ]
                 self._note(run.status)
                 return Poll([Change(str(self.cursor), run, whole=True)], version)
             events = events_repo.of_run(conn, self.run_id, self.cursor)

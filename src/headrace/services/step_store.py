@@ -29,14 +29,11 @@ class DatabaseStepStore:
     """``StepStore`` over the metadata store, its changes of status through ``Lifecycle``."""
 
     def __init__(
-        self,
-        db: Database,
-        graphs: VersionGraphs | None = None,
-        lifecycle: Lifecycle | None = None,
+        self, db: Database, graphs: VersionGraphs, lifecycle: Lifecycle | None = None
     ) -> None:
         self.db = db
         self.lifecycle = lifecycle or Lifecycle(db)
-        self.graphs = graphs or VersionGraphs()
+        self.graphs = graphs
 
     def begin(self, run_id: uuid.UUID, step_name: str, line: str) -> StepStart:
         with self.db.unit_of_work() as conn:

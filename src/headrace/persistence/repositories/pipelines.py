@@ -151,15 +151,14 @@ def version_cache(size: int = 512) -> VersionCache:
 
 
 def versions_by_id(
-    conn: Connection, version_ids: Collection[uuid.UUID], kept: VersionCache | None = None
+    conn: Connection, version_ids: Collection[uuid.UUID], kept: VersionCache
 ) -> dict[uuid.UUID, VersionRecord]:
     """Versions with their steps: those in ``kept`` from memory, the rest in two queries
     whatever their number (and then kept)."""
-    known = kept.get_many(version_ids) if kept is not None else {}
+    known = kept.get_many(version_ids)
     missing = [i for i in version_ids if i not in known]
     read = _read_versions(conn, missing)
-    if kept is not None:
-        kept.put_many(read.items())
+    kept.put_many(read.items())
     return {**known, **read}
 
 
@@ -195,7 +194,7 @@ def version(
     conn: Connection,
     pipeline_id: uuid.UUID,
     version_id: uuid.UUID,
-    kept: VersionCache | None = None,
+    kept: VersionCache,
 ) -> VersionRecord | None:
     found = versions_by_id(conn, [version_id], kept).get(version_id)
     return found if found is not None and found.pipeline_id == pipeline_id else None
@@ -207,7 +206,7 @@ def list_versions(
     *,
     after: Keyset | None,
     limit: int,
-    kept: VersionCache | None = None,
+    kept: VersionCache,
 ) -> list[VersionRecord]:
     query = select(pipeline_versions.c.id).where(pipeline_versions.c.pipeline_id == pipeline_id)
     query = page(
