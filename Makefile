@@ -1,10 +1,11 @@
-# The two commands of the README: `make demo` and `make test`. Each builds .venv on first use.
+# The commands of the README: `make demo`, `make check` and `make test`. Each builds .venv on
+# first use.
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: install demo serve test pytest lint bench stress clean
+.PHONY: install demo serve check test pytest lint bench stress clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +20,13 @@ demo: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/headrace serve
+
+# The fast tier: lint, types and every test without a tier mark (pyproject.toml lists the
+# marks, tests/conftest.py applies them): no browser, PostgreSQL, faults, fuzzing or extra
+# headrace processes, so it needs nothing running.
+FAST := not (browser or faults or fuzz or postgres or slow)
+check: $(STAMP) lint
+	$(BIN)/pytest -n 2 -m "$(FAST)" tests
 
 test: $(STAMP) lint
 	scripts/postgres-up

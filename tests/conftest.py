@@ -127,3 +127,61 @@ def api(client: TestClient, db: Database) -> Api:
 
 def new_name(prefix: str = "p") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# The tiers of the suite. ``make check`` deselects these marks; ``make test`` runs everything.
+# A directory or file listed here gets its mark without decorating each test in it.
+TESTS = Path(__file__).parent
+MARKED_PATHS = {
+    "ui": "browser",  # drives Chromium through Playwright
+    "reliability": "faults",  # restarts PostgreSQL, kills servers mid-write
+    "execution/test_worker_crash.py": "faults",  # SIGKILLs a worker mid-run
+    "api/test_fuzz.py": "fuzz",  # schemathesis over every operation
+    # each test starts `headrace serve`, workers or the CLI as separate processes
+    "api/test_hostile_bombs.py": "slow",
+    "api/test_hostile_revocation.py": "slow",
+    "cli/test_demo.py": "slow",
+    "cli/test_serve_processes.py": "slow",
+    "cli/test_subprocess.py": "slow",
+    "cli/test_workers.py": "slow",
+}
+# tests that start processes too, beside quicker tests in their files: (file, test) -> mark
+MARKED_TESTS = {
+    (
+        "api/test_bad_uploads.py",
+        "test_bad_uploads_against_a_live_server_keep_memory_bounded",
+    ): "slow",
+    (
+        "api/test_hostile_bodies.py",
+        "test_a_large_body_without_a_key_costs_the_server_nothing",
+    ): "slow",
+    (
+        "cli/test_local_run.py",
+        "test_a_repeat_run_never_loads_duckdb_and_still_reports_sql_errors",
+    ): "slow",
+    ("execution/test_hostile_runs.py", "test_a_live_server_serves_through_hostile_runs"): "slow",
+    (
+        "execution/test_step_process.py",
+        "test_a_process_killed_for_its_memory_is_never_reused",
+    ): "slow",
+    ("s3/test_runs.py", "test_pods_on_an_s3_warehouse_match_the_local_executor"): "slow",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tiers: by where it lives (``MARKED_PATHS``, ``MARKED_TESTS``),
+    by whether hypothesis drives it (``fuzz``), and by whether it runs against PostgreSQL
+    (``postgres``: with those deselected, the fast tier needs no PostgreSQL at all)."""
+    for item in items:
+        file = item.path.relative_to(TESTS)
+        for path, mark in MARKED_PATHS.items():
+            if Path(path) in (file, *file.parents):
+                item.add_marker(mark)
+        mark = MARKED_TESTS.get((file.as_posix(), item.originalname))
+        if mark is not None:
+            item.add_marker(mark)
+        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
+            item.add_marker("fuzz")
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("database_url") == "postgres":
+            item.add_marker("postgres")
