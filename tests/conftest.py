@@ -145,8 +145,13 @@ MARKED_PATHS = {
     "cli/test_subprocess.py": "slow",
     "cli/test_workers.py": "slow",
 }
-# tests that start processes too, beside quicker tests in their files: (file, test) -> mark
+# single tests among quicker ones in their files: (file, test) -> mark
 MARKED_TESTS = {
+    # hundreds of generated CSV files; the bounded hypothesis tests of the lifecycle stay
+    ("storage/test_ingest_csv.py", "test_accepted_files_hold_exactly_the_rows_csv_reader_reads"): (
+        "fuzz"
+    ),
+    # these start processes
     (
         "api/test_bad_uploads.py",
         "test_bad_uploads_against_a_live_server_keep_memory_bounded",
@@ -169,9 +174,9 @@ MARKED_TESTS = {
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test with its tiers: by where it lives (``MARKED_PATHS``, ``MARKED_TESTS``),
-    by whether hypothesis drives it (``fuzz``), and by whether it runs against PostgreSQL
-    (``postgres``: with those deselected, the fast tier needs no PostgreSQL at all)."""
+    """Mark each test with its tiers: by where it lives (``MARKED_PATHS``, ``MARKED_TESTS``)
+    and by whether it runs against PostgreSQL (``postgres``: with those deselected, the fast
+    tier needs no PostgreSQL at all)."""
     for item in items:
         file = item.path.relative_to(TESTS)
         for path, mark in MARKED_PATHS.items():
@@ -180,8 +185,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         mark = MARKED_TESTS.get((file.as_posix(), item.originalname))
         if mark is not None:
             item.add_marker(mark)
-        if getattr(getattr(item, "obj", None), "is_hypothesis_test", False):
-            item.add_marker("fuzz")
         callspec = getattr(item, "callspec", None)
         if callspec is not None and callspec.params.get("database_url") == "postgres":
             item.add_marker("postgres")
