@@ -61,7 +61,7 @@ def create_app(
         worker = open_worker(rt, doorbell=doorbell)
         thread = threading.Thread(target=worker.serve, name="headrace-worker", daemon=True)
         thread.start()
-        stop_sweeping = start_sweeper(database, settings)
+        stop_sweeping = start_sweeper(rt)
         try:
             yield
         finally:

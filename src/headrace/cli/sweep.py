@@ -7,7 +7,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from headrace.cli.context import open_database
+from headrace.cli.context import open_runtime
 from headrace.logs import configure as configure_logging
 from headrace.services.sweep import SweepReport, sweep
 from headrace.settings import Settings
@@ -38,10 +38,7 @@ def run_sweep() -> int:
     """Sweep once; the exit status is 1 when some table could not be swept."""
     settings = Settings()
     configure_logging(settings)
-    db = open_database(settings, migrate=False)
-    try:
-        report = sweep(db, settings)
-    finally:
-        db.dispose()
+    with open_runtime(settings, migrate=False) as runtime:
+        report = sweep(runtime)
     _show(report, Console(width=None if sys.stdout.isatty() else 200))
     return 1 if report.failed else 0

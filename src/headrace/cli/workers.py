@@ -30,13 +30,12 @@ def work(
     # A worker is there to run steps: its first need not wait for a process (a server's
     # starts them at its first step: an idle server keeps none).
     runtime = open_runtime(settings, migrate=False, worker=not serving)
-    db = runtime.db
     worker = open_worker(runtime, doorbell=doorbell)
     stop_sweeping = threading.Event()
     if serving:
         from headrace.services.sweep import start_sweeper
 
-        stop_sweeping = start_sweeper(db, settings)
+        stop_sweeping = start_sweeper(runtime)
         # A Ctrl-C reaches the server's children as well as its parent: a stop, like SIGTERM.
         signal.signal(signal.SIGINT, lambda *_: worker.stop())
     freeze_startup_objects()

@@ -21,14 +21,16 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import datasets as repo
 from headrace.services.datasets import scratch_folder
-from headrace.settings import Settings
 from headrace.storage import orphans, unrecorded
 from headrace.storage.orphans import Removed
-from headrace.storage.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from headrace.runtime import Runtime
 
 log = logging.getLogger("headrace.sweep")
 
@@ -86,12 +88,13 @@ def _sweep_table(
     report.removed += orphans.remove_unreferenced(table, before)
 
 
-def sweep(db: Database, settings: Settings) -> SweepReport:
-    """One sweep of the scratch folder and of every table of a local warehouse."""
+def sweep(runtime: Runtime) -> SweepReport:
+    """One sweep of the scratch folder and of every table of the runtime's warehouse, when
+    it is a local one."""
+    db, settings, warehouse = runtime.db, runtime.settings, runtime.warehouse
     report = SweepReport()
     before = time.time() - settings.unrecorded_grace_seconds - settings.step_timeout_seconds
     report.removed += orphans.remove_old_files(scratch_folder(settings), before)
-    warehouse = Warehouse.from_settings(settings)
     if warehouse.store is not None:
         report.skipped = f"the warehouse {warehouse.root} is in object storage, which is not swept"
         log.info("sweep: %s", report.skipped)
@@ -119,13 +122,14 @@ def sweep(db: Database, settings: Settings) -> SweepReport:
     return report
 
 
-def sweep_every(db: Database, settings: Settings, stopping: threading.Event) -> None:
+def sweep_every(runtime: Runtime, stopping: threading.Event) -> None:
     """Sweep now and then every ``sweep_interval_seconds`` until ``stopping`` is set (the
     companion of ``headrace serve``'s worker). A failed sweep is logged and never raised: the
     next one tries again."""
+    settings = runtime.settings
     while not stopping.is_set():
         try:
-            report = sweep(db, settings)
+            report = sweep(runtime)
             if report.removed or report.rolled_back:
                 log.info(
                     "sweep: removed %d files and folders (%d bytes), rolled back %d commits",
@@ -138,11 +142,11 @@ def sweep_every(db: Database, settings: Settings, stopping: threading.Event) -> 
         stopping.wait(settings.sweep_interval_seconds)
 
 
-def start_sweeper(db: Database, settings: Settings) -> threading.Event:
+def start_sweeper(runtime: Runtime) -> threading.Event:
     """``sweep_every`` on a daemon thread of its own, beside a worker and not in its loop (a
     sweep of a large warehouse must not hold up runs); set the event returned to stop it."""
     stopping = threading.Event()
     threading.Thread(
-        target=sweep_every, args=(db, settings, stopping), name="headrace-sweep", daemon=True
+        target=sweep_every, args=(runtime, stopping), name="headrace-sweep", daemon=True
     ).start()
     return stopping
