@@ -18,7 +18,7 @@ from headrace.settings import Settings
 from headrace.storage.mirror import BoundedMirror, pinning
 from headrace.storage.snapshots import TableCache
 from headrace.storage.warehouse import Warehouse
-from tests.argo.as_argo import written_rows
+from tests.execution.argo.as_argo import written_rows
 from tests.execution.support import runtime_with
 from tests.factories import Api
 from tests.s3.test_runs import run_generated

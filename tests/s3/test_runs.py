@@ -18,7 +18,7 @@ from headrace.storage import delta
 from headrace.storage.duck import ServiceDuck
 from headrace.storage.ingest import write_version
 from headrace.storage.warehouse import Warehouse
-from tests.argo.as_argo import load_run, pods_match_the_local_executor, written_rows
+from tests.execution.argo.as_argo import load_run, pods_match_the_local_executor, written_rows
 from tests.execution.support import runtime_with
 from tests.factories import Api, generated_steps, make_pipeline, make_run
 from tests.storage.test_delta import read

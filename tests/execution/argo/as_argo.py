@@ -28,7 +28,7 @@ from headrace.services import datasets as catalog
 from headrace.services.executors import open_worker
 from headrace.settings import Settings
 from headrace.storage.warehouse import Warehouse
-from tests.argo.pod_command import option, pod_command
+from tests.execution.argo.pod_command import option, pod_command
 from tests.factories import Api, diamond_steps, make_pipeline, make_run
 
 HEADRACE = str(Path(sys.executable).with_name("headrace"))

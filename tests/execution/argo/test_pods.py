@@ -14,7 +14,12 @@ from headrace.persistence.db import Database
 from headrace.runtime import Runtime
 from headrace.services.step_store import step_of_node
 from headrace.settings import Settings
-from tests.argo.as_argo import HEADRACE, load_run, pod_commands, pods_match_the_local_executor
+from tests.execution.argo.as_argo import (
+    HEADRACE,
+    load_run,
+    pod_commands,
+    pods_match_the_local_executor,
+)
 from tests.factories import Api, diamond_steps, make_pipeline, make_run
 
 

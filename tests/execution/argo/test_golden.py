@@ -1,7 +1,7 @@
-"""Rendered manifests against golden YAML files in tests/argo/golden/.
+"""Rendered manifests against golden YAML files in tests/execution/argo/golden/.
 
 A change to the manifest shows up as a diff of these files in review. Regenerate them on
-purpose with ``HEADRACE_REGENERATE_GOLDEN=1 pytest tests/argo/test_golden.py``.
+purpose with ``HEADRACE_REGENERATE_GOLDEN=1 pytest tests/execution/argo/test_golden.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.argo.manifests import CASES, render_case
+from tests.execution.argo.manifests import CASES, render_case
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -11,7 +11,7 @@ from headrace.api.app import create_app
 from headrace.persistence.db import Database
 from headrace.runtime import Runtime
 from headrace.settings import Settings
-from tests.argo.manifests import render_case
+from tests.execution.argo.manifests import render_case
 from tests.factories import make_org, make_pipeline
 
 

@@ -1,4 +1,4 @@
-"""Validators built from the vendored Argo contracts in tests/contracts/.
+"""Validators built from the vendored Argo contracts in tests/execution/argo/contracts/.
 
 Strict mode, as shared/argo/README.md recommends: every object definition with properties and
 no ``additionalProperties`` gets ``additionalProperties: false``, so a misspelled key fails.
@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema
 
-CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
+CONTRACTS = Path(__file__).resolve().parent / "contracts"
 SWAGGER = CONTRACTS / "argo-swagger.json"
 # The Workflow JSON Schema: shared/argo/schema.json, copied here (see README.md there).
 SCHEMA = CONTRACTS / "argo-workflow-schema.json"

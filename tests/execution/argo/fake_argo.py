@@ -36,8 +36,8 @@ from urllib.parse import parse_qs
 
 import uvicorn
 
-from tests.argo.contracts import swagger, swagger_errors, workflow_errors
-from tests.argo.pod_command import pod_command
+from tests.execution.argo.contracts import swagger, swagger_errors, workflow_errors
+from tests.execution.argo.pod_command import pod_command
 
 # A pod: its container command → exit code (0 ok, else the step failed) or "error" (the pod
 # itself failed: OOM-killed, evicted, deleted).

@@ -23,8 +23,8 @@ from tests.factories import (
     make_run,
 )
 
-REPO = Path(__file__).resolve().parents[2]
-SCHEMA_PATH = REPO / "tests" / "contracts" / "argo-workflow-schema.json"
+REPO = Path(__file__).resolve().parents[3]
+SCHEMA_PATH = Path(__file__).resolve().parent / "contracts" / "argo-workflow-schema.json"
 SHARED_SCHEMA = REPO.parent / "shared" / "argo" / "schema.json"
 WORKFLOW = "io.argoproj.workflow.v1alpha1.Workflow"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -11,7 +11,7 @@ import yaml
 
 from headrace.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 API_VERSIONS = {
     "Namespace": "v1",
     "Secret": "v1",

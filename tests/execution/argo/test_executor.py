@@ -24,8 +24,8 @@ from headrace.services import runs as runs_service
 from headrace.services.executors import open_worker
 from headrace.services.step_store import DatabaseStepStore, step_of_node
 from headrace.settings import Settings
-from tests.argo.fake_argo import POD_ERROR_MESSAGE, FakeArgo, Fault
-from tests.argo.pod_command import option
+from tests.execution.argo.fake_argo import POD_ERROR_MESSAGE, FakeArgo, Fault
+from tests.execution.argo.pod_command import option
 from tests.factories import (
     Api,
     diamond_steps,
