@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -201,8 +201,33 @@ def _valid(column: pa.ChunkedArray) -> list[dict[str, Any]]:
     return column.filter(pc.is_valid(column)).to_pylist()  # type: ignore[no-any-return]
 
 
+# The checkpoint columns a state needs: reading only these leaves skips the remove actions
+# (a checkpoint keeps a week of them: one per version for a table written every minute).
+_CHECKPOINT_COLUMNS = (
+    "add.path",
+    "add.size",
+    "add.deletionVector.storageType",
+    "metaData.schemaString",
+    "metaData.configuration",
+    "metaData.partitionColumns",
+    "protocol.minReaderVersion",
+    "protocol.readerFeatures",
+)
+
+
+def _leaves(fields: Iterable[pa.Field], prefix: str = "") -> Iterator[str]:
+    for f in fields:
+        yield prefix + f.name
+        if pa.types.is_struct(f.type):
+            yield from _leaves(f.type, f"{prefix}{f.name}.")
+
+
 def _read_checkpoint(table: str, version: int) -> _Replay:
-    columns = pq.read_table(_checkpoint(table, version), columns=["add", "metaData", "protocol"])
+    checkpoint = pq.ParquetFile(_checkpoint(table, version))
+    present = set(_leaves(checkpoint.schema_arrow))
+    columns = checkpoint.read(
+        columns=[c for c in _CHECKPOINT_COLUMNS if c in present], use_threads=False
+    )
     replay = _Replay()
     for proto in _valid(columns["protocol"]):
         replay.protocol(int(proto["minReaderVersion"]), proto.get("readerFeatures"))
