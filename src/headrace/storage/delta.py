@@ -40,9 +40,17 @@ from deltalake.transaction import AddAction, create_table_with_add_actions
 from headrace import __version__
 from headrace.errors import SystemFailure
 from headrace.storage import deltalog, objectstore
-from headrace.storage.deltalog import TableState
+from headrace.storage.deltalog import TableState, log_entry
 
-__all__ = ["Base", "CommitFailedError", "Snapshot", "WrittenVersion", "commit_copy", "snapshot"]
+__all__ = [
+    "Base",
+    "CommitFailedError",
+    "Snapshot",
+    "WrittenVersion",
+    "commit_copy",
+    "log_entry",
+    "snapshot",
+]
 
 
 LOG_FOLDER = deltalog.LOG_FOLDER
@@ -141,11 +149,6 @@ def current_version(table: str) -> int | None:
     if not _exists(table):
         return None
     return int(_open(table).version())
-
-
-def log_entry(table: str, version: int) -> str:
-    """Where the commit of ``version`` is: the log names each commit by its number."""
-    return f"{table}/{LOG_FOLDER}/{version:020d}.json"
 
 
 def commit_info(table: str, version: int) -> dict[str, Any]:

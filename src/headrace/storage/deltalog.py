@@ -41,8 +41,9 @@ CHECKPOINT_PROBES = 1000
 
 
 def log_entry(table: str, version: int) -> str:
-    """Where the commit of ``version`` is: the log names each commit by its number."""
-    return os.path.join(table, LOG_FOLDER, f"{version:020d}.json")
+    """Where the commit of ``version`` is (a path, or an object store's URI): the log names
+    each commit by its number."""
+    return f"{table}/{LOG_FOLDER}/{version:020d}.json"
 
 
 def _checkpoint(table: str, version: int) -> str:
@@ -260,14 +261,9 @@ def load(table: str, version: int) -> TableState | None:
 
 
 def load_latest(table: str) -> TableState | None:
-    """The newest state (None: no table, or left to delta-rs; ``exists`` tells them apart)."""
+    """The newest state (None: no table, or left to delta-rs)."""
     version = latest(table)
     return None if version is None else load(table, version)
-
-
-def exists(table: str) -> bool:
-    """Whether the table has a commit, by name (no listing)."""
-    return _last_checkpoint(table) is not None or os.path.exists(log_entry(table, 0))
 
 
 def advance(state: TableState) -> TableState | None:
@@ -296,16 +292,3 @@ def append(state: TableState, actions: Iterable[Mapping[str, Any]]) -> None:
         os.link(staged, final)
     finally:
         os.remove(staged)
-
-
-def after_commit(state: TableState, files: Mapping[str, int]) -> TableState:
-    """The state ``append`` made by replacing every file of ``state`` with ``files``."""
-    return TableState(
-        table=state.table,
-        at=state.at + 1,
-        files=dict(files),
-        schema_string=state.schema_string,
-        configuration=state.configuration,
-        reader_features=state.reader_features,
-        with_deletion_vectors=frozenset(),
-    )
