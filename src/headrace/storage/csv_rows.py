@@ -1,8 +1,8 @@
 """A CSV upload read with Python's ``csv`` module and rewritten in one plain form for DuckDB.
 
-DuckDB's CSV reader guesses: it sniffs comment lines (a row starting with ``#`` vanished), rows
-to skip before the "real" header (a last row longer than the header became the header, and
-every row before it was dropped) and refuses files that every common reader accepts (CR LF and
+DuckDB's CSV reader guesses: it sniffs comment lines (a row starting with ``#`` vanishes), rows
+to skip before the "real" header (a last row longer than the header becomes the header, and
+every row before it is dropped) and refuses files that every common reader accepts (CR LF and
 LF line ends mixed). So the rows of a CSV upload are the rows Python's ``csv`` module reads:
 the file is read with it once, every row is checked against the header, and written back with
 CR LF line ends, minimal quoting and no byte order mark; DuckDB then reads that copy with nothing

@@ -250,7 +250,7 @@ def commit_copy(
     meanwhile makes this commit fail with ``CommitFailedError`` instead of being overwritten
     unseen. A 0-row result still writes a 0-row file; it is dropped and an empty version
     committed with ``fallback_schema`` or the file's schema. With ``checkpoint`` False the
-    commit writes no checkpoint even when one is due (every 100th version, ~100 ms): the
+    commit writes no checkpoint even when one is due (every 100th version): the
     caller writes it afterwards (``checkpoint_if_due``), off the writer's path.
     """
     rows = [tuple(r) for r in written]

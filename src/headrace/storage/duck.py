@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 class ServiceDuck:
     """The service's one in-memory DuckDB database, opened (and DuckDB imported) on first
-    use: opening one costs about 70 ms, a cursor on it almost nothing. Nothing persistent is
+    use: opening one is slow, a cursor on it almost free. Nothing persistent is
     ever created in it (views are TEMP). Owned by the ``Runtime``, which closes it.
 
     ``memory_limit`` (DuckDB's, for the whole database: every request together) keeps a

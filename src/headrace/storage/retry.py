@@ -2,9 +2,9 @@
 (uploads, upserts, step outputs).
 
 Two writers of one table race: the loser's commit fails with ``CommitFailedError`` and is
-retried on a fresh base. A fixed number of attempts is not enough under contention (of 50
-uploads racing to one dataset, 31 gave up after 5 attempts though each could land after the
-others), so a writer keeps trying for ``PATIENCE_SECONDS``, waiting a random moment between
+retried on a fresh base. A fixed number of attempts is not enough under contention (with many
+writers racing to one table, most would give up though each could land after the others), so
+a writer keeps trying for ``PATIENCE_SECONDS``, waiting a random moment between
 attempts (longer as they fail) so that the losers spread out: each round, one lands.
 """
 

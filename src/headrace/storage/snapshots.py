@@ -6,9 +6,9 @@ again for every input and every output.
 - The base a write builds on is kept between writes and brought up to date by reading only
   the commits since (``deltalog.advance`` on a local table, deltalake's
   ``update_incremental()`` on an object store), instead of replaying the whole log.
-  After this process's own commit that happens in the background, off the writer's path
-  (5-10 ms a step), with the checkpoint delta-rs writes every 100th version (~100 ms) when
-  the commit was made with ``checkpoint=False``; the next writer then checks with one
+  After this process's own commit that happens in the background, off the writer's path,
+  with the checkpoint delta-rs writes every 100th version when the commit was made with
+  ``checkpoint=False``; the next writer then checks with one
   ``stat`` whether anyone committed since. Each base is lent to one writer at a time, so
   two writers of one table never share one.
 
