@@ -31,7 +31,7 @@ OUTPUT_VIEW = f"{RESERVED_PREFIX}_output"
 class StepInput:
     """One pinned input version as the step's process needs it: its Parquet files, and its
     columns with their DuckDB types for a version that has no file. Plain strings, so a step
-    process imports neither pyarrow nor deltalake (~45 MB and ~0.15 s of CPU less each)."""
+    process imports neither pyarrow nor deltalake, and each is smaller and starts sooner."""
 
     files: tuple[str, ...]
     columns: tuple[tuple[str, str], ...]
@@ -116,8 +116,8 @@ class _OutputWatch:
 
 
 # DuckDB's memory_limit bounds its buffer manager; a sort's runs and the Parquet writer's
-# buffers come on top (measured: a sort of 10 M rows grew the process by 1.19x the limit, raw
-# DuckDB by 1.44x). So DuckDB gets this share of the step's limit, and spills sooner.
+# buffers come on top, and a large sort grows the process past the limit. So DuckDB gets this
+# share of the step's limit, and spills sooner.
 DUCKDB_SHARE = 0.8
 
 

@@ -52,8 +52,8 @@ def _sql_outcome(err: Exception, interrupt: Interrupt) -> StepOutcome | None:
     """The outcome of a DuckDB error or the sandbox's OutputTooLarge the step's process sent
     back (or ``Interrupt.attach`` raised), None for any other error. No DuckDB error exists
     in a process that never loaded DuckDB (unpickling one loads it), so a process whose
-    steps succeed (``headrace run``, an Argo pod) never imports it: ~15 % of the parent's
-    start-up."""
+    steps succeed (``headrace run``, an Argo pod) never imports it: importing it would be a
+    large part of the parent's start-up."""
     if isinstance(err, OutputTooLarge):  # the sandbox's own limit, met by the step's SQL
         return StepOutcome(StepStatus.FAILED, str(err))
     if "_duckdb" not in sys.modules:

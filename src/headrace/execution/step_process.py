@@ -9,7 +9,7 @@ resident memory and kills it past ``hard_memory_cap``, and an interrupt (timeout
 kills it outright.
 
 Children are started ahead of time and reused (``ReadyProcesses``): starting Python and
-importing DuckDB costs about a second of CPU, which would otherwise be paid by every step. Each
+importing DuckDB costs far more CPU than a small step, and every step would pay it. Each
 step gets a fresh in-memory DuckDB of its own, so nothing a step did can be seen by the next;
 a child that was stopped, grew past ``RECYCLE_BYTES`` or served ``MAX_STEPS`` steps is ended.
 The protocol is pickles over the child's stdin and stdout: ``"ready"``, then for each step one
@@ -268,7 +268,7 @@ class ReadyProcesses:
 
     def _fill(self) -> None:
         """Boot a child whenever fewer than ``size`` are ready or out, one at a time (never
-        one more: each costs ~60 MB and a second of CPU to start)."""
+        one more: each costs memory and CPU to start)."""
         while not self._stop.is_set():
             self._changed.clear()
             if not self._short():
