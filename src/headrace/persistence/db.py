@@ -33,14 +33,14 @@ class Database:
         self.versions: VersionCache = version_cache()
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        # Reentrant: a write nested in another (none is, today) would fail on SQLite's own
-        # lock after the busy timeout, as before, instead of waiting here for ever.
+        # Reentrant: a write nested in another (there is none) fails on SQLite's own lock
+        # after the busy timeout instead of waiting here for ever.
         self._sqlite_writer = threading.RLock()
         # The pool keeps ``pool_size`` connections; one checked out beyond them is opened and
         # closed again (a new PostgreSQL backend, or a SQLite connection running its PRAGMAs,
-        # each time). The API serves up to 40 requests at once (anyio's threads), so 16
-        # clients on a pool of 10 (PostgreSQL) or 5 (SQLAlchemy's default for SQLite) opened
-        # and closed a connection for most requests.
+        # each time). The API serves up to 40 requests at once (anyio's threads); with
+        # SQLAlchemy's default pools (10 for PostgreSQL, 5 for SQLite) a busy server would
+        # open and close a connection for most requests.
         pool: dict[str, Any] = {"pool_size": pool_size, "max_overflow": max(0, 40 - pool_size)}
         if self.is_sqlite:
             in_memory = not parsed.database or parsed.database == ":memory:"

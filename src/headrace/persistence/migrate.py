@@ -1,7 +1,7 @@
 """Apply the Alembic migrations that ship inside the package.
 
 A store already at the newest revision is recognised with one query, without importing
-Alembic (about 0.2 s of imports, and most of ``headrace run``'s start-up before this check).
+Alembic, a heavy import that would otherwise be most of ``headrace run``'s start-up.
 """
 
 from __future__ import annotations

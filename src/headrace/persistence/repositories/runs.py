@@ -30,8 +30,8 @@ from headrace.persistence.tables import run_events, run_steps, runs, step_logs
 ACTIVE = ("Pending", "Running")
 
 
-# Built once: ``insert(table).values(**row)`` made a new statement, and its cache key, on
-# every call (~1 ms of CPU per run created); executed with parameters, these compile once.
+# Built once: ``insert(table).values(**row)`` makes a new statement, and its cache key, on
+# every call; executed with parameters, these compile once.
 _INSERT_RUN = insert(runs)
 _INSERT_STEPS = insert(run_steps)
 
@@ -189,7 +189,7 @@ class HeadPage:
 @functools.cache
 def _heads_query(by_version: bool, by_status: bool, after: bool) -> Select[Any]:
     """The heads statement of each shape, built once: building it and its cache key on
-    every request cost ~0.3 ms of CPU, a fifth of the query."""
+    every request is a good part of the query's CPU."""
     query = select(runs.c.id, runs.c.status, type_coerce(runs.c.created_at, NullType())).where(
         runs.c.pipeline_id == bindparam("pipeline_id")
     )
@@ -219,9 +219,9 @@ def heads_for_pipeline(
     """A page of the pipeline's runs, newest first: only the columns that say which runs they
     are and whether they have ended, so a caller reads in full only the ones it needs.
 
-    ``created_at`` is read as the driver gives it and converted for the last row only: the
-    conversion of every row's (SQLite's text to an aware datetime) was 1.3 of the query's
-    2 ms of CPU, and only the last one is used, for the next page's cursor."""
+    ``created_at`` is read as the driver gives it and converted for the last row only:
+    converting every row's (SQLite's text to an aware datetime) would be most of the query's
+    CPU, and only the last one is used, for the next page's cursor."""
     query = _heads_query(version_id is not None, bool(statuses), after is not None)
     values: dict[str, Any] = {"pipeline_id": pipeline_id, "limit": limit}
     if version_id is not None:
