@@ -57,9 +57,8 @@ def open_runtime(
 def importing() -> Iterator[None]:
     """For a command's start-up imports: they make many objects that live as long as the
     process and almost no garbage, yet every few hundred of them the collector runs and walks
-    the growing heap again (``headrace run``'s imports: ~100 young, 9 middle and one full
-    collection, 40-100 ms of the run at load 4-6). Collection is off for the block; then what
-    it made is frozen (never walked again) and collection resumes."""
+    the growing heap again, a noticeable part of a short ``headrace run``. Collection is off
+    for the block; then what it made is frozen (never walked again) and collection resumes."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -1,8 +1,8 @@
 """The ``headrace`` group, building each command only when it is looked up.
 
 Typer turns a whole app into click commands before it dispatches: for each command of each
-sub-app it reads the function's signature and evaluates its type hints (~30 commands, 35-95
-ms of every ``headrace`` process at load 3-5, and the remote sub-apps imported first). Here
+sub-app it reads the function's signature and evaluates its type hints (every command, in
+every ``headrace`` process, with the remote sub-apps imported first). Here
 the root group holds one entry per command, in the order ``headrace --help`` lists them, and
 builds an entry (importing its module if needed) the first time it is asked for it:
 ``headrace run`` builds ``run`` alone, ``headrace --help`` builds them all for their help

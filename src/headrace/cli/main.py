@@ -187,15 +187,15 @@ app = typer.Typer(
     help="headrace: data pipelines as versioned SQL steps over versioned Delta datasets.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    # Plain help: rich's help formatter costs ~300 ms of imports on every `--help`.
+    # Plain help: rich's help formatter would add its heavy imports to every `--help`.
     rich_markup_mode=None,
 )
 
 
 def main() -> None:
     """The ``headrace`` command. When nothing is left running it ends without tearing the
-    interpreter down: finalising DuckDB, deltalake, pyarrow and SQLAlchemy takes ~0.2 s, a
-    sixth of a small ``headrace run``. Exit handlers still run and output is flushed."""
+    interpreter down: finalising DuckDB, deltalake, pyarrow and SQLAlchemy is a noticeable
+    part of a small ``headrace run``. Exit handlers still run and output is flushed."""
     # What headrace writes (metadata store, warehouse, scratch files, logs) is its own: others
     # on the machine may not read it. Step processes inherit the mask.
     os.umask(0o077)

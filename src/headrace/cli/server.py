@@ -6,7 +6,7 @@ spawned children under a ``Supervisor``: that many API processes sharing the lis
 socket (the kernel hands each connection to one of them), each with its in-process worker
 off, and, unless ``HEADRACE_RUN_WORKER=false``, one worker process that executes the runs
 and sweeps (so SQLite, which allows one worker, still has one). The API processes wake it
-through a ``SocketDoorbell`` when they create a run; it also polls as before
+through a ``SocketDoorbell`` when they create a run; it also polls
 (``worker_poll_seconds``), which is how it finds runs created by any other process.
 
 Per process: each keeps its own caches (pipeline versions, ended runs' JSON, API keys for
