@@ -31,7 +31,7 @@ _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <api k
 
 async def get_db(request: Request) -> Database:
     # The dependencies that do no I/O are coroutines: FastAPI runs a plain function in its
-    # thread pool, and each hop there cost more than the dependency itself.
+    # thread pool, and each hop there costs more than the dependency itself.
     db: Database = request.app.state.db
     return db
 

@@ -2,7 +2,7 @@
 
 FastAPI reads and parses a JSON body before it solves the route's dependencies, the key among
 them, so a caller without a key could make the server read and parse a body as large as the
-size cap allows (and, before there was a cap, any size) only to be told 401. Here a request
+size cap allows only to be told 401. Here a request
 that may carry a body is authenticated first; a bad key is answered at once, its body left
 unread (uvicorn then drops what arrives of it unbuffered, keeping the connection usable: a
 connection closed on a client still sending resets, and the client may never see the 401).

@@ -49,8 +49,8 @@ def page(found: RunPage[bytes], kept: EndedRuns) -> bytes:
 
 
 def _array(items: list[bytes]) -> bytes:
-    """``[a,b,…]`` in one join: ``b"[" + b",".join(items) + b"]"`` copied a page (~0.7 MB)
-    three times."""
+    """``[a,b,…]`` in one join: ``b"[" + b",".join(items) + b"]"`` would copy a page three
+    times."""
     if not items:
         return b"[]"
     pieces = [b"["]
