@@ -118,8 +118,8 @@ class DatasetRecord:
 
 @dataclass(frozen=True)
 class RunRef:
-    """Who a run belongs to, without the run itself (a 10,000-step run's manifest alone is
-    ~0.7 MB): what a step needs to find its inputs and what every event of the run names."""
+    """Who a run belongs to, without the run itself (a large run's manifest alone is most of
+    a megabyte): what a step needs to find its inputs and what every event of the run names."""
 
     id: uuid.UUID
     org_id: uuid.UUID

@@ -142,7 +142,7 @@ def _check_query(step: Step, loc: Loc) -> list[Problem]:
     unstorable = check_text(config.query, loc, "the query", None)
     if unstorable:
         return unstorable
-    from headrace.domain.sql import analyse  # sqlglot: ~0.2 s of imports, only needed here
+    from headrace.domain.sql import analyse  # sqlglot is a heavy import, only needed here
 
     analysis = analyse(config.query, len(config.output_datasets))
     problems = [Problem(loc, msg, type_) for msg, type_ in analysis.problems]
