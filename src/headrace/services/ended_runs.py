@@ -1,7 +1,7 @@
 """The JSON of ended runs, kept ready for the run listing.
 
-A page of 100 runs is ~0.7 MB of JSON (each run carries its manifest, its steps and its
-pipeline version), and reading, validating and serialising it is most of a listing's cost.
+A page of runs is a lot of JSON (each run carries its manifest, its steps and its pipeline
+version), and reading, validating and serialising it is most of a listing's cost.
 An ended run never changes: its status, its steps' ends and its final ``argo_metadata`` are
 written in one transaction and nothing writes to it afterwards. So a process keeps the JSON
 of the ended runs it has served (``api/run_json.py`` splices a page of them together), in a
