@@ -113,6 +113,14 @@ class Settings(BaseSettings):
         "is stopped and Failed, and nothing it wrote is kept. 0: no limit. Bytes, or with a "
         "unit: 50GB, 40GiB.",
     )
+    org_storage_quota_bytes: ByteSize = Field(
+        ByteSize(0),
+        ge=0,
+        description="Most bytes the dataset versions of one organisation may take, every "
+        "version counted at its full size (an upload, upsert or step output past it is "
+        "refused: 413, or the step Failed, nothing kept). 0: no quota. Bytes, or with a "
+        "unit: 100GB, 1TiB.",
+    )
     max_parallel_steps: int = Field(4, description="Steps of one run that may run at once.")
     org_max_active_runs: int = Field(
         0,

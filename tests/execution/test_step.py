@@ -9,8 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from headrace.domain.quota import StorageQuota
 from headrace.domain.runs import StepStatus
-from headrace.execution.step import Interrupt, _sql_outcome
+from headrace.execution.sandbox import SandboxLimits
+from headrace.execution.step import Interrupt, StepFailed, _sql_outcome, output_limits
 
 
 def _raised(sql: str, *, locked: Path | None = None) -> duckdb.Error:
@@ -49,3 +51,19 @@ def test_our_files_failing_is_an_error(tmp_path: Path) -> None:
     err = _raised(f"COPY (SELECT 1 AS n) TO '{missing}' (FORMAT parquet)")
     assert isinstance(err, duckdb.IOException)
     assert _status(err) is StepStatus.ERROR
+
+
+def test_a_step_may_write_what_is_left_of_its_organisation_s_quota() -> None:
+    """The smaller of the step output limit and what is left of the quota binds, and only
+    the quota's is reported as the quota (the step output limit keeps its own sentence)."""
+    limits = SandboxLimits(memory_limit="1GB", threads=1, output_max_bytes=1000)
+    assert output_limits(limits, None) == (limits, None)
+    roomy = StorageQuota(limit=10_000, used=2_000)
+    assert output_limits(limits, roomy) == (limits, None)
+    tight = StorageQuota(limit=10_000, used=9_700)
+    bound, quota = output_limits(limits, tight)
+    assert (bound.output_max_bytes, quota) == (300, tight)
+    unlimited = SandboxLimits(memory_limit="1GB", threads=1, output_max_bytes=0)
+    assert output_limits(unlimited, roomy)[0].output_max_bytes == 8_000
+    with pytest.raises(StepFailed, match=r"quota of 10,000 bytes .* use 10,500, so it was not run"):
+        output_limits(limits, StorageQuota(limit=10_000, used=10_500))

@@ -109,7 +109,9 @@ def step_exec(
     with open_runtime(Settings(), migrate=False, steps=ReadyProcesses.keeping_none()) as runtime:
         run = uuid.UUID(run_id)
         name = step if step is not None else step_of_node(runtime.db, run, str(node))
-        runner = StepRunner(DatabaseStepStore(runtime.db, runtime.graphs), runtime)
+        quota = runtime.settings.org_storage_quota_bytes
+        store = DatabaseStepStore(runtime.db, runtime.graphs, storage_quota=quota)
+        runner = StepRunner(store, runtime)
         with bound(run_id=run, step=name):
             outcome = runner.run(run, name)
     typer.echo(

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from headrace.domain.pipeline import Step
+from headrace.domain.quota import StorageQuota
 from headrace.domain.records import RunRecord, RunRef, RunStepRecord
 from headrace.domain.runs import StepStatus
 
@@ -99,12 +100,14 @@ class Executor(Protocol):
 class StepStart:
     """What a step needs to run, read when it was marked Running: its run, its definition,
     the rows of the steps of its run that write its inputs (what they wrote is what it
-    reads), and the id and current version of each dataset it names that exists."""
+    reads), the id and current version of each dataset it names that exists, and its
+    organisation's storage quota and usage (None: no quota), which its outputs must fit."""
 
     run: RunRef
     step: Step
     writers: Mapping[str, RunStepRecord]
     datasets: Mapping[str, tuple[uuid.UUID, int | None]]
+    quota: StorageQuota | None = None
 
 
 @dataclass

@@ -17,9 +17,10 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from headrace.domain.quota import StorageQuota
 from headrace.domain.runs import StepStatus
 from headrace.errors import HeadraceError
 from headrace.execution.base import StepEnd, StepStart, StepStore
@@ -80,6 +81,20 @@ def _sql_outcome(err: Exception, interrupt: Interrupt) -> StepOutcome | None:
 
 class StepFailed(Exception):
     """The step's own work failed (bad SQL, missing input): the run is Failed, not Error."""
+
+
+def output_limits(
+    limits: SandboxLimits, quota: StorageQuota | None
+) -> tuple[SandboxLimits, StorageQuota | None]:
+    """The sandbox's ``limits`` for a step of an organisation with ``quota``: its outputs may
+    take what is left of the quota when that is less than the step output limit, and the
+    quota is then returned, as what stops it. Nothing left: Failed before it runs."""
+    own = limits.output_max_bytes
+    if quota is None or 0 < own <= quota.left:
+        return limits, None
+    if quota.left == 0:
+        raise StepFailed(quota.refusal("the step's outputs") + ", so it was not run")
+    return replace(limits, output_max_bytes=quota.left), quota
 
 
 class Interruptible(Protocol):
@@ -242,6 +257,7 @@ class StepRunner:
         deadline: float,
     ) -> StepOutcome:
         config = start.step.config
+        limits, quota = output_limits(self.limits, start.quota)
         pinned = self._pinned_inputs(start)
         report.end.input_versions = pinned
         ids = {
@@ -263,8 +279,15 @@ class StepRunner:
             with spill_folder() as spill:
                 try:
                     interrupt.attach(child)
-                    job = SqlJob(config.query, inputs, folders, self.limits, spill)
+                    job = SqlJob(config.query, inputs, folders, limits, spill)
                     copies = child.run(job, deadline)
+                except OutputTooLarge:
+                    if quota is None:
+                        raise
+                    raise StepFailed(
+                        quota.refusal("the step's outputs") + ", so it was stopped and nothing "
+                        "was kept"
+                    ) from None
                 finally:
                     interrupt.attach(None)
         except BaseException:

@@ -22,6 +22,7 @@ from headrace.persistence.db import Database
 from headrace.persistence.paging import Keyset
 from headrace.persistence.repositories import datasets as repo
 from headrace.persistence.repositories import pipelines as pipelines_repo
+from headrace.services import quota
 from headrace.services.clock import utcnow
 from headrace.settings import Settings
 from headrace.storage import ingest, reading
@@ -183,7 +184,8 @@ def _write(
 
 
 def upload(rt: Runtime, who: Principal, name: str, source: SourceFile) -> DatasetRecord:
-    """A file (CSV, Parquet, JSON lines) as a new dataset or the next version of one."""
+    """A file (CSV, Parquet, JSON lines) as a new dataset or the next version of one; 413
+    when the version would not fit the organisation's storage quota (``services.quota``)."""
     _check_name(name, ("body", "name"))
     fmt = ingest.detect_format(source.filename, source.content_type)
     if fmt is None:
@@ -194,12 +196,13 @@ def upload(rt: Runtime, who: Principal, name: str, source: SourceFile) -> Datase
     shown = os.path.basename(source.filename or f"upload.{fmt.value}")
     if fmt is ingest.Format.PARQUET:
         _check_cells(rt.duck, source.path, rt.settings.max_cell_bytes)
+    admit = quota.admission(rt.db, who.org_id, rt.settings.org_storage_quota_bytes)
     return _write(
         rt,
         who,
         name,
         "upload",
-        lambda table, _recorded: ingest.ingest(rt.duck, table, source.path, fmt, shown),
+        lambda table, _recorded: ingest.ingest(rt.duck, table, source.path, fmt, shown, admit),
     )
 
 
@@ -218,11 +221,13 @@ def upsert(
     With ``check_schema`` every field must be a column of the dataset (or of ``data_schema``
     for a new one) and every value must fit its column's type; otherwise new fields become
     new columns and values are cast. ``data_schema`` types new columns and may not change
-    the type of an existing one."""
+    the type of an existing one. 413 when the new version would not fit the organisation's
+    storage quota (``services.quota``)."""
     _check_name(name, ("body", "dataset_name"))
     declared = upsert_store.resolve_types(rt.duck, data_schema or {})
 
     grace = rt.settings.unrecorded_grace_seconds
+    admit = quota.admission(rt.db, who.org_id, rt.settings.org_storage_quota_bytes)
 
     def write(table: str, recorded: int | None) -> WrittenVersion:
         current = upsert_store.current_columns(rt.duck, table, recorded, grace)
@@ -247,6 +252,7 @@ def upsert(
             declared=declared,
             allow_new_columns=not check_schema,
             scratch=scratch_folder(rt.settings),
+            admit=admit,
         )
 
     return _write(rt, who, name, "upsert", write)

@@ -27,7 +27,10 @@ def local_executor(runtime: Runtime) -> LocalExecutor:
             return graphs.get(conn, run.version_id)
 
     return LocalExecutor(
-        StepRunner(DatabaseStepStore(db, graphs), runtime),
+        StepRunner(
+            DatabaseStepStore(db, graphs, storage_quota=settings.org_storage_quota_bytes),
+            runtime,
+        ),
         graph_of,
         max_parallel_steps=settings.max_parallel_steps,
         wait_seconds=min(1.0, settings.lease_seconds / 3),

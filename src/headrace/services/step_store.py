@@ -18,6 +18,7 @@ from headrace.execution.base import StepEnd, StepNotStartable, StepStart
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import datasets as datasets_repo
 from headrace.persistence.repositories import runs as runs_repo
+from headrace.services import quota
 from headrace.services.clock import utcnow
 from headrace.services.graphs import VersionGraphs
 from headrace.services.lifecycle import Lifecycle
@@ -29,9 +30,15 @@ class DatabaseStepStore:
     """``StepStore`` over the metadata store, its changes of status through ``Lifecycle``."""
 
     def __init__(
-        self, db: Database, graphs: VersionGraphs, lifecycle: Lifecycle | None = None
+        self,
+        db: Database,
+        graphs: VersionGraphs,
+        lifecycle: Lifecycle | None = None,
+        *,
+        storage_quota: int = 0,
     ) -> None:
         self.db = db
+        self.storage_quota = storage_quota  # settings.org_storage_quota_bytes; 0: none
         self.lifecycle = lifecycle or Lifecycle(db)
         self.graphs = graphs
 
@@ -57,6 +64,7 @@ class DatabaseStepStore:
                 raise StepNotStartable(f"step {step_name!r} of run {run_id} is {status}")
             names = [*step.config.input_datasets, *step.config.output_datasets]
             catalog = datasets_repo.by_names(conn, ref.org_id, names)
+            storage = quota.read(conn, ref.org_id, self.storage_quota)
             runs_repo.add_logs(conn, run_id, step_name, [(utcnow(), line)])
         del rows[step_name]
         return StepStart(
@@ -64,6 +72,7 @@ class DatabaseStepStore:
             step=step,
             writers=rows,
             datasets={n: (uuid.UUID(str(r.id)), r.current_version) for n, r in catalog.items()},
+            quota=storage,
         )
 
     def ensure_dataset(self, org_id: uuid.UUID, name: str) -> uuid.UUID:

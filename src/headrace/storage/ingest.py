@@ -372,9 +372,12 @@ def copy_file(
 
 
 def write_version(
-    table: str, produce: Callable[[str], list[tuple[Any, ...]]]
+    table: str,
+    produce: Callable[[str], list[tuple[Any, ...]]],
+    admit: Callable[[int], None] | None = None,
 ) -> delta.WrittenVersion:
-    """Commit what ``produce(write_folder)`` wrote as the table's next version.
+    """Commit what ``produce(write_folder)`` wrote as the table's next version; ``admit``,
+    given the bytes of the files written, may refuse them by raising (a storage quota).
 
     The base snapshot is opened before anything is written, so a concurrent commit is seen;
     an upload replaces the whole table, so ours then simply lands after it (retry on a fresh
@@ -385,6 +388,8 @@ def write_version(
         folder = delta.new_write_folder(table)
         try:
             written = produce(folder)
+            if admit is not None:  # the files of 0 rows are dropped at the commit
+                admit(sum(int(size) for _, count, size, *_ in written if int(count)))
             try:
                 version, _ = retry.until_committed(
                     lambda b: delta.commit_copy(table, written, base=b),
@@ -402,9 +407,15 @@ def write_version(
 
 
 def ingest(
-    duck: ServiceDuck, table: str, path: str, fmt: Format, shown: str
+    duck: ServiceDuck,
+    table: str,
+    path: str,
+    fmt: Format,
+    shown: str,
+    admit: Callable[[int], None] | None = None,
 ) -> delta.WrittenVersion:
-    """The file at ``path`` as the next version of ``table``; ``shown`` names it in errors."""
+    """The file at ``path`` as the next version of ``table``; ``shown`` names it in errors.
+    ``admit`` may refuse the version's bytes before it is committed (``write_version``)."""
     if os.path.getsize(path) == 0:
         raise _bad("the file is empty", "file.empty")
     if fmt is not Format.PARQUET:
@@ -412,7 +423,7 @@ def ingest(
         if fault is not None:
             raise fault
     if fmt is not Format.CSV:
-        return _ingest_read(duck, table, path, fmt, shown)
+        return _ingest_read(duck, table, path, fmt, shown, admit)
     delimiter = _sniff_delimiter(path)
     _check_csv_header(path, delimiter)
     plain = f"{path}.rows.csv"
@@ -421,17 +432,22 @@ def ingest(
             csv_rows.rewrite(path, plain, delimiter, MAX_LINE_BYTES)
         except csv_rows.Fault as fault:
             raise _bad(fault.msg, fault.type, f"line {fault.line}") from None
-        return _ingest_read(duck, table, plain, fmt, shown)
+        return _ingest_read(duck, table, plain, fmt, shown, admit)
     finally:
         if os.path.exists(plain):
             os.remove(plain)
 
 
 def _ingest_read(
-    duck: ServiceDuck, table: str, path: str, fmt: Format, shown: str
+    duck: ServiceDuck,
+    table: str,
+    path: str,
+    fmt: Format,
+    shown: str,
+    admit: Callable[[int], None] | None,
 ) -> delta.WrittenVersion:
     con = duck.connect()
     try:
-        return write_version(table, lambda folder: copy_file(con, path, fmt, folder, shown))
+        return write_version(table, lambda folder: copy_file(con, path, fmt, folder, shown), admit)
     finally:
         con.close()

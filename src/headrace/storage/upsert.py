@@ -15,7 +15,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -180,10 +180,16 @@ def upsert(
     declared: Mapping[str, str],
     allow_new_columns: bool,
     scratch: str,
+    admit: Callable[[int], None] | None = None,
 ) -> delta.WrittenVersion:
     """Merge ``rows`` by ``key`` into ``table`` (created when missing) as a new version, on
     top of the catalog's current version ``recorded`` (``unrecorded.settle``). ``scratch`` is
     a folder for the rows' temporary JSON lines file.
+
+    ``admit`` may refuse the new version's bytes (a storage quota) before anything is
+    committed: a first write's files, or for a merge the bytes of the version it builds on
+    plus the rows' Arrow size (the merge rewrites the files holding the rows it updates and
+    adds files for the others, so the version grows by about that much at most).
 
     When another writer commits first, the merge is recomputed on a fresh snapshot."""
     os.makedirs(scratch, exist_ok=True)
@@ -219,8 +225,10 @@ def upsert(
             def merge(onto: DeltaTable | None) -> delta.WrittenVersion:
                 nonlocal arrow
                 if onto is None:  # a new table, or one with nothing recorded to merge into
-                    return write_version(table, produce)
+                    return write_version(table, produce, admit)
                 arrow = arrow if arrow is not None else con.sql(select).to_arrow_table()
+                if admit is not None:
+                    admit(_written(onto).bytes + arrow.nbytes)
                 _merge(onto, arrow, key, allow_new_columns=allow_new_columns)
                 return _written(onto)
 

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select, update
 
 from headrace.domain.records import DatasetRecord, DatasetVersionRecord, WrittenFigures
 from headrace.persistence.paging import Keyset, page
@@ -51,6 +51,17 @@ def by_id(conn: Connection, org_id: uuid.UUID, dataset_id: uuid.UUID) -> Row[Any
     return conn.execute(
         select(datasets).where(datasets.c.org_id == org_id, datasets.c.id == dataset_id)
     ).first()
+
+
+def stored_bytes(conn: Connection, org_id: uuid.UUID) -> int:
+    """The bytes of every version of every dataset of the organisation (``domain.quota``):
+    one query, through the index of ``(org_id, name)`` and that of ``(dataset_id, version)``."""
+    total = conn.execute(
+        select(func.coalesce(func.sum(dataset_versions.c.bytes), 0))
+        .select_from(datasets.join(dataset_versions))
+        .where(datasets.c.org_id == org_id)
+    ).scalar_one()
+    return int(total)
 
 
 def every_table(conn: Connection) -> set[tuple[uuid.UUID, uuid.UUID]]:
