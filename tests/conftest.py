@@ -157,6 +157,10 @@ MARKED_TESTS = {
         "test_bad_uploads_against_a_live_server_keep_memory_bounded",
     ): "slow",
     (
+        "api/test_hostile_server.py",
+        "test_the_data_directory_is_private_and_the_log_keeps_no_secrets",
+    ): "slow",
+    (
         "api/test_hostile_bodies.py",
         "test_a_large_body_without_a_key_costs_the_server_nothing",
     ): "slow",
