@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from headrace.cli.remote.progress import follow
 from headrace.client import Client
 from tests.cli.conftest import Cli, one_line_error
 from tests.factories import make_step
@@ -60,6 +63,23 @@ def test_failed_run_exits_1_and_retry_runs_it_again(cli: Cli) -> None:
     assert retried.exit_code == 1
     again = json.loads(retried.stdout)
     assert (again["retry_of"], again["status"]) == (run["id"], "Failed")
+
+
+def test_a_run_that_ended_before_it_is_followed_still_shows_each_step(
+    cli: Cli, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The stream of a run that has already ended starts with the whole run, not its steps'
+    # events: ``runs start --wait`` on a step that fails at once met this by chance.
+    steps = [make_step("bad", "SELECT 'x'::INTEGER AS n", [], ["bad_out"])]
+    with Client(cli.env["HEADRACE_URL"], cli.env["HEADRACE_API_KEY"]) as hr:
+        pipeline = hr.create_pipeline("ended-first", steps)
+        created = hr.start_run(pipeline.id)
+        hr.wait(created, timeout=60)
+        ended = follow(hr, created)
+    assert ended.status == "Failed"
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("bad: Failed: Conversion Error"), lines
+    assert f"run {ended.name}: Failed" in lines
 
 
 def test_cancel_stops_a_running_run(cli: Cli) -> None:

@@ -50,6 +50,17 @@ def _line(name: str, step: dict[str, Any]) -> str:
     return text
 
 
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """A line for each step whose status moved between two states of a run, then one for the
+    run's own: a stream that starts after steps have ended (its first event is the whole run)
+    still shows each of them."""
+    was = {step["name"]: step["status"] for step in before["run_steps"]}
+    lines = [_line(s["name"], s) for s in after["run_steps"] if was.get(s["name"]) != s["status"]]
+    if before["status"] != after["status"]:
+        lines.append(f"run {after['name']}: {after['status']}")
+    return lines
+
+
 def follow(client: Client, run: RunRead) -> RunRead:
     """Show the run's progress until it ends; the run as it ended."""
     from rich.console import Console
@@ -71,11 +82,8 @@ def follow(client: Client, run: RunRead) -> RunRead:
                 break
             before = state
             state = apply(state, event.data)
-            if event.event == "step":
-                for step in event.data["run_steps"]:
-                    typer.echo(_line(step["name"], step))
-            elif before["status"] != state["status"]:
-                typer.echo(f"run {state['name']}: {state['status']}")
+            for line in _changes(before, state):
+                typer.echo(line)
     final = client.get_run(run.pipeline_id, run.id)
     console.print(step_table(final.model_dump(mode="json")))
     return final
