@@ -105,6 +105,7 @@ class StepStart:
 
     run: RunRef
     step: Step
+    started_at: dt.datetime  # which run of the step this is (a step may be run again)
     writers: Mapping[str, RunStepRecord]
     datasets: Mapping[str, tuple[uuid.UUID, int | None]]
     quota: StorageQuota | None = None

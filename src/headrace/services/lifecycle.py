@@ -104,8 +104,11 @@ class Lifecycle:
         started_at: dt.datetime | None = None,
         finished_at: dt.datetime | None = None,
         error: str | None = None,
+        attempt: dt.datetime | None = None,
     ) -> bool:
-        """Move one step from ``old`` to ``new``; False when it is no longer ``old``.
+        """Move one step from ``old`` to ``new``; False when it is no longer ``old`` (or,
+        given ``attempt``, no longer the run of the step that started at that time: a worker
+        that lost its lease cannot end the step its successor runs again).
         A step that starts gets ``started_at`` (now by default), one going back to Pending
         loses its start, one that ends keeps it (or gets ``started_at`` when given); only an
         ended step has an end and an error."""
@@ -127,6 +130,7 @@ class Lifecycle:
             set_start=set_start,
             finished_at=(finished_at or now) if new.terminal else None,
             error=error if new.terminal else None,
+            attempt=attempt,
         )
         if moved:
             events_repo.append(conn, [_event(ref, name, old, new, now)])

@@ -56,9 +56,13 @@ class DatabaseStepStore:
             if step is None or step_name not in rows:
                 raise LookupError(f"run {run_id} has no step {step_name!r}")
             status = StepStatus(rows[step_name].status)
+            started = rows[step_name].started_at
             if status is StepStatus.PENDING:
-                self.lifecycle.move_step(conn, ref, step_name, status, StepStatus.RUNNING)
-            elif status is not StepStatus.RUNNING:
+                started = utcnow()
+                self.lifecycle.move_step(
+                    conn, ref, step_name, status, StepStatus.RUNNING, started_at=started
+                )
+            elif status is not StepStatus.RUNNING or started is None:
                 # Running: the backend runs the step again (Argo retries a pod whose node
                 # failed); anything else has ended and is never run again.
                 raise StepNotStartable(f"step {step_name!r} of run {run_id} is {status}")
@@ -70,6 +74,7 @@ class DatabaseStepStore:
         return StepStart(
             run=ref,
             step=step,
+            started_at=started,
             writers=rows,
             datasets={n: (uuid.UUID(str(r.id)), r.current_version) for n, r in catalog.items()},
             quota=storage,
@@ -99,7 +104,13 @@ class DatabaseStepStore:
             )
             runs_repo.add_logs(conn, ref.id, name, end.lines)
             if not self.lifecycle.move_step(
-                conn, ref, name, StepStatus.RUNNING, end.status, error=end.error
+                conn,
+                ref,
+                name,
+                StepStatus.RUNNING,
+                end.status,
+                error=end.error,
+                attempt=start.started_at,
             ):
                 # Ended meanwhile (its run was cancelled, its worker's lease taken over): what
                 # it wrote is recorded; its status stays the one it already has.

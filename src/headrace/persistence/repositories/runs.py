@@ -298,18 +298,20 @@ def move_step(
     error: str | None,
     started_at: dt.datetime | None = None,
     set_start: bool = False,
+    attempt: dt.datetime | None = None,
 ) -> bool:
-    """Set a step's status to ``new`` if it is still ``old``; like ``move_run``. Its start is
-    left as it is unless ``set_start``."""
+    """Set a step's status to ``new`` if it is still ``old`` (and, given ``attempt``, still
+    the run of it that started then); like ``move_run``. Its start is left as it is unless
+    ``set_start``."""
     values: dict[str, Any] = {"status": new, "finished_at": finished_at, "error": error}
     if set_start:
         values["started_at"] = started_at
-    result = conn.execute(
-        update(run_steps)
-        .where(run_steps.c.run_id == run_id, run_steps.c.name == name, run_steps.c.status == old)
-        .values(**values)
+    query = update(run_steps).where(
+        run_steps.c.run_id == run_id, run_steps.c.name == name, run_steps.c.status == old
     )
-    return result.rowcount == 1
+    if attempt is not None:
+        query = query.where(run_steps.c.started_at == attempt)
+    return conn.execute(query.values(**values)).rowcount == 1
 
 
 _STEP_STATUSES = select(run_steps.c.name, run_steps.c.status, run_steps.c.started_at).where(
