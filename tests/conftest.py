@@ -135,7 +135,7 @@ TESTS = Path(__file__).parent
 MARKED_PATHS = {
     "ui": "browser",  # drives Chromium through Playwright
     "reliability": "faults",  # restarts PostgreSQL, kills servers mid-write
-    "execution/test_worker_crash.py": "faults",  # SIGKILLs a worker mid-run
+    "services/test_worker.py": "faults",  # SIGKILLs a worker mid-run
     "api/test_fuzz.py": "fuzz",  # schemathesis over every operation
     # each test starts `headrace serve`, workers or the CLI as separate processes
     "api/test_hostile_bombs.py": "slow",
