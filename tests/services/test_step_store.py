@@ -12,6 +12,7 @@ from headrace.execution.base import StepEnd
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.services import runs as runs_service
+from headrace.services.graphs import VersionGraphs
 from headrace.services.lifecycle import Lifecycle
 from headrace.services.step_store import DatabaseStepStore
 from headrace.settings import Settings
@@ -41,7 +42,7 @@ def test_a_step_ended_by_a_worker_that_lost_its_lease_is_not_recorded(
     ).run
     clock = Clock()
     lifecycle = Lifecycle(db, clock)
-    store = DatabaseStepStore(db, lifecycle=lifecycle)
+    store = DatabaseStepStore(db, VersionGraphs(db.versions), lifecycle=lifecycle)
     step = run.steps[0].name
     assert lifecycle.claim("first", 30, skip_locked=not db.is_sqlite, only=run.id)
     first = store.begin(run.id, step, "started")
