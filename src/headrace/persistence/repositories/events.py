@@ -43,11 +43,10 @@ _LAST_OF_RUN = select(func.max(run_events.c.id)).where(run_events.c.run_id == bi
 
 
 @dataclass(frozen=True)
-class RunEvent:
+class NewEvent:
     """One status change: of the run itself (``step`` None) or of one of its steps.
     ``old`` is None for a run's creation."""
 
-    id: int
     run_id: uuid.UUID
     org_id: uuid.UUID
     pipeline_id: uuid.UUID
@@ -58,14 +57,10 @@ class RunEvent:
 
 
 @dataclass(frozen=True)
-class NewEvent:
-    run_id: uuid.UUID
-    org_id: uuid.UUID
-    pipeline_id: uuid.UUID
-    step: str | None
-    old: str | None
-    new: str
-    at: dt.datetime
+class RunEvent(NewEvent):
+    """A change as the outbox holds it, under its id."""
+
+    id: int
 
 
 def append(conn: Connection, events: Sequence[NewEvent]) -> None:
