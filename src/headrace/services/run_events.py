@@ -4,8 +4,8 @@ event outbox (``persistence/repositories/events.py``).
 Each event's id is the id of its outbox row, so it means the same in every API process: a
 client that reconnects to any of them with ``Last-Event-ID`` gets the run's events after that
 one, each once and in order. A fresh stream starts with the whole run, under the id of the
-run's newest event. An id that is not one of ours (not a number, or longer than any) starts
-afresh as well, rather than failing: the client then gets the whole run again.
+run's newest event. A ``Last-Event-ID`` that is not one of ours (not a number, or longer than
+any) is refused with a 422: a browser or our client only ever sends back an id it was sent.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import uuid
 from dataclasses import dataclass, field, replace
 
 from headrace.domain.access import Principal
+from headrace.domain.problems import Problem
 from headrace.domain.records import RunRecord, VersionRecord
 from headrace.domain.runs import RunStatus, StepStatus
-from headrace.errors import NotFound
+from headrace.errors import InvalidInput, NotFound
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import events as events_repo
 from headrace.persistence.repositories import pipelines as pipelines_repo
@@ -121,17 +122,23 @@ def watch(
     run_id: uuid.UUID,
     last_event_id: str | None,
 ) -> RunWatch:
-    """A watch of the run, resumed after ``last_event_id`` when it is one of our event ids."""
+    """A watch of the run, resumed after ``last_event_id`` (422 unless it is an event id)."""
+    cursor = _cursor(last_event_id)
     with db.unit_of_work(write=False) as conn:
         load_pipeline(conn, who, pipeline_id)
         run = runs_repo.get(conn, pipeline_id, run_id)
     if run is None:
         raise NotFound(f"there is no run {run_id} of this pipeline")
-    return RunWatch(db, run_id, cursor=_cursor(last_event_id))
+    return RunWatch(db, run_id, cursor=cursor)
 
 
 def _cursor(last_event_id: str | None) -> int | None:
-    text = (last_event_id or "").strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_ID_DIGITS:
+    if last_event_id is None:
         return None
+    text = last_event_id.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_ID_DIGITS:
+        raise InvalidInput(
+            "Last-Event-ID must be the id of an event this stream sent",
+            [Problem(("header", "Last-Event-ID"), "not an event id", "events.bad_last_event_id")],
+        )
     return int(text)

@@ -85,7 +85,7 @@ async def run_events_stream(
     fields; the first event of a fresh stream is the whole run), ``step`` (one step in
     ``run_steps``), then ``end``. Each event's data patches the run object. Send the last
     ``id:`` back as ``Last-Event-ID`` (to any API process) to resume without gaps or
-    repeats; an id that is not one this API sent starts the stream afresh."""
+    repeats; an id that is not one this API sent is a 422."""
     watch = await run_in_threadpool(run_events.watch, db, who, pipeline_id, run_id, last_event_id)
     slots: StreamSlots = request.app.state.streams
     lease = slots.take(who.key_id)  # 429 past HEADRACE_MAX_STREAMS_PER_KEY
