@@ -56,7 +56,10 @@ def _children() -> set[int]:
     """The live child processes of this process."""
     found: set[int] = set()
     for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        found |= {int(c) for c in (task / "children").read_text().split()}
+        try:
+            found |= {int(c) for c in (task / "children").read_text().split()}
+        except FileNotFoundError:  # the thread ended while we looked
+            continue
     return found
 
 
