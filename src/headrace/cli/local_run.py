@@ -93,10 +93,16 @@ def _pipeline_id(db: Database, who: Principal, file: PipelineFile) -> uuid.UUID:
     try:
         view = pipelines.find(db, who, file.name)
     except NotFound:
-        return pipelines.create(db, who, file.name, file.description, file.steps).pipeline.id
+        return pipelines.create(
+            db, who, file.name, file.description, file.steps, file.parameters
+        ).pipeline.id
     current = view.current_version
-    if current is None or [step_from_dict(s.name, s.config) for s in current.steps] != file.steps:
-        pipelines.add_version(db, who, view.pipeline.id, file.steps)
+    if (
+        current is None
+        or [step_from_dict(s.name, s.config) for s in current.steps] != file.steps
+        or current.parameters != file.parameter_bodies
+    ):
+        pipelines.add_version(db, who, view.pipeline.id, file.steps, file.parameters)
         console.print(f"pipeline {file.name}: steps changed, new version")
     return view.pipeline.id
 

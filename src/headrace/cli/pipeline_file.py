@@ -1,19 +1,21 @@
-"""Pipeline files: the API's ``{name, description, steps}`` in YAML (or JSON), plus optional
-``sources`` naming local files to load as datasets, relative to the pipeline file."""
+"""Pipeline files: the API's ``{name, description, steps, parameters}`` in YAML (or JSON),
+plus optional ``sources`` naming local files to load as datasets, relative to the pipeline
+file."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, ValidationError
 
+from headrace.domain.parameters import Parameter
 from headrace.domain.pipeline import Step
 from headrace.domain.problems import Loc, Problem
 from headrace.schemas.common import Strict
-from headrace.schemas.pipelines import StepIn
+from headrace.schemas.pipelines import ParameterIn, StepIn, domain_parameters
 
 
 class PipelineFileError(Exception):
@@ -41,6 +43,7 @@ class _PipelineDocument(Strict):
     description: str = ""
     sources: dict[str, str] = Field(default_factory=dict)
     steps: list[StepIn]
+    parameters: list[ParameterIn] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,11 @@ class PipelineFile:
     steps: list[Step]
     step_bodies: list[dict[str, Any]]
     sources: dict[str, Path]
+    parameters: list[Parameter] = field(default_factory=list)
+
+    @property
+    def parameter_bodies(self) -> list[dict[str, Any]]:
+        return [p.to_dict() for p in self.parameters]
 
 
 def load(path: Path) -> PipelineFile:
@@ -78,4 +86,5 @@ def load(path: Path) -> PipelineFile:
         steps=[s.to_domain() for s in doc.steps],
         step_bodies=[s.model_dump() for s in doc.steps],
         sources={name: (path.parent / rel).resolve() for name, rel in doc.sources.items()},
+        parameters=domain_parameters(doc.parameters),
     )

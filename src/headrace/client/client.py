@@ -188,8 +188,20 @@ class Client:
 
     # Pipelines and versions
 
-    def create_pipeline(self, name: str, steps: Steps, *, description: str = "") -> PipelineRead:
-        body = {"name": name, "description": description, "steps": _steps(steps)}
+    def create_pipeline(
+        self,
+        name: str,
+        steps: Steps,
+        *,
+        description: str = "",
+        parameters: Sequence[dict[str, Any]] = (),
+    ) -> PipelineRead:
+        body = {
+            "name": name,
+            "description": description,
+            "steps": _steps(steps),
+            "parameters": list(parameters),
+        }
         return PipelineRead.model_validate(
             self._http.request("POST", "/pipelines/", json=body).json()
         )
@@ -216,8 +228,10 @@ class Client:
     def delete_pipeline(self, pipeline_id: Id) -> None:
         self._http.request("DELETE", f"/pipelines/{pipeline_id}/")
 
-    def create_version(self, pipeline_id: Id, steps: Steps) -> PipelineVersionRead:
-        body = {"steps": _steps(steps)}
+    def create_version(
+        self, pipeline_id: Id, steps: Steps, *, parameters: Sequence[dict[str, Any]] = ()
+    ) -> PipelineVersionRead:
+        body = {"steps": _steps(steps), "parameters": list(parameters)}
         response = self._http.request("POST", f"/pipelines/{pipeline_id}/versions/", json=body)
         return PipelineVersionRead.model_validate(response.json())
 
@@ -241,12 +255,15 @@ class Client:
         start: str | None = None,
         end: str | None = None,
         version_id: Id | None = None,
+        parameters: dict[str, Any] | None = None,
     ) -> RunRead:
-        """A run of the current (or given) version, whole or from ``start`` to ``end``."""
+        """A run of the current (or given) version, whole or from ``start`` to ``end``, with
+        ``parameters`` for the version's declared ones."""
         body = {
             "start_job_name": start,
             "end_job_name": end,
             "version_id": str(version_id) if version_id else None,
+            "parameters": parameters or {},
         }
         response = self._http.request("POST", f"/pipelines/{pipeline_id}/runs/", json=body)
         return RunRead.model_validate(response.json())

@@ -29,6 +29,8 @@ class PipelineRecord:
     current_version_id: uuid.UUID | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    max_active_runs: int | None = None
+    on_limit: str = "queue"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class VersionRecord:
     number: int
     created_at: dt.datetime
     steps: list[StepRecord]
+    parameters: list[dict[str, Any]] = field(default_factory=list)  # [{name, type, default?}]
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,11 @@ class RunRecord:
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     steps: list[RunStepRecord]
+    # What started the run: {type: manual|schedule|dataset|retry, schedule_id?,
+    # scheduled_for?, dataset_versions?, parent_run_id?}.
+    trigger: dict[str, Any] = field(default_factory=lambda: {"type": "manual"})
+    parameters: dict[str, Any] = field(default_factory=dict)  # {name: JSON value}
+    waiting_reason: str | None = None
 
 
 @dataclass(frozen=True)

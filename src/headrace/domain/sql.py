@@ -54,6 +54,7 @@ class SqlAnalysis:
 
     reads: set[str] = field(default_factory=set)
     creates: list[str] = field(default_factory=list)
+    parameters: set[str] = field(default_factory=set)  # each ``$name`` the SQL binds
     problems: list[tuple[str, str]] = field(default_factory=list)  # (message, type)
 
     def fail(self, msg: str, type_: str) -> None:
@@ -201,6 +202,9 @@ def analyse(sql: str, outputs: int) -> SqlAnalysis:
         out.fail("the query is empty", "sql.empty")
         return out
     scans = [_scan(statement) for statement in statements]
+    out.parameters = {
+        node.name for statement in statements for node in statement.find_all(exp.Placeholder)
+    }
     if any(scan.empty_select for scan in scans):
         out.fail("the query cannot be parsed: a SELECT needs at least one column", "sql.parse")
         return out

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from headrace.domain.dag import Dag
 from headrace.domain.names import check_text
+from headrace.domain.parameters import SCHEDULED_FOR, Parameter, check_declared
 from headrace.domain.pipeline import (
     JOB_TYPES,
     MAX_NAME_LENGTH,
@@ -50,11 +51,16 @@ def check_name(value: str, loc: Loc, what: str) -> list[Problem]:
     return []
 
 
-def validate_steps(steps: Sequence[Step]) -> list[Problem]:
-    """Every problem of a version's steps: names, datasets, SQL and the graph."""
-    problems: list[Problem] = []
+def validate_steps(steps: Sequence[Step], parameters: Sequence[Parameter] = ()) -> list[Problem]:
+    """Every problem of a version's steps (names, datasets, SQL and the graph) and of its
+    ``parameters`` (their declarations, and each ``$name`` a step uses is declared)."""
+    problems: list[Problem] = check_declared(parameters, ("parameters",))
+    declared = frozenset(p.name for p in parameters) | {SCHEDULED_FOR}
     if not steps:
-        return [Problem(("steps",), "a pipeline needs at least one step", "steps.empty")]
+        return [
+            *problems,
+            Problem(("steps",), "a pipeline needs at least one step", "steps.empty"),
+        ]
     seen: dict[str, int] = {}
     writers: dict[str, str] = {}
     for index, step in enumerate(steps):
@@ -69,7 +75,7 @@ def validate_steps(steps: Sequence[Step]) -> list[Problem]:
                 )
             )
         seen.setdefault(step.name, index)
-        problems += _check_step(step, where, writers)
+        problems += _check_step(step, where, writers, declared)
     # A cycle is reported alongside every other problem: the graph is built from the first
     # step of each name (later ones are reported as duplicates; the first writer of a dataset
     # wins), so it is well defined whatever else is wrong.
@@ -81,7 +87,9 @@ def validate_steps(steps: Sequence[Step]) -> list[Problem]:
     return problems
 
 
-def _check_step(step: Step, where: str | int, writers: dict[str, str]) -> list[Problem]:
+def _check_step(
+    step: Step, where: str | int, writers: dict[str, str], declared: frozenset[str]
+) -> list[Problem]:
     config = step.config
     loc: Loc = ("steps", where, "config")
     problems: list[Problem] = []
@@ -133,11 +141,11 @@ def _check_step(step: Step, where: str | int, writers: dict[str, str]) -> list[P
                 )
             )
     if known:  # a query of an unknown type is not SQL to analyse
-        problems += _check_query(step, (*loc, "query"))
+        problems += _check_query(step, (*loc, "query"), declared)
     return problems
 
 
-def _check_query(step: Step, loc: Loc) -> list[Problem]:
+def _check_query(step: Step, loc: Loc, declared: frozenset[str]) -> list[Problem]:
     config = step.config
     unstorable = check_text(config.query, loc, "the query", None)
     if unstorable:
@@ -146,6 +154,14 @@ def _check_query(step: Step, loc: Loc) -> list[Problem]:
 
     analysis = analyse(config.query, len(config.output_datasets))
     problems = [Problem(loc, msg, type_) for msg, type_ in analysis.problems]
+    for name in sorted(analysis.parameters - declared):
+        problems.append(
+            Problem(
+                loc,
+                f"the query uses ${name}, which the version does not declare in parameters",
+                "sql.undeclared_parameter",
+            )
+        )
     inputs = set(config.input_datasets)
     for table in sorted(analysis.reads - inputs):
         problems.append(

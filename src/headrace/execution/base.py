@@ -109,6 +109,8 @@ class StepStart:
     writers: Mapping[str, RunStepRecord]
     datasets: Mapping[str, tuple[uuid.UUID, int | None]]
     quota: StorageQuota | None = None
+    # The run's parameter values as DuckDB binds them (``domain.parameters.typed``).
+    parameters: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass

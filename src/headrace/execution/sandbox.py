@@ -16,15 +16,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from headrace.domain.pipeline import RESERVED_PREFIX
 from headrace.execution.sql_errors import UserSql, restate
 from headrace.execution.step_process import parse_bytes
 from headrace.storage.types import quote, storable_select
 
 if TYPE_CHECKING:
     import duckdb
-
-OUTPUT_VIEW = f"{RESERVED_PREFIX}_output"
 
 
 @dataclass(frozen=True)
@@ -220,11 +217,13 @@ def write_outputs(
     query: str,
     folders: Mapping[str, str],
     max_bytes: int = 0,
+    parameters: Mapping[str, Any] | None = None,
 ) -> dict[str, list[tuple[Any, ...]]]:
     """Run a step's SQL in the locked ``con`` and COPY each output (``folders``: output name →
     its write folder) there as Parquet; the RETURN_STATS rows of each. Nothing is committed.
     Past ``max_bytes`` written (0: no limit) the step is stopped with OutputTooLarge; the
-    caller removes the folders."""
+    caller removes the folders. ``parameters`` are the values of the ``$name`` the SQL uses,
+    bound by DuckDB as typed values (never part of the SQL text)."""
     import duckdb
 
     query = query.strip().rstrip(";")
@@ -232,7 +231,9 @@ def write_outputs(
     watch = _OutputWatch(con, list(folders.values()), max_bytes)
     try:
         with watch:
-            copies = _copy_outputs(con, query, targets, _output_paths(folders, targets))
+            copies = _copy_outputs(
+                con, query, targets, _output_paths(folders, targets), parameters or {}
+            )
     except duckdb.Error:
         if watch.tripped:  # our interrupt
             raise OutputTooLarge(max_bytes) from None
@@ -241,34 +242,54 @@ def write_outputs(
     return copies
 
 
+def _bound(
+    con: duckdb.DuckDBPyConnection, sql: str, parameters: Mapping[str, Any]
+) -> duckdb.DuckDBPyConnection:
+    """Execute ``sql`` (one statement) with the values of the parameters it names."""
+    names = set().union(*(s.named_parameters for s in con.extract_statements(sql)))
+    if not names:
+        return con.execute(sql)
+    return con.execute(sql, {n: parameters.get(n) for n in names})
+
+
 def _copy_outputs(
-    con: duckdb.DuckDBPyConnection, query: str, targets: Mapping[str, str], paths: dict[str, str]
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    targets: Mapping[str, str],
+    paths: dict[str, str],
+    parameters: Mapping[str, Any],
 ) -> dict[str, list[tuple[Any, ...]]]:
     """COPY each output to its target file. A DuckDB error is raised restated
-    (``sql_errors``): it quotes the step's SQL or none. One output's query is bound as a view
-    (for its columns and types) and then written with the query itself inside the COPY, so a
-    position DuckDB reports falls either in the user's text or in ours, never ambiguously; a
-    script's outputs are copied by name."""
+    (``sql_errors``): it quotes the step's SQL or none. One output's query is described
+    (for its columns and types; a view could not take bound parameters) and then written
+    with the query itself inside the COPY, so a position DuckDB reports falls either in the
+    user's text or in ours, never ambiguously; a script runs statement by statement (DuckDB
+    binds parameters in one statement at a time) and its outputs are copied by name."""
     import duckdb
 
     user: UserSql | None = None
     try:
         if len(targets) == 1:
             [name] = targets
-            head = f"CREATE TEMP VIEW {OUTPUT_VIEW} AS "
+            head = "DESCRIBE "
             user = UserSql(query, len(head))
-            con.execute(f"{head}{query}\n")
-            relation = con.table(OUTPUT_VIEW)
-            select_list = storable_select(relation.columns, [str(t) for t in relation.types])
+            described = _bound(con, f"{head}{query}\n", parameters).fetchall()
+            select_list = storable_select([r[0] for r in described], [r[1] for r in described])
             head = f"COPY (SELECT {select_list} FROM (\n"
             user = UserSql(query, len(head))
             copy = (
                 f"{head}{query}\n) AS {quote(name)}) TO {_literal(targets[name])} "
                 "(FORMAT parquet, RETURN_STATS)"
             )
-            return {name: con.execute(copy).fetchall()}
+            return {name: _bound(con, copy, parameters).fetchall()}
         user = UserSql(query, 0)
-        con.execute(query)
+        statements = con.extract_statements(query)
+        if any(s.named_parameters for s in statements):
+            for statement in statements:
+                names = statement.named_parameters
+                con.execute(statement, {n: parameters.get(n) for n in names} if names else None)
+        else:
+            con.execute(query)  # whole, so an error's position is in the user's text
         user = None  # a view of the script's is bound and read again in our COPY statement
         copies = {}
         for name, target in targets.items():

@@ -279,7 +279,9 @@ class StepRunner:
             with spill_folder() as spill:
                 try:
                     interrupt.attach(child)
-                    job = SqlJob(config.query, inputs, folders, limits, spill)
+                    job = SqlJob(
+                        config.query, inputs, folders, limits, spill, dict(start.parameters)
+                    )
                     copies = child.run(job, deadline)
                 except OutputTooLarge:
                     if quota is None:

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # this module is imported to start children early, before DuckDB
@@ -63,6 +63,7 @@ class SqlJob:
     folders: dict[str, str]  # output name -> its fresh write folder
     limits: SandboxLimits
     spill: str
+    parameters: dict[str, Any] = field(default_factory=dict)  # $name -> typed value
 
 
 class StepTimedOut(Exception):
@@ -343,7 +344,9 @@ def _child() -> None:
             os._exit(0)
         try:
             con = open_sandbox(con, job.inputs, list(job.folders.values()), job.limits, job.spill)
-            copies = write_outputs(con, job.query, job.folders, job.limits.output_max_bytes)
+            copies = write_outputs(
+                con, job.query, job.folders, job.limits.output_max_bytes, job.parameters
+            )
             message: tuple[str, object] = ("ok", copies)
         except Exception as err:  # sent back and raised in the worker
             message = ("error", err)

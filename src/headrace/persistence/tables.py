@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -86,6 +87,10 @@ pipelines = Table(
     Column("current_version_id", Uuid, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # Concurrency: at most this many active runs (null: no limit); a run past it is queued
+    # (stays Pending) or skipped (ends Cancelled), as ``on_limit`` says (null: queue).
+    Column("max_active_runs", Integer, nullable=True),
+    Column("on_limit", String(8), nullable=True),
     UniqueConstraint("org_id", "name"),
 )
 
@@ -96,6 +101,7 @@ pipeline_versions = Table(
     Column("pipeline_id", Uuid, ForeignKey("pipelines.id", ondelete="CASCADE"), nullable=False),
     Column("number", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("parameters", JSON, nullable=True),  # [{name, type, default?}]; null: none
     UniqueConstraint("pipeline_id", "number"),
 )
 
@@ -133,6 +139,9 @@ runs = Table(
     Column("cancel_requested", Integer, nullable=False, default=0),
     Column("worker_id", String(64), nullable=True),
     Column("lease_expires_at", UtcDateTime, nullable=True),
+    Column("trigger", JSON, nullable=True),  # what started the run; null: by hand
+    Column("parameters", JSON, nullable=True),  # {name: value} as bound; null: none
+    Column("waiting_reason", Text, nullable=True),  # why a Pending run is held back
     Index("ix_runs_pipeline_created", "pipeline_id", "created_at", "id"),
     Index("ix_runs_status_created", "status", "created_at"),
 )
@@ -216,4 +225,59 @@ dataset_versions = Table(
     Column("step_name", String(255), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     UniqueConstraint("dataset_id", "version"),
+)
+
+# A pipeline's cron schedules. ``next_fire_at`` is the next tick due (UTC), what the
+# scheduler's poll selects on; null when the schedule is disabled.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("org_id", Uuid, nullable=False),
+    Column("pipeline_id", Uuid, ForeignKey("pipelines.id", ondelete="CASCADE"), nullable=False),
+    Column("cron", String(255), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("enabled", Integer, nullable=False),
+    Column("start_job_name", String(255), nullable=True),
+    Column("end_job_name", String(255), nullable=True),
+    Column("parameters", JSON, nullable=False),
+    Column("catchup", String(8), nullable=False),
+    Column("next_fire_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("ix_schedules_due", "enabled", "next_fire_at"),
+    Index("ix_schedules_pipeline", "pipeline_id"),
+)
+
+# One row per tick of a schedule that started a run, inserted in the run's own transaction:
+# its primary key is what makes a tick start exactly one run, whatever the number of workers.
+schedule_ticks = Table(
+    "schedule_ticks",
+    metadata,
+    Column(
+        "schedule_id",
+        Uuid,
+        ForeignKey("schedules.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("scheduled_for", UtcDateTime, primary_key=True),
+    Column("run_id", Uuid, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Dataset triggers: ``consumed`` is the version of each listed dataset the last triggered run
+# was started for; ``pending_since`` when a newer one was first seen (the debounce window).
+dataset_triggers = Table(
+    "dataset_triggers",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("org_id", Uuid, nullable=False),
+    Column("pipeline_id", Uuid, ForeignKey("pipelines.id", ondelete="CASCADE"), nullable=False),
+    Column("datasets", JSON, nullable=False),
+    Column("mode", String(8), nullable=False),
+    Column("debounce_seconds", Float, nullable=False),
+    Column("consumed", JSON, nullable=False),
+    Column("pending_since", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_dataset_triggers_org", "org_id"),
 )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from pydantic import BaseModel, Field
 
+from headrace.domain.parameters import PARAMETER_TYPES, Parameter
 from headrace.domain.pipeline import JOB_TYPES, QUERY_TYPES, DataTransform, Step
 from headrace.domain.records import PipelineRecord, VersionRecord
 from headrace.schemas.common import Strict
@@ -45,10 +47,29 @@ class StepIn(Strict):
         )
 
 
+class ParameterIn(Strict):
+    """A run parameter the version's SQL uses as ``$name``. Any type string here: an unknown
+    one is a problem listed with the version's others (domain/parameters.py)."""
+
+    name: str
+    type: str = Field(json_schema_extra={"enum": list(PARAMETER_TYPES)})
+    default: Any = None
+
+    def to_domain(self) -> Parameter:
+        return Parameter(
+            self.name, self.type, self.default, has_default="default" in self.model_fields_set
+        )
+
+
+def domain_parameters(declared: list[ParameterIn]) -> list[Parameter]:
+    return [p.to_domain() for p in declared]
+
+
 class PipelineCreate(Strict):
     name: str
     description: str = ""
     steps: list[StepIn]
+    parameters: list[ParameterIn] = Field(default_factory=list)
 
 
 class PipelineUpdate(Strict):
@@ -58,6 +79,7 @@ class PipelineUpdate(Strict):
 
 class VersionCreate(Strict):
     steps: list[StepIn]
+    parameters: list[ParameterIn] = Field(default_factory=list)
 
 
 class StepRead(BaseModel):
@@ -73,6 +95,7 @@ class PipelineVersionRead(BaseModel):
     number: int
     steps: list[StepRead]
     created_at: dt.datetime
+    parameters: list[dict[str, Any]] = []
 
     @classmethod
     def of(cls, version: VersionRecord) -> PipelineVersionRead:
@@ -90,6 +113,7 @@ class PipelineVersionRead(BaseModel):
                 for s in version.steps
             ],
             created_at=version.created_at,
+            parameters=version.parameters,
         )
 
 

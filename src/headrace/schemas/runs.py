@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from headrace.domain.records import RunRecord, RunStepRecord
 from headrace.schemas.common import Strict
@@ -17,6 +17,9 @@ class RunCreate(Strict):
     start_job_name: str | None = None
     end_job_name: str | None = None
     version_id: uuid.UUID | None = None
+    # {name: value} for the version's declared parameters (JSON; dates and timestamps as
+    # ISO 8601 text); checked against their types, every problem listed at once.
+    parameters: dict[str, Any] = Field(default_factory=dict)
 
 
 class RunStepMetadata(BaseModel):
@@ -63,6 +66,9 @@ class RunRead(BaseModel):
     start_job_name: str | None
     end_job_name: str | None
     retry_of: uuid.UUID | None
+    trigger: dict[str, Any] = {"type": "manual"}
+    parameters: dict[str, Any] = {}
+    waiting_reason: str | None = None
 
     @classmethod
     def of(cls, run: RunRecord, version: PipelineVersionRead) -> RunRead:
@@ -82,4 +88,7 @@ class RunRead(BaseModel):
             start_job_name=run.start_job_name,
             end_job_name=run.end_job_name,
             retry_of=run.retry_of,
+            trigger=run.trigger,
+            parameters=run.parameters,
+            waiting_reason=run.waiting_reason,
         )

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from headrace.domain.access import Principal
 from headrace.domain.names import MAX_DESCRIPTION_LENGTH, check_label, check_text
+from headrace.domain.parameters import Parameter
 from headrace.domain.pipeline import Step
 from headrace.domain.problems import Problem
 from headrace.domain.records import PipelineRecord, VersionRecord
@@ -29,9 +30,9 @@ class PipelineView:
     current_version: VersionRecord | None
 
 
-def check_steps(steps: Sequence[Step]) -> None:
-    """Raise 422 with every problem of ``steps``."""
-    problems = validate_steps(steps)
+def check_steps(steps: Sequence[Step], parameters: Sequence[Parameter] = ()) -> None:
+    """Raise 422 with every problem of ``steps`` and ``parameters``."""
+    problems = validate_steps(steps, parameters)
     if problems:
         raise InvalidInput(f"the pipeline has {len(problems)} problem(s)", problems)
 
@@ -65,9 +66,18 @@ def _view(conn: Connection, pipeline: PipelineRecord, kept: repo.VersionCache) -
 
 
 def create(
-    db: Database, who: Principal, name: str, description: str, steps: Sequence[Step]
+    db: Database,
+    who: Principal,
+    name: str,
+    description: str,
+    steps: Sequence[Step],
+    parameters: Sequence[Parameter] = (),
 ) -> PipelineView:
-    problems = _check_pipeline_name(name) + _check_description(description) + validate_steps(steps)
+    problems = (
+        _check_pipeline_name(name)
+        + _check_description(description)
+        + validate_steps(steps, parameters)
+    )
     if problems:
         raise InvalidInput(f"the pipeline has {len(problems)} problem(s)", problems)
     pipeline_id = uuid.uuid4()
@@ -84,7 +94,9 @@ def create(
                 description=description,
                 now=now,
             )
-            version = repo.add_version(conn, pipeline_id=pipeline_id, steps=steps, now=now)
+            version = repo.add_version(
+                conn, pipeline_id=pipeline_id, steps=steps, now=now, parameters=parameters
+            )
             return PipelineView(pipeline=load(conn, who, pipeline_id), current_version=version)
     except IntegrityError as err:  # a concurrent create of the same name won the race
         raise Conflict(f"a pipeline named {name!r} exists already") from err
@@ -160,12 +172,18 @@ def delete(db: Database, who: Principal, pipeline_id: uuid.UUID) -> None:
 
 
 def add_version(
-    db: Database, who: Principal, pipeline_id: uuid.UUID, steps: Sequence[Step]
+    db: Database,
+    who: Principal,
+    pipeline_id: uuid.UUID,
+    steps: Sequence[Step],
+    parameters: Sequence[Parameter] = (),
 ) -> VersionRecord:
-    check_steps(steps)
+    check_steps(steps, parameters)
     with db.unit_of_work() as conn:
         load(conn, who, pipeline_id, lock=True)
-        return repo.add_version(conn, pipeline_id=pipeline_id, steps=steps, now=utcnow())
+        return repo.add_version(
+            conn, pipeline_id=pipeline_id, steps=steps, now=utcnow(), parameters=parameters
+        )
 
 
 def list_versions(

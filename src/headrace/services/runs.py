@@ -7,14 +7,15 @@ import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
 
 from headrace.domain.access import Principal
 from headrace.domain.dag import Dag
+from headrace.domain.parameters import Parameter, resolve
 from headrace.domain.pipeline import Step, step_from_dict
-from headrace.domain.problems import Problem
+from headrace.domain.problems import Loc, Problem
 from headrace.domain.records import (
     PipelineRecord,
     RunHead,
@@ -117,6 +118,8 @@ def _new_run(
     end: str | None,
     retry_of: uuid.UUID | None,
     reused: Sequence[RunStepRecord],
+    trigger: dict[str, Any] | None = None,
+    parameters: dict[str, Any] | None = None,
 ) -> RunRecord:
     run_id = uuid.uuid4()
     identity = RunIdentity(
@@ -173,6 +176,8 @@ def _new_run(
         started_at=None,
         finished_at=None,
         steps=steps,
+        trigger=trigger or {"type": "manual"},
+        parameters=parameters or {},
     )
     return replace(run, argo_metadata=local_metadata(run))
 
@@ -199,6 +204,18 @@ def _version(
     return found
 
 
+def run_parameters(
+    version: VersionRecord, given: dict[str, Any], loc: Loc = ("body", "parameters")
+) -> dict[str, Any]:
+    """The run's parameter values (``given`` over the version's defaults); 422 listing every
+    unknown, ill-typed or missing one."""
+    declared = [Parameter.from_dict(p) for p in version.parameters]
+    values, problems = resolve(declared, given, loc)
+    if problems:
+        raise InvalidInput(f"the run's parameters have {len(problems)} problem(s)", problems)
+    return values
+
+
 def create(
     db: Database,
     settings: Settings,
@@ -208,24 +225,65 @@ def create(
     start: str | None,
     end: str | None,
     version_id: uuid.UUID | None,
+    parameters: dict[str, Any] | None = None,
 ) -> RunView:
     with db.unit_of_work() as conn:
         pipeline = load_pipeline(conn, who, pipeline_id)
         version = _version(conn, pipeline, version_id, db.versions)
-        steps = domain_steps(version)
-        try:
-            dag = Dag.build(steps)
-            selected = select(dag, start, end)
-        except SelectionError as err:
-            raise InvalidInput("the step selection is not valid", err.problems) from err
-        plan = compile_plan(steps, selected, dag)
-        _check_inputs(conn, who, plan, pinned=set())
-        run = _new_run(
-            settings, who, pipeline, version, plan, start=start, end=end, retry_of=None, reused=()
+        run = start_run(
+            conn,
+            db,
+            settings,
+            who,
+            pipeline,
+            version,
+            start=start,
+            end=end,
+            parameters=run_parameters(version, parameters or {}),
+            trigger={"type": "manual"},
         )
-        repo.add(conn, run)
-        Lifecycle(db).created(conn, run)
     return RunView(run=run, version=version)
+
+
+def start_run(
+    conn: Connection,
+    db: Database,
+    settings: Settings,
+    who: Principal,
+    pipeline: PipelineRecord,
+    version: VersionRecord,
+    *,
+    start: str | None,
+    end: str | None,
+    parameters: dict[str, Any],
+    trigger: dict[str, Any],
+) -> RunRecord:
+    """Insert a new Pending run of ``version`` in the caller's transaction: what a request,
+    a schedule's tick and a dataset trigger all do. ``parameters`` are already resolved."""
+    steps = domain_steps(version)
+    try:
+        dag = Dag.build(steps)
+        selected = select(dag, start, end)
+    except SelectionError as err:
+        raise InvalidInput("the step selection is not valid", err.problems) from err
+    plan = compile_plan(steps, selected, dag)
+    _check_inputs(conn, who, plan, pinned=set())
+    run = _new_run(
+        settings,
+        who,
+        pipeline,
+        version,
+        plan,
+        start=start,
+        end=end,
+        retry_of=None,
+        reused=(),
+        trigger=trigger,
+        parameters=parameters,
+    )
+    repo.add(conn, run)
+    Lifecycle(db).created(conn, run)
+    return run
 
 
 def retry(
@@ -269,10 +327,20 @@ def retry(
             end=earlier.end_job_name,
             retry_of=earlier.id,
             reused=reused,
+            trigger=_retry_trigger(earlier),
+            parameters=earlier.parameters,
         )
         repo.add(conn, run)
         Lifecycle(db).created(conn, run)
     return RunView(run=run, version=version)
+
+
+def _retry_trigger(earlier: RunRecord) -> dict[str, Any]:
+    """A retry names the run it retries, and keeps the tick a scheduled one was for."""
+    trigger: dict[str, Any] = {"type": "retry", "parent_run_id": str(earlier.id)}
+    if earlier.trigger.get("scheduled_for"):
+        trigger["scheduled_for"] = earlier.trigger["scheduled_for"]
+    return trigger
 
 
 def _load(conn: Connection, pipeline_id: uuid.UUID, run_id: uuid.UUID) -> RunRecord:

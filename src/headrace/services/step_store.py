@@ -9,14 +9,21 @@ changes go through the lifecycle.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
+from typing import Any
 
+from sqlalchemy import Connection
+
+from headrace.domain.parameters import Parameter, typed
+from headrace.domain.records import RunRef
 from headrace.domain.runs import StepStatus
 from headrace.execution.argo.manifest import run_name_of_node
 from headrace.execution.base import StepEnd, StepNotStartable, StepStart
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import datasets as datasets_repo
+from headrace.persistence.repositories import pipelines as pipelines_repo
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.services import quota
 from headrace.services.clock import utcnow
@@ -69,6 +76,7 @@ class DatabaseStepStore:
             names = [*step.config.input_datasets, *step.config.output_datasets]
             catalog = datasets_repo.by_names(conn, ref.org_id, names)
             storage = quota.read(conn, ref.org_id, self.storage_quota)
+            parameters = self._parameters(conn, ref)
             runs_repo.add_logs(conn, run_id, step_name, [(utcnow(), line)])
         del rows[step_name]
         return StepStart(
@@ -78,7 +86,17 @@ class DatabaseStepStore:
             writers=rows,
             datasets={n: (uuid.UUID(str(r.id)), r.current_version) for n, r in catalog.items()},
             quota=storage,
+            parameters=parameters,
         )
+
+    def _parameters(self, conn: Connection, ref: RunRef) -> dict[str, Any]:
+        """The run's parameter values, typed by its version's declarations, with
+        ``$scheduled_for``."""
+        values, trigger = runs_repo.parameters(conn, ref.id)
+        version = pipelines_repo.versions_by_id(conn, [ref.version_id], self.db.versions)
+        declared = [Parameter.from_dict(p) for p in version[ref.version_id].parameters]
+        when = trigger.get("scheduled_for")
+        return typed(declared, values, dt.datetime.fromisoformat(when) if when else None)
 
     def ensure_dataset(self, org_id: uuid.UUID, name: str) -> uuid.UUID:
         # The catalog service, and the upload machinery it imports, only for a first write.

@@ -15,6 +15,7 @@ from headrace.schemas.pipelines import (
     PipelineUpdate,
     PipelineVersionRead,
     VersionCreate,
+    domain_parameters,
 )
 from headrace.services import pipelines
 
@@ -25,7 +26,12 @@ router = SlashRouter(tags=["pipelines"])
 def create_pipeline(body: PipelineCreate, who: Builder, db: Db) -> PipelineRead:
     """A pipeline with its first version; 422 lists every problem of the steps."""
     view = pipelines.create(
-        db, who, body.name, body.description, [s.to_domain() for s in body.steps]
+        db,
+        who,
+        body.name,
+        body.description,
+        [s.to_domain() for s in body.steps],
+        domain_parameters(body.parameters),
     )
     return PipelineRead.of(view.pipeline, view.current_version)
 
@@ -70,7 +76,13 @@ def create_version(
     pipeline_id: uuid.UUID, body: VersionCreate, who: Builder, db: Db
 ) -> PipelineVersionRead:
     """A new immutable version, which becomes the pipeline's current one."""
-    version = pipelines.add_version(db, who, pipeline_id, [s.to_domain() for s in body.steps])
+    version = pipelines.add_version(
+        db,
+        who,
+        pipeline_id,
+        [s.to_domain() for s in body.steps],
+        domain_parameters(body.parameters),
+    )
     return PipelineVersionRead.of(version)
 
 

@@ -32,6 +32,7 @@ def create_run(
         start=body.start_job_name,
         end=body.end_job_name,
         version_id=body.version_id,
+        parameters=body.parameters,
     )
     bell.ring()
     return run_json.models([view])[0]

@@ -94,7 +94,9 @@ def create(file: File, as_json: Json = False) -> None:
 
     doc = _load(file)
     with connect() as client:
-        made = client.create_pipeline(doc.name, doc.step_bodies, description=doc.description)
+        made = client.create_pipeline(
+            doc.name, doc.step_bodies, description=doc.description, parameters=doc.parameter_bodies
+        )
     if as_json:
         emit_json(made)
         return
@@ -117,7 +119,12 @@ def push(file: File, as_json: Json = False) -> None:
         except HeadraceApiError as err:
             if err.status != 404:
                 raise
-            made = client.create_pipeline(doc.name, doc.step_bodies, description=doc.description)
+            made = client.create_pipeline(
+                doc.name,
+                doc.step_bodies,
+                description=doc.description,
+                parameters=doc.parameter_bodies,
+            )
             if as_json:
                 emit_json(made)
             else:
@@ -126,8 +133,11 @@ def push(file: File, as_json: Json = False) -> None:
         if doc.description != found.description:
             found = client.update_pipeline(found.id, description=doc.description)
         changes = step_diff(_steps(found.current_version), doc.steps)
+        declared = found.current_version.parameters if found.current_version else []
+        if declared != doc.parameter_bodies:
+            changes.append("parameters changed")
         if changes:
-            client.create_version(found.id, doc.step_bodies)
+            client.create_version(found.id, doc.step_bodies, parameters=doc.parameter_bodies)
             found = client.get_pipeline(found.id)
     if as_json:
         emit_json(found)
@@ -150,7 +160,8 @@ def validate(file: File, as_json: Json = False) -> None:
     from headrace.domain.validation import validate_steps
 
     try:
-        problems = validate_steps(_load(file).steps)
+        doc = _load(file)
+        problems = validate_steps(doc.steps, doc.parameters)
     except PipelineFileError as err:
         if not err.problems:
             raise

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from itertools import islice
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -51,15 +51,63 @@ def start(
     pipeline: PipelineArg,
     first: Annotated[str | None, typer.Option("--start", help="First step to run.")] = None,
     last: Annotated[str | None, typer.Option("--end", help="Last step to run.")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="A parameter as NAME=VALUE (repeatable)."),
+    ] = None,
     wait: Wait = False,
     as_json: Json = False,
 ) -> None:
-    """Run the pipeline's current version, whole or from --start to --end."""
+    """Run the pipeline's current version, whole or from --start to --end, with parameters."""
     from headrace.cli.remote.config import connect
 
     with connect() as client:
         found = client.find_pipeline(pipeline)
-        _finish(client, client.start_run(found.id, start=first, end=last), wait, as_json)
+        declared = found.current_version.parameters if found.current_version else []
+        values = parse_params(param or [], {p["name"]: p["type"] for p in declared})
+        run = client.start_run(found.id, start=first, end=last, parameters=values)
+        _finish(client, run, wait, as_json)
+
+
+def parse_params(given: list[str], types: dict[str, str]) -> dict[str, Any]:
+    """``NAME=VALUE`` options as the JSON the API takes, read as each parameter's declared
+    type (an undeclared name is sent as text, for the server to list with any other
+    problem)."""
+    from headrace.domain.parameters import BadValue, parse_cli_value
+
+    values: dict[str, Any] = {}
+    for item in given:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--param")
+        try:
+            values[name] = parse_cli_value(types.get(name, "string"), text)
+        except BadValue as err:
+            raise typer.BadParameter(f"{name}: {err}", param_hint="--param") from None
+    return values
+
+
+def _why(run: RunRead) -> str:
+    """Why a Pending run waits, or why a run was skipped or ended in error."""
+    if run.waiting_reason:
+        return run.waiting_reason
+    if run.status in ("Cancelled", "Error"):
+        return str(run.argo_metadata.get("message") or "")
+    return ""
+
+
+def started_by(run: RunRead) -> str:
+    """What started the run, in a few words."""
+    trigger = run.trigger
+    kind = str(trigger.get("type", "manual"))
+    if kind == "schedule":
+        return f"schedule ({trigger.get('scheduled_for')})"
+    if kind == "dataset":
+        versions = trigger.get("dataset_versions") or {}
+        return "dataset " + ", ".join(f"{n}@v{v}" for n, v in versions.items())
+    if kind == "retry":
+        return f"retry of {trigger.get('parent_run_id')}"
+    return kind
 
 
 def _progress(run: RunRead) -> str:
@@ -91,10 +139,19 @@ def list_runs(
         emit_json(runs)
         return
     rows = [
-        (r.id, r.name, r.status, _progress(r), when(r.created_at), when(r.finished_at))
+        (
+            r.id,
+            r.name,
+            r.status,
+            _progress(r),
+            started_by(r),
+            _why(r),
+            when(r.created_at),
+            when(r.finished_at),
+        )
         for r in runs
     ]
-    columns = ("id", "name", "status", "succeeded", "created", "finished")
+    columns = ("id", "name", "status", "succeeded", "started by", "why", "created", "finished")
     show_table(f"runs of {found.name}", columns, rows)
 
 
@@ -126,6 +183,11 @@ def show(pipeline: PipelineArg, run_id: RunArg, as_json: Json = False) -> None:
         emit_json(run)
         return
     typer.echo(f"run {run.name} ({run.id}): {run.status}")
+    if run.waiting_reason:
+        typer.echo(f"waiting: {run.waiting_reason}")
+    typer.echo(f"started by {started_by(run)}")
+    if run.parameters:
+        typer.echo("parameters: " + ", ".join(f"{k}={v!r}" for k, v in run.parameters.items()))
     typer.echo(f"created {when(run.created_at)}, finished {when(run.finished_at) or '-'}")
     _steps_table(run)
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 
 from headrace.caching import Cache
+from headrace.domain.parameters import Parameter
 from headrace.domain.pipeline import Step
 from headrace.domain.records import PipelineRecord, StepRecord, VersionRecord
 from headrace.persistence.paging import Keyset, page
@@ -26,6 +27,8 @@ def _pipeline(row: Row[Any]) -> PipelineRecord:
         current_version_id=m["current_version_id"],
         created_at=m["created_at"],
         updated_at=m["updated_at"],
+        max_active_runs=m["max_active_runs"],
+        on_limit=m["on_limit"] or "queue",
     )
 
 
@@ -97,7 +100,12 @@ def remove(conn: Connection, pipeline_id: uuid.UUID) -> None:
 
 
 def add_version(
-    conn: Connection, *, pipeline_id: uuid.UUID, steps: Sequence[Step], now: dt.datetime
+    conn: Connection,
+    *,
+    pipeline_id: uuid.UUID,
+    steps: Sequence[Step],
+    now: dt.datetime,
+    parameters: Sequence[Parameter] = (),
 ) -> VersionRecord:
     """Append the next immutable version and make it the pipeline's current one; the version
     as written, not read back (a version may hold 10,000 steps)."""
@@ -110,9 +118,14 @@ def add_version(
         + 1
     )
     version_id = uuid.uuid4()
+    declared = [p.to_dict() for p in parameters]
     conn.execute(
         insert(pipeline_versions).values(
-            id=version_id, pipeline_id=pipeline_id, number=number, created_at=now
+            id=version_id,
+            pipeline_id=pipeline_id,
+            number=number,
+            created_at=now,
+            parameters=declared or None,
         )
     )
     records = [
@@ -136,7 +149,12 @@ def add_version(
         )
     update_fields(conn, pipeline_id, now, current_version_id=version_id)
     return VersionRecord(
-        id=version_id, pipeline_id=pipeline_id, number=number, created_at=now, steps=records
+        id=version_id,
+        pipeline_id=pipeline_id,
+        number=number,
+        created_at=now,
+        steps=records,
+        parameters=declared,
     )
 
 
@@ -185,6 +203,7 @@ def _read_versions(
             number=v.number,
             created_at=v.created_at,
             steps=steps[v.id],
+            parameters=v.parameters or [],
         )
         for v in heads
     }

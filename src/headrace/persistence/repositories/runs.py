@@ -56,6 +56,9 @@ def add(conn: Connection, run: RunRecord) -> None:
             "started_at": run.started_at,
             "finished_at": run.finished_at,
             "cancel_requested": 0,
+            "trigger": run.trigger,
+            "parameters": run.parameters or None,
+            "waiting_reason": run.waiting_reason,
         },
     )
     conn.execute(
@@ -134,6 +137,17 @@ def ref(conn: Connection, run_id: uuid.UUID) -> RunRef | None:
     return None if row is None else RunRef(run_id, row.org_id, row.pipeline_id, row.version_id)
 
 
+_PARAMETERS = select(runs.c.parameters, runs.c.trigger).where(runs.c.id == bindparam("id"))
+
+
+def parameters(conn: Connection, run_id: uuid.UUID) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The run's parameter values and its trigger (what a step binds), without the run."""
+    row = conn.execute(_PARAMETERS, {"id": run_id}).first()
+    if row is None:
+        return {}, {}
+    return row.parameters or {}, row.trigger or {}
+
+
 def steps_named(
     conn: Connection, run_id: uuid.UUID, names: Sequence[str]
 ) -> dict[str, RunStepRecord]:
@@ -162,6 +176,9 @@ def _records(conn: Connection, rows: Sequence[Row[Any]]) -> list[RunRecord]:
             started_at=r.started_at,
             finished_at=r.finished_at,
             steps=steps[r.id],
+            trigger=r.trigger or {"type": "manual"},
+            parameters=r.parameters or {},
+            waiting_reason=r.waiting_reason,
         )
         for r in rows
     ]

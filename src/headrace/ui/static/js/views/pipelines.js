@@ -47,22 +47,45 @@ export async function pipelinesList(main, _params, { signal }) {
     empty, more);
 }
 
-function runForm(pipeline, steps) {
+/** A parameter's input, and how to read its value as the API takes it ("" = the default). */
+function parameterInput(p) {
+  const kind = { integer: "number", number: "number", date: "date", boolean: "checkbox" }[p.type] || "text";
+  const input = h("input", { type: kind, name: `param-${p.name}`, "data-param": p.name,
+    placeholder: "default" in p ? `default ${JSON.stringify(p.default)}` : "required",
+    step: p.type === "number" ? "any" : undefined });
+  if (kind === "checkbox") input.checked = Boolean(p.default);
+  const value = () => {
+    if (kind === "checkbox") return input.checked;
+    if (input.value === "") return undefined;
+    if (p.type === "integer") return Number.parseInt(input.value, 10);
+    if (p.type === "number") return Number(input.value);
+    return input.value;
+  };
+  return { label: h("label", {}, `${p.name} (${p.type}) `, input), value };
+}
+
+function runForm(pipeline, steps, parameters = []) {
   const options = (label) => [h("option", { value: "" }, label),
     ...steps.map((st) => h("option", { value: st.name }, st.name))];
   const start = h("select", { id: "run-start", name: "start" }, options("first step"));
   const end = h("select", { id: "run-end", name: "end" }, options("last step"));
   const message = h("div", { class: "form-message" });
   const button = h("button", { type: "submit" }, "Start run");
+  const inputs = parameters.map(parameterInput);
   const form = h("form", { class: "run-form", "aria-label": "Start a run" },
-    h("label", {}, "From ", start), h("label", {}, "to ", end), button, message);
+    h("label", {}, "From ", start), h("label", {}, "to ", end), inputs.map((i) => i.label), button, message);
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     button.disabled = true;
     mount(message);
     try {
+      const values = {};
+      parameters.forEach((p, i) => {
+        const v = inputs[i].value();
+        if (v !== undefined) values[p.name] = v;
+      });
       const run = await postJson(apiPath`/pipelines/${pipeline.id}/runs/`, {
-        start_job_name: start.value || null, end_job_name: end.value || null,
+        start_job_name: start.value || null, end_job_name: end.value || null, parameters: values,
       });
       location.hash = `#/pipelines/${pipeline.id}/runs/${run.id}`;
     } catch (err) {
@@ -156,7 +179,7 @@ export async function pipelinePage(main, [id], { signal }) {
       h("span", { class: "muted" }, version ? `current version v${version.number}` : "no version"),
       h("a", { class: "button secondary", href: `#/pipelines/${id}/runs` }, "Runs")),
     pipeline.description ? h("p", {}, pipeline.description) : null,
-    version ? runForm(pipeline, version.steps) : null,
+    version ? runForm(pipeline, version.steps, version.parameters || []) : null,
     h("section", {}, h("h2", {}, "Graph"), graph),
     version ? h("section", {}, h("h2", {}, "Steps"), stepList(version.steps)) : null,
     versionsSection(versions));

@@ -15,6 +15,29 @@ function selection(run) {
   return `${run.start_job_name || "first"} → ${run.end_job_name || "last"}`;
 }
 
+/** What started the run: by hand, a schedule's tick, new dataset versions, a retry. */
+export function startedBy(run) {
+  const t = run.trigger || { type: "manual" };
+  if (t.type === "schedule") return `schedule, tick ${fmtTime(t.scheduled_for)}`;
+  if (t.type === "dataset") {
+    const versions = Object.entries(t.dataset_versions || {}).map(([n, v]) => `${n}@v${v}`);
+    return `dataset ${versions.join(", ")}`;
+  }
+  if (t.type === "retry") return `retry of ${shortId(t.parent_run_id || "")}`;
+  return "by hand";
+}
+
+/** Why a run waits (Pending and held back), or why it was skipped or ended in error. */
+function why(run) {
+  if (run.waiting_reason) return run.waiting_reason;
+  if (run.status === "Cancelled" || run.status === "Error") return run.argo_metadata?.message || "";
+  return "";
+}
+
+function parametersText(run) {
+  return Object.entries(run.parameters || {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ");
+}
+
 export async function runsList(main, [pipelineId], { signal, query }) {
   const [pipeline, versions] = await Promise.all([
     getJson(apiPath`/pipelines/${pipelineId}/`, { signal }),
@@ -48,7 +71,9 @@ export async function runsList(main, [pipelineId], { signal, query }) {
         h("td", {}, `v${run.pipeline_version.number}`),
         h("td", {}, fmtTime(run.started_at || run.created_at)),
         h("td", {}, run.started_at ? fmtDuration(run.started_at, run.finished_at) : "—"),
-        h("td", {}, selection(run))));
+        h("td", {}, selection(run)),
+        h("td", { class: "started-by" }, startedBy(run)),
+        h("td", { class: "why" }, why(run))));
     }
     empty.hidden = body.children.length > 0;
   };
@@ -71,7 +96,7 @@ export async function runsList(main, [pipelineId], { signal, query }) {
     h("h1", {}, `Runs of ${pipeline.name}`),
     h("div", { class: "filters" }, h("label", {}, "Status ", statusSel), h("label", {}, "Version ", versionSel)),
     h("div", { class: "table-wrap" }, h("table", { id: "runs" },
-      h("thead", {}, h("tr", {}, ["Run", "Status", "Version", "Started", "Duration", "Steps"]
+      h("thead", {}, h("tr", {}, ["Run", "Status", "Version", "Started", "Duration", "Steps", "Started by", "Why"]
         .map((x) => h("th", { scope: "col" }, x)))),
       body)),
     empty, more);
@@ -130,6 +155,10 @@ export async function runPage(main, [pipelineId, runId], { signal }) {
       h("dt", {}, "Status"), h("dd", { id: "run-status", "data-status": run.status }, statusBadge(run.status)),
       h("dt", {}, "Version"), h("dd", {}, `v${run.pipeline_version.number}`),
       h("dt", {}, "Steps"), h("dd", {}, selection(run)),
+      h("dt", {}, "Started by"), h("dd", { id: "run-trigger" }, startedBy(run)),
+      run.waiting_reason ? [h("dt", {}, "Waiting"), h("dd", { id: "run-waiting" }, run.waiting_reason)] : null,
+      Object.keys(run.parameters || {}).length ? [h("dt", {}, "Parameters"),
+        h("dd", { id: "run-parameters" }, parametersText(run))] : null,
       h("dt", {}, "Created"), h("dd", {}, fmtTime(run.created_at)),
       h("dt", {}, "Started"), h("dd", {}, fmtTime(run.started_at)),
       h("dt", {}, "Finished"), h("dd", {}, fmtTime(run.finished_at)),
