@@ -119,8 +119,10 @@ def check_error_shape(r: httpx.Response, status: int | None = None) -> dict[str,
     assert 400 <= r.status_code < 500, r.text
     if status is not None:
         assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
     body: dict[str, Any] = r.json()
-    assert set(body) == {"detail", "code", "errors"}, body
+    assert body["status"] == r.status_code
+    assert set(body) == {"type", "title", "status", "detail", "code", "errors"}, body
     assert isinstance(body["detail"], str) and len(body["detail"]) > 10, body
     assert re.fullmatch(r"[a-z_]+", body["code"]), body
     for error in body["errors"]:

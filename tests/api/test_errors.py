@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from http import HTTPStatus
 from typing import Any
 
 import httpx
@@ -15,9 +16,12 @@ from tests.factories import Api, app_routes, generated_steps, make_pipeline
 # The shape, pinned independently of the code's own model.
 ERROR_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["detail", "code", "errors"],
+    "required": ["type", "title", "status", "detail", "code", "errors"],
     "additionalProperties": False,
     "properties": {
+        "type": {"const": "about:blank"},
+        "title": {"type": "string", "minLength": 1},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
         "detail": {"type": "string", "minLength": 1},
         "code": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
         "errors": {
@@ -40,10 +44,12 @@ VALIDATOR = Draft202012Validator(ERROR_SCHEMA)
 
 def _assert_error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith("application/json")
+    assert r.headers["content-type"] == "application/problem+json"
     body: dict[str, Any] = r.json()
     assert [e.message for e in VALIDATOR.iter_errors(body)] == []
     assert body["code"] == code
+    assert body["status"] == status
+    assert body["title"] == HTTPStatus(status).phrase
     return body
 
 
@@ -195,5 +201,6 @@ def test_openapi_declares_every_error_in_the_one_shape(client: TestClient) -> No
             if operation.get("security"):
                 assert {"401", "403", "422"} <= set(errors), (method, path)
             for response in errors.values():
-                schema = response["content"]["application/json"]["schema"]
+                assert list(response["content"]) == ["application/problem+json"], (method, path)
+                schema = response["content"]["application/problem+json"]["schema"]
                 assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path)

@@ -123,7 +123,7 @@ def test_missing_or_wrong_key_is_401_with_challenge(client: TestClient) -> None:
         assert r.headers["WWW-Authenticate"] == "Bearer"
         body = r.json()
         assert body["code"] == "unauthorized"
-        assert set(body) == {"detail", "code", "errors"}
+        assert set(body) == {"type", "title", "status", "detail", "code", "errors"}
 
 
 def test_current_org_id_must_match(api: Api, client: TestClient, db: Database) -> None:

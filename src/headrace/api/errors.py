@@ -1,10 +1,12 @@
-"""Map every error to the one JSON shape ``{detail, code, errors}``: ours, FastAPI's
-validation errors, Starlette's 404/405, and anything unexpected (500, logged)."""
+"""Map every error to the one JSON shape ``{type, title, status, detail, code, errors}``
+(RFC 9457's problem details, ``application/problem+json``): ours, FastAPI's validation errors,
+Starlette's 404/405, and anything unexpected (500, logged)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,15 +30,40 @@ _HTTP_CODES = {
 }
 
 
-def error_body(detail: str, code: str, errors: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
-    return {"detail": detail, "code": code, "errors": list(errors)}
+PROBLEM_JSON = "application/problem+json"
+
+
+def _title(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def problem(
+    status: int,
+    detail: str,
+    code: str,
+    errors: Sequence[dict[str, Any]] = (),
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """The one error response: every error of the API is made here."""
+    body = {
+        "type": "about:blank",
+        "title": _title(status),
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "errors": list(errors),
+    }
+    return JSONResponse(body, status, headers=headers, media_type=PROBLEM_JSON)
 
 
 def error_response(exc: HeadraceError) -> JSONResponse:
     """The response to one of our errors (also sent by middleware, outside the routes)."""
     errors = [{"loc": list(p.loc), "msg": p.msg, "type": p.type} for p in exc.problems]
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-    return JSONResponse(error_body(exc.detail, exc.code, errors), exc.status, headers=headers)
+    return problem(exc.status, exc.detail, exc.code, errors, headers)
 
 
 def _ours(_: Request, exc: Exception) -> JSONResponse:
@@ -63,7 +90,7 @@ def _validation(_: Request, exc: Exception) -> JSONResponse:
     )
     if len(errors) > 1:
         detail += f" (and {len(errors) - 1} more problem(s))"
-    return JSONResponse(error_body(detail, "invalid_input", errors), 422)
+    return problem(422, detail, "invalid_input", errors)
 
 
 def _http(_: Request, exc: Exception) -> JSONResponse:
@@ -74,18 +101,18 @@ def _http(_: Request, exc: Exception) -> JSONResponse:
         return _not_utf8(exc.__cause__)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-    return JSONResponse(error_body(detail, code), exc.status_code, headers=exc.headers)
+    return problem(exc.status_code, detail, code, headers=exc.headers)
 
 
 def _not_utf8(cause: UnicodeDecodeError) -> JSONResponse:
-    problem = {"loc": ["body"], "msg": f"not UTF-8: {cause}", "type": "json_invalid"}
+    located = {"loc": ["body"], "msg": f"not UTF-8: {cause}", "type": "json_invalid"}
     detail = "the request is not valid: body: the JSON body is not UTF-8"
-    return JSONResponse(error_body(detail, "invalid_input", [problem]), 422)
+    return problem(422, detail, "invalid_input", [located])
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(error_body("an internal error occurred", "internal_error"), 500)
+    return problem(500, "an internal error occurred", "internal_error")
 
 
 def install(app: FastAPI) -> None:

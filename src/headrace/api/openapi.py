@@ -5,7 +5,7 @@ which this API never sends. Here every operation also gets, in the one error sha
 (``ErrorBody``), the statuses that follow from what it takes: 401 and 403 where it needs a
 key, 404 where its path names an object, 422 where it parses anything, 413 where it takes a
 body. Statuses that only some routes answer with (409) are declared on those routes with
-``errors(...)``. The
+``errors(...)``. Every error is served as ``application/problem+json`` (RFC 9457). The
 fuzzing suite (``tests/api/test_fuzz.py``) checks every answer against this document.
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from headrace.api.errors import PROBLEM_JSON
 from headrace.schemas.common import ErrorBody
 
 _MEANING = {
@@ -37,7 +38,7 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def _error(status: int) -> dict[str, Any]:
     response: dict[str, Any] = {
         "description": _MEANING[status],
-        "content": {"application/json": {"schema": _ERROR_REF}},
+        "content": {PROBLEM_JSON: {"schema": _ERROR_REF}},
     }
     if status == 401:
         response["headers"] = {
@@ -74,6 +75,10 @@ def declare_errors(document: dict[str, Any]) -> None:
             responses = operation["responses"]
             for status in _implied(operation):
                 responses[str(status)] = _error(status)
+            for status, response in responses.items():
+                content = response.get("content", {})
+                if status[0] in "45" and "application/json" in content:
+                    content[PROBLEM_JSON] = content.pop("application/json")
 
 
 def install(app: FastAPI) -> None:
