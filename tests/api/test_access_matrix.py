@@ -203,8 +203,12 @@ def _problem(r: httpx.Response, status: int, ids: list[str], url: str) -> str | 
     """What is wrong with ``r`` when ``status`` was expected (None: nothing)."""
     if r.status_code != status:
         return f"expected {status}, got {r.status_code}: {r.text[:200]}"
+    if status >= 400 and r.headers["content-type"] != "application/problem+json":
+        return f"an error served as {r.headers['content-type']!r}"
     if status in _CODES and r.json()["code"] != _CODES[status]:
         return f"code {r.json()['code']!r}, expected {_CODES[status]!r}"
+    if status == 201 and not r.headers.get("Location", "").endswith(f"/{r.json()['id']}/"):
+        return f"a 201 whose Location {r.headers.get('Location')!r} does not name its object"
     if status == 401 and r.headers.get("WWW-Authenticate") != "Bearer":
         return "a 401 without 'WWW-Authenticate: Bearer'"
     leaked = [i for i in ids if i in r.text and i not in url]

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from headrace import __version__
 from headrace.api import errors, openapi
 from headrace.api.body_limit import BodyLimit
+from headrace.api.created import Created
 from headrace.api.docs import offline_app
 from headrace.api.key_first import KeyFirst
 from headrace.api.metrics import Metrics, RequestLatency
@@ -83,6 +84,7 @@ def create_app(
     app.state.key_cache = keys_service.KeyCache(settings.key_cache_seconds)
     app.state.streams = StreamSlots(settings.max_streams_per_key)
     app.state.metrics = Metrics(database, settings.lease_seconds)
+    app.add_middleware(Created)
     app.add_middleware(KeyFirst)
     app.add_middleware(
         BodyLimit,

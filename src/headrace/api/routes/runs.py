@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from headrace.api import run_json
+from headrace.api.created import location
 from headrace.api.deps import Bell, Builder, Config, Db, Paging, Rt, Viewer
 from headrace.api.openapi import errors
 from headrace.api.routing import SlashRouter
@@ -86,11 +87,20 @@ def cancel_run(pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Builder, db: Db) 
     responses=errors(409),
 )
 def retry_run(
-    pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Builder, db: Db, settings: Config, bell: Bell
+    pipeline_id: uuid.UUID,
+    run_id: uuid.UUID,
+    who: Builder,
+    db: Db,
+    settings: Config,
+    bell: Bell,
+    request: Request,
+    response: Response,
 ) -> RunRead:
     """A new run that re-runs what did not succeed and reuses what did, at the exact versions."""
     view = runs.retry(db, settings, who, pipeline_id, run_id)
     bell.ring()
+    runs_path = f"/pipelines/{pipeline_id}/runs/"
+    response.headers["Location"] = location(request.scope, runs_path, view.run.id)
     return run_json.models([view])[0]
 
 
