@@ -12,6 +12,7 @@ from headrace.api import errors, openapi
 from headrace.api.body_limit import BodyLimit
 from headrace.api.created import Created
 from headrace.api.docs import offline_app
+from headrace.api.idempotency import Idempotency
 from headrace.api.key_first import KeyFirst
 from headrace.api.metrics import Metrics, RequestLatency
 from headrace.api.routes import datasets, events, keys, pipelines, runs, ui
@@ -85,6 +86,7 @@ def create_app(
     app.state.streams = StreamSlots(settings.max_streams_per_key)
     app.state.metrics = Metrics(database, settings.lease_seconds)
     app.add_middleware(Created)
+    app.add_middleware(Idempotency)
     app.add_middleware(KeyFirst)
     app.add_middleware(
         BodyLimit,

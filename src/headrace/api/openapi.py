@@ -97,6 +97,28 @@ def declare_created(document: dict[str, Any]) -> None:
                 created.setdefault("headers", {})["Location"] = _LOCATION
 
 
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Any string of yours (a UUID, say): the same request sent again with the same key "
+        "within 24 hours gets the first answer and creates nothing; another request with the "
+        "same key is a 422, and one sent while the first is in flight a 409."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+
+
+def declare_idempotency(document: dict[str, Any]) -> None:
+    """Give every POST the ``Idempotency-Key`` header and its 409 (``idempotency.py``)."""
+    for item in document["paths"].values():
+        operation = item.get("post")
+        if operation is not None:
+            operation.setdefault("parameters", []).append(_IDEMPOTENCY_KEY)
+            operation["responses"].setdefault("409", _error(409))
+
+
 def install(app: FastAPI) -> None:
     """Serve FastAPI's document with the errors declared (built once, on first request)."""
     generate = app.openapi
@@ -105,6 +127,7 @@ def install(app: FastAPI) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         document = generate()  # FastAPI keeps it as app.openapi_schema
+        declare_idempotency(document)
         declare_errors(document)
         declare_created(document)
         return document

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -280,4 +281,21 @@ dataset_triggers = Table(
     Column("pending_since", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_dataset_triggers_org", "org_id"),
+)
+
+# Idempotency-Key records (``services/idempotency.py``): one per organisation and key, made
+# when a POST carrying the key begins (the primary key lets exactly one of two concurrent
+# duplicates through) and completed with its answer, which replays for 24 hours. The answer
+# is sealed with a key derived from the caller's API key: it may hold a secret shown once.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("org_id", Uuid, ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("api_key_id", Uuid, nullable=False),
+    Column("request_hash", String(64), nullable=True),  # null while the request is in flight
+    Column("status", Integer, nullable=True),
+    Column("response", LargeBinary, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_idempotency_keys_created_at", "created_at"),
 )

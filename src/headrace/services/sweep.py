@@ -5,7 +5,8 @@
 - Parquet files no version of the log names, write folders left empty, table folders with
   no catalog row, and files staged in the scratch folder, each once nothing in it changed for
   ``unrecorded_grace_seconds + step_timeout_seconds``: a step may compute for up to its
-  timeout before its output file is written, and its write folder exists all that time.
+  timeout before its output file is written, and its write folder exists all that time;
+- Idempotency-Key records past their 24 hours (``services/idempotency.py``).
 
 Files of older versions are never touched (this is not Delta's ``vacuum``). Safe beside live
 writers and other sweeps: everything young is left, a rollback never lands over a newer
@@ -15,6 +16,7 @@ abandoned commits are still rolled back by the next upsert).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import threading
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import datasets as repo
+from headrace.services import idempotency
 from headrace.services.datasets import scratch_folder
 from headrace.storage import orphans, unrecorded
 from headrace.storage.orphans import Removed
@@ -48,6 +51,7 @@ class SweepReport:
     rolled_back: list[RolledBack] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # tables left for the next sweep
     skipped: str | None = None  # why the warehouse itself was not swept
+    forgotten_keys: int = 0  # Idempotency-Key records dropped
 
     @property
     def bytes_freed(self) -> int:
@@ -93,6 +97,7 @@ def sweep(runtime: Runtime) -> SweepReport:
     it is a local one."""
     db, settings, warehouse = runtime.db, runtime.settings, runtime.warehouse
     report = SweepReport()
+    report.forgotten_keys = idempotency.forget_expired(db, dt.datetime.now(dt.UTC))
     before = time.time() - settings.unrecorded_grace_seconds - settings.step_timeout_seconds
     report.removed += orphans.remove_old_files(scratch_folder(settings), before)
     if warehouse.store is not None:
