@@ -93,3 +93,21 @@ def test_cancel_stops_a_running_run(cli: Cli) -> None:
     assert final.status == "Cancelled"
     twice = cli("runs", "cancel", "long", run["id"])
     assert "has already ended" in one_line_error(twice)
+
+
+def test_show_lists_each_check_with_its_violations(cli: Cli) -> None:
+    gate = make_step("gate", "SELECT 1 AS id UNION ALL SELECT 1", [], ["gate_out"])
+    gate["config"]["checks"] = [
+        {"type": "unique", "column": "id"},
+        {"name": "some_rows", "type": "row_count", "min": 1, "severity": "warn"},
+    ]
+    cli("pipelines", "create", "-f", str(cli.pipeline_file("gated", [gate])))
+    started = cli("runs", "start", "gated", "--wait")
+    assert started.exit_code == 1, started.output
+    [run] = json.loads(cli("runs", "list", "gated", "--json").stdout)
+    shown = cli("runs", "show", "gated", run["id"]).stdout
+    assert "check 'unique_id' on gate_out failed: 1 violating row" in shown
+    [unique] = [line for line in shown.splitlines() if "│ unique_id" in line]
+    assert "error" in unique and "failed" in unique and '{"id": 1, "duplicates": 2}' in unique
+    [rows] = [line for line in shown.splitlines() if "some_rows" in line]
+    assert "warn" in rows and "passed" in rows

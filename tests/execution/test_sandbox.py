@@ -358,6 +358,71 @@ def test_hostile_sql_that_passes_validation_fails_at_run_time(
     assert _files(tmp_path) == before, "a failed step left or changed files"
 
 
+def _checked_step(name: str, checks: list[dict[str, Any]]) -> dict[str, Any]:
+    step = make_step(name, "SELECT range AS n FROM range(10)", [], [f"{name}_out"])
+    step["config"]["checks"] = checks
+    return step
+
+
+def test_validation_refuses_every_hostile_query_as_a_check(
+    api: Api, settings: Settings, tmp_path: Path
+) -> None:
+    """A check's SQL is held to a step's rules: each hostile query refused at validation is
+    refused as a check's ``query`` too, located at its check, all in one 422."""
+    place = _api_place(tmp_path, settings)
+    refused = [e for e in ENTRIES if e["expected"] == VALIDATION]
+    checks = [{"name": e["id"], "type": "sql", "query": place.fill(e["query"])} for e in refused]
+    r = api.post("/pipelines/", json={"name": "hostile", "steps": [_checked_step("c", checks)]})
+    assert r.status_code == 422, r.text
+    located = {error["loc"][4] for error in r.json()["errors"] if error["loc"][3:4] == ["checks"]}
+    assert located == set(range(len(refused))), [
+        refused[i]["id"] for i in set(range(len(refused))) - located
+    ]
+    for error in r.json()["errors"]:
+        query = checks[error["loc"][4]]["query"]
+        hidden = [s for s in (settings.effective_warehouse, str(api.org_id)) if s not in query]
+        assert_nothing_internal(json.dumps(error), *hidden)
+
+
+def test_hostile_check_sql_that_passes_validation_is_stopped_at_run_time(
+    runtime: Runtime,
+    api: Api,
+    db: Database,
+    settings: Settings,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each hostile query that passes validation, as the check of an honest step: the check
+    runs under the step's limits, so the step fails (its time or memory limit named when the
+    query meets one), nothing is committed and nothing secret or internal is shown."""
+    entries = [e for e in ENTRIES if e["expected"] == RUN_TIME]
+    place = _api_place(tmp_path, settings)
+    body = [
+        _checked_step(e["id"], [{"type": "sql", "query": place.fill(e["query"])}]) for e in entries
+    ]
+    pipeline = make_pipeline(api, body)
+    caplog.set_level(logging.DEBUG)
+    run = make_run(api, pipeline["id"])
+    with runtime_with(runtime, short_limits(settings)) as limited:
+        execute(limited, run["id"])
+    ended = get_run(api, pipeline["id"], run["id"])
+    by_name = steps(ended)
+    hidden = (settings.effective_warehouse, str(api.org_id))
+    for entry in entries:
+        step = by_name[entry["id"]]
+        assert step["status"] == "Failed", step
+        assert step["output_versions"] == {}
+        assert current_version(db, api.org_id, f"{entry['id']}_out") is None
+        if entry.get("limit") is not None:
+            assert re.search(entry["message"], step["error"]), (entry["id"], step["error"])
+        else:  # the check's own SQL failed, or found rows: either way it blocked
+            [check] = step["checks"]
+            assert check["status"] in ("error", "failed"), check
+    assert place.token not in json.dumps(ended) and place.token not in caplog.text
+    assert_nothing_internal(json.dumps(ended), settings.effective_warehouse)
+    assert_nothing_internal(caplog.text, *hidden)
+
+
 def test_another_organisations_table_is_out_of_reach(
     runtime: Runtime, api: Api, db: Database, settings: Settings, tmp_path: Path
 ) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from headrace.domain.checks import Check, check_from_dict
+
 JOB_TYPES = ("data-transform",)
 QUERY_TYPES = ("sql",)
 MAX_NAME_LENGTH = 255
@@ -27,15 +29,20 @@ class DataTransform:
     # problem of the version (a schema-level refusal would hide those).
     query_type: str = "sql"
     job_type: str = "data-transform"
+    # Judged on the written outputs before they are committed (domain/checks.py).
+    checks: tuple[Check, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "job_type": self.job_type,
             "query_type": self.query_type,
             "query": self.query,
             "input_datasets": list(self.input_datasets),
             "output_datasets": list(self.output_datasets),
         }
+        if self.checks:  # absent when there are none: configs stored before checks match
+            out["checks"] = [c.to_dict() for c in self.checks]
+        return out
 
 
 StepConfig = DataTransform
@@ -60,12 +67,14 @@ def step_from_dict(name: str, config: dict[str, object]) -> Step:
     """Rebuild a stored step; stored configs were validated when the version was made."""
     inputs = config.get("input_datasets") or []
     outputs = config.get("output_datasets") or []
-    assert isinstance(inputs, list) and isinstance(outputs, list)
+    checks = config.get("checks") or []
+    assert isinstance(inputs, list) and isinstance(outputs, list) and isinstance(checks, list)
     return Step(
         name=name,
         config=DataTransform(
             query=str(config["query"]),
             input_datasets=tuple(str(i) for i in inputs),
             output_datasets=tuple(str(o) for o in outputs),
+            checks=tuple(check_from_dict(c) for c in checks),
         ),
     )

@@ -64,6 +64,7 @@ class RunStepRecord:
     input_versions: dict[str, Any] = field(default_factory=dict)
     output_versions: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    checks: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -267,3 +267,26 @@ def _kind(statement: exp.Expr) -> str:
     if isinstance(statement, exp.Command):
         return str(statement.this).upper()
     return type(statement).__name__.upper()
+
+
+def analyse_expression(condition: str, table: str) -> SqlAnalysis:
+    """Check a boolean expression over the rows of ``table`` (a check's ``expression``): it
+    must be one expression on its own, and then passes as ``SELECT * FROM table WHERE NOT
+    (condition)`` would as a step's SQL."""
+    out = SqlAnalysis()
+    if not condition.strip():
+        out.fail("the expression is empty", "sql.empty")
+        return out
+    try:
+        _DUCKDB.parse_into(exp.Condition, condition)
+    except (SqlglotError, TypeError):
+        out.fail(
+            "the expression cannot be parsed: it must be one boolean expression over the "
+            "columns of a row (no FROM, no ';')",
+            "sql.parse",
+        )
+        return out
+    wrapped = analyse(f'SELECT * FROM "{table}" WHERE NOT (\n{condition}\n)', 1)
+    out.reads = wrapped.reads
+    out.problems = wrapped.problems
+    return out

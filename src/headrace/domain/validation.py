@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from headrace.domain.checks import validate_checks
 from headrace.domain.dag import Dag
 from headrace.domain.names import check_text
 from headrace.domain.parameters import SCHEDULED_FOR, Parameter, check_declared
@@ -142,6 +143,7 @@ def _check_step(
             )
     if known:  # a query of an unknown type is not SQL to analyse
         problems += _check_query(step, (*loc, "query"), declared)
+    problems += validate_checks(config.checks, config.output_datasets, (*loc, "checks"))
     return problems
 
 

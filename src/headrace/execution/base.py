@@ -125,6 +125,7 @@ class StepEnd:
     bytes_written: int | None = None
     # (dataset id, the version committed) for each output
     written: list[tuple[uuid.UUID, WrittenVersion]] = field(default_factory=list)
+    checks: list[dict[str, Any]] | None = None  # CheckResult.to_dict() of each check run
     lines: list[tuple[dt.datetime, str]] = field(default_factory=list)
 
 

@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from headrace.domain.checks import CheckResult, check_queries
 from headrace.domain.quota import StorageQuota
 from headrace.domain.runs import StepStatus
 from headrace.errors import HeadraceError
@@ -279,10 +280,17 @@ class StepRunner:
             with spill_folder() as spill:
                 try:
                     interrupt.attach(child)
+                    checks = tuple(check_queries(config.checks, config.output_datasets))
                     job = SqlJob(
-                        config.query, inputs, folders, limits, spill, dict(start.parameters)
+                        config.query,
+                        inputs,
+                        folders,
+                        limits,
+                        spill,
+                        dict(start.parameters),
+                        checks=checks,
                     )
-                    copies = child.run(job, deadline)
+                    result = child.run(job, deadline)
                 except OutputTooLarge:
                     if quota is None:
                         raise
@@ -296,9 +304,10 @@ class StepRunner:
             for folder in folders.values():
                 shutil.rmtree(folder, ignore_errors=True)
             raise
+        self._judge(result.checks, report, folders)
         outputs: dict[str, int] = {}
         for name in config.output_datasets:
-            written, base = self._commit(tables[name], copies[name], bases[name])
+            written, base = self._commit(tables[name], result.copies[name], bases[name])
             self.tables.give_back(tables[name], base, written)
             report.end.written.append((ids[name], written))
             outputs[name] = written.version
@@ -309,6 +318,21 @@ class StepRunner:
         report.end.rows_written = sum(w.row_count for _, w in report.end.written)
         report.end.bytes_written = sum(w.bytes for _, w in report.end.written)
         return StepOutcome(StepStatus.SUCCEEDED)
+
+    @staticmethod
+    def _judge(checks: list[CheckResult], report: StepReport, folders: dict[str, str]) -> None:
+        """Record the checks' results; when one that blocks failed, remove what the step
+        wrote (no version is committed) and fail the step with every blocking result."""
+        report.end.checks = [c.to_dict() for c in checks]
+        for check in checks:
+            report.line(check.summary())
+        blocking = [c for c in checks if c.blocks]
+        if blocking:
+            for folder in folders.values():
+                shutil.rmtree(folder, ignore_errors=True)
+            raise StepFailed(
+                "; ".join(c.summary() for c in blocking) + ", so nothing was committed"
+            )
 
     @staticmethod
     def _commit(

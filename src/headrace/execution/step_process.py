@@ -13,7 +13,7 @@ importing DuckDB costs far more CPU than a small step, and every step would pay 
 step gets a fresh in-memory DuckDB of its own, so nothing a step did can be seen by the next;
 a child that was stopped, grew past ``RECYCLE_BYTES`` or served ``MAX_STEPS`` steps is ended.
 The protocol is pickles over the child's stdin and stdout: ``"ready"``, then for each step one
-``SqlJob`` in and one ``("ok", copies)`` or ``("error", exception)`` out.
+``SqlJob`` in and one ``("ok", SqlResult)`` or ``("error", exception)`` out.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # this module is imported to start children early, before DuckDB
+    from headrace.domain.checks import CheckQuery, CheckResult
     from headrace.execution.sandbox import SandboxLimits, StepInput
 
 POLL_SECONDS = 0.05
@@ -64,6 +65,16 @@ class SqlJob:
     limits: SandboxLimits
     spill: str
     parameters: dict[str, Any] = field(default_factory=dict)  # $name -> typed value
+    checks: tuple[CheckQuery, ...] = ()  # run on the written outputs (execution/checks.py)
+
+
+@dataclass(frozen=True)
+class SqlResult:
+    """What the child answers for a job that ran: the RETURN_STATS rows of each output's
+    COPY, and the result of each check."""
+
+    copies: dict[str, list[tuple[Any, ...]]]
+    checks: list[CheckResult] = field(default_factory=list)
 
 
 class StepTimedOut(Exception):
@@ -137,8 +148,9 @@ class StepProcess:
             and _resident_bytes(self.proc.pid) < RECYCLE_BYTES
         )
 
-    def run(self, job: SqlJob, deadline: float | None = None) -> dict[str, list[tuple[Any, ...]]]:
-        """The RETURN_STATS rows of each output; DuckDB's own exception when the SQL failed,
+    def run(self, job: SqlJob, deadline: float | None = None) -> SqlResult:
+        """The written outputs and the checks' results; DuckDB's own exception when the SQL
+        failed,
         ``duckdb.InterruptException`` when ``interrupt()`` stopped it,
         ``duckdb.OutOfMemoryException`` when it passed ``hard_memory_cap``, ``StepTimedOut``
         when it was still running at ``deadline`` (``time.monotonic()``). DuckDB is imported
@@ -154,7 +166,7 @@ class StepProcess:
                 if readable:
                     kind, value = pickle.load(self.proc.stdout)
                     if kind == "ok":
-                        result: dict[str, list[tuple[Any, ...]]] = value
+                        result: SqlResult = value
                         return result
                     raise value
                 if deadline is not None and time.monotonic() > deadline:
@@ -328,7 +340,11 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _child() -> None:
+    from headrace.execution.checks import run_checks
     from headrace.execution.sandbox import fresh_connection, open_sandbox, write_outputs
+
+    # By its module's name, not ``__main__``'s: the worker unpickles it from there.
+    from headrace.execution.step_process import SqlResult as Answer
 
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything printed goes to stderr, never into the protocol
@@ -347,7 +363,12 @@ def _child() -> None:
             copies = write_outputs(
                 con, job.query, job.folders, job.limits.output_max_bytes, job.parameters
             )
-            message: tuple[str, object] = ("ok", copies)
+            checks = []
+            if job.checks:
+                con.close()  # its memory is the checks' now
+                files = {name: [str(row[0]) for row in rows] for name, rows in copies.items()}
+                checks = run_checks(job.checks, files, job.limits, job.spill)
+            message: tuple[str, object] = ("ok", Answer(copies, checks))
         except Exception as err:  # sent back and raised in the worker
             message = ("error", err)
         try:

@@ -163,6 +163,9 @@ run_steps = Table(
     Column("input_versions", JSON, nullable=False, default=dict),
     Column("output_versions", JSON, nullable=False, default=dict),
     Column("error", Text, nullable=True),
+    # The result of each check on the step's output (domain/checks.py CheckResult); null
+    # until the step ran its checks.
+    Column("checks", JSON, nullable=True),
     UniqueConstraint("run_id", "name"),
 )
 

@@ -8,10 +8,51 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from headrace.domain.checks import CHECK_TYPES, SEVERITIES, Check
 from headrace.domain.parameters import PARAMETER_TYPES, Parameter
 from headrace.domain.pipeline import JOB_TYPES, QUERY_TYPES, DataTransform, Step
 from headrace.domain.records import PipelineRecord, VersionRecord
 from headrace.schemas.common import Strict
+
+
+def _absent(value: object) -> bool:
+    """A field left out of what was sent is left out of what is shown, so a stored config
+    reads back as it was written."""
+    return value is None or value == []
+
+
+class CheckIn(Strict):
+    """A check on the step's output, run after it is written and before it is committed: a
+    failing ``error`` check fails the step and commits nothing; ``warn`` is recorded only."""
+
+    # Any string: an unknown type or severity is one of the version's problems, reported
+    # with the others (domain/checks.py).
+    type: str = Field(json_schema_extra={"enum": list(CHECK_TYPES)})
+    name: str | None = Field(None, exclude_if=_absent)
+    dataset: str | None = Field(None, exclude_if=_absent)
+    column: str | None = Field(None, exclude_if=_absent)
+    columns: list[str] = Field(default_factory=list, exclude_if=_absent)
+    values: list[Any] = Field(default_factory=list, exclude_if=_absent)
+    min: int | None = Field(None, exclude_if=_absent)
+    max: int | None = Field(None, exclude_if=_absent)
+    expression: str | None = Field(None, exclude_if=_absent)
+    query: str | None = Field(None, exclude_if=_absent)
+    severity: str = Field("error", json_schema_extra={"enum": list(SEVERITIES)})
+
+    def to_domain(self) -> Check:
+        return Check(
+            type=self.type,
+            name=self.name,
+            dataset=self.dataset,
+            column=self.column,
+            columns=tuple(self.columns),
+            values=tuple(self.values),
+            min=self.min,
+            max=self.max,
+            expression=self.expression,
+            query=self.query,
+            severity=self.severity,
+        )
 
 
 class DataTransformConfig(Strict):
@@ -24,6 +65,7 @@ class DataTransformConfig(Strict):
     query: str
     input_datasets: list[str] = Field(default_factory=list)
     output_datasets: list[str]
+    checks: list[CheckIn] = Field(default_factory=list, exclude_if=_absent)
 
 
 StepConfigIn = DataTransformConfig
@@ -43,6 +85,7 @@ class StepIn(Strict):
                 output_datasets=tuple(c.output_datasets),
                 query_type=c.query_type,
                 job_type=c.job_type,
+                checks=tuple(check.to_domain() for check in c.checks),
             ),
         )
 

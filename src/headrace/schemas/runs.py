@@ -22,6 +22,21 @@ class RunCreate(Strict):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
+class CheckResultRead(BaseModel):
+    """One check's result on a run step: ``status`` passed, failed (blocked the commit),
+    warned or error (its SQL failed, ``error`` says why); ``sample``: up to 20 violating
+    rows."""
+
+    name: str
+    type: str
+    dataset: str
+    severity: str
+    status: str
+    violations: int
+    sample: list[dict[str, Any]] = []
+    error: str | None = None
+
+
 class RunStepMetadata(BaseModel):
     name: str
     run_name: str
@@ -33,6 +48,7 @@ class RunStepMetadata(BaseModel):
     input_versions: dict[str, Any] = {}
     output_versions: dict[str, Any] = {}
     error: str | None = None
+    checks: list[CheckResultRead] = []
 
     @classmethod
     def of(cls, step: RunStepRecord) -> RunStepMetadata:
@@ -47,6 +63,7 @@ class RunStepMetadata(BaseModel):
             input_versions=step.input_versions,
             output_versions=step.output_versions,
             error=step.error,
+            checks=[CheckResultRead.model_validate(c) for c in step.checks],
         )
 
 

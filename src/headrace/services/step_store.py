@@ -119,6 +119,7 @@ class DatabaseStepStore:
                 output_versions=end.output_versions,
                 rows_written=end.rows_written,
                 bytes_written=end.bytes_written,
+                checks=end.checks,
             )
             runs_repo.add_logs(conn, ref.id, name, end.lines)
             if not self.lifecycle.move_step(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from itertools import islice
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -171,6 +172,27 @@ def _steps_table(run: RunRead) -> None:
     show_table(f"{run.name}: {run.status}", columns, rows)
 
 
+def _checks_table(run: RunRead) -> None:
+    """Each check of the run's steps, with its violations and a few of its violating rows
+    (the JSON output has all of the sample)."""
+    rows = [
+        (
+            s.name,
+            c.name,
+            c.dataset,
+            c.severity,
+            c.status,
+            c.violations,
+            c.error or "; ".join(json.dumps(row, default=str) for row in c.sample[:3]),
+        )
+        for s in run.run_steps
+        for c in s.checks
+    ]
+    if rows:
+        columns = ("step", "check", "dataset", "severity", "status", "violations", "sample")
+        show_table("checks", columns, rows)
+
+
 @app.command("show")
 @command
 def show(pipeline: PipelineArg, run_id: RunArg, as_json: Json = False) -> None:
@@ -190,6 +212,7 @@ def show(pipeline: PipelineArg, run_id: RunArg, as_json: Json = False) -> None:
         typer.echo("parameters: " + ", ".join(f"{k}={v!r}" for k, v in run.parameters.items()))
     typer.echo(f"created {when(run.created_at)}, finished {when(run.finished_at) or '-'}")
     _steps_table(run)
+    _checks_table(run)
 
 
 @app.command("cancel")

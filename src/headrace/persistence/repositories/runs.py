@@ -119,6 +119,7 @@ def _step(r: Row[Any]) -> RunStepRecord:
         input_versions=r.input_versions or {},
         output_versions=r.output_versions or {},
         error=r.error,
+        checks=r.checks or [],
     )
 
 
@@ -384,13 +385,15 @@ def record_step(
     output_versions: dict[str, int] | None = None,
     rows_written: int | None = None,
     bytes_written: int | None = None,
+    checks: list[dict[str, Any]] | None = None,
 ) -> None:
-    """What a step read and wrote (its status is the lifecycle's)."""
+    """What a step read and wrote, and its checks' results (its status is the lifecycle's)."""
     values: dict[str, Any] = {
         "input_versions": input_versions,
         "output_versions": output_versions,
         "rows_written": rows_written,
         "bytes_written": bytes_written,
+        "checks": checks,
     }
     values = {k: v for k, v in values.items() if v is not None}
     if values:
