@@ -111,6 +111,7 @@ def test_a_checks_sql_is_validated_like_a_steps() -> None:
             Check("expression", expression="id > 0; DROP TABLE out"),
             Check("expression", expression="getenv('HOME') IS NOT NULL"),
             Check("expression", expression="id IN (SELECT id FROM secrets)"),
+            Check("sql", name="p", query="SELECT * FROM out WHERE id > $limit"),
         ]
     )
     assert found == {
@@ -122,6 +123,7 @@ def test_a_checks_sql_is_validated_like_a_steps() -> None:
         ((5, "expression"), "sql.parse"),
         ((6, "expression"), "sql.forbidden_function"),
         ((7, "expression"), "check.undeclared_input"),
+        ((8, "query"), "check.parameter"),
     }
 
 

@@ -233,6 +233,15 @@ def _check_sql(check: Check, outputs: Sequence[str], loc: Loc) -> list[Problem]:
         field_name, text = "query", check.query or ""
         analysis = analyse(text, 1)
     problems = [Problem((*loc, field_name), msg, type_) for msg, type_ in analysis.problems]
+    for name in sorted(analysis.parameters):
+        problems.append(
+            Problem(
+                (*loc, field_name),
+                f"a check cannot use ${name}: it judges the output alone, without the run's "
+                "parameters",
+                "check.parameter",
+            )
+        )
     for table in sorted(analysis.reads - set(outputs)):
         problems.append(
             Problem(

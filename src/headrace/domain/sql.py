@@ -289,4 +289,5 @@ def analyse_expression(condition: str, table: str) -> SqlAnalysis:
     wrapped = analyse(f'SELECT * FROM "{table}" WHERE NOT (\n{condition}\n)', 1)
     out.reads = wrapped.reads
     out.problems = wrapped.problems
+    out.parameters = wrapped.parameters
     return out
