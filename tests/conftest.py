@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -28,6 +29,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "HEADRACE_TEST_POSTGRES_URL", "postgresql+psycopg://headrace:headrace@127.0.0.1:5432/postgres"
 )
 BACKENDS = ("sqlite", "postgres")
+# The server key of the tests' settings (it encrypts webhook secrets).
+TEST_SECRET_KEY = "test-server-key-" + "k" * 32
 
 
 def _postgres_database(name: str) -> Iterator[str]:
@@ -99,7 +102,10 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
     """One warehouse per store and session, shared like the database: organisations keep
     tests apart. A test that needs other settings derives them with ``model_copy``."""
     return Settings(
-        data_dir=tmp_path_factory.mktemp("data"), database_url=database_url, run_worker=False
+        data_dir=tmp_path_factory.mktemp("data"),
+        database_url=database_url,
+        run_worker=False,
+        secret_key=SecretStr(TEST_SECRET_KEY),
     )
 
 

@@ -64,3 +64,10 @@ class SystemFailure(HeadraceError):
 
     status = 500
     code = "system_failure"
+
+
+class Unavailable(HeadraceError):
+    """503: the server is not set up for what was asked (a setting is missing)."""
+
+    status = 503
+    code = "unavailable"

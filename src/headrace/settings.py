@@ -234,6 +234,29 @@ class Settings(BaseSettings):
         "text", description="Server and worker log lines as plain text or one JSON object each."
     )
     log_level: str = Field("INFO", description="Lowest level of the server's log lines.")
+    secret_key: SecretStr | None = Field(
+        None,
+        min_length=32,
+        description="The server's own key (at least 32 characters), the same for every API "
+        "and worker process: stored secrets (webhook signing secrets) are encrypted with it, "
+        "so a copy of the metadata store alone cannot forge signatures. Webhooks cannot be "
+        "created without it.",
+    )
+    webhook_allow_private: bool = Field(
+        False,
+        description="Allow webhook URLs that resolve to loopback, private, link-local or other "
+        "non-public addresses (refused by default: a webhook must not reach the server's own "
+        "network).",
+    )
+    webhook_timeout_seconds: float = Field(
+        10, gt=0, description="How long one delivery may take before it counts as failed."
+    )
+    delivery_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often a worker process looks for new events to deliver and for "
+        "deliveries due again.",
+    )
 
     @property
     def effective_database_url(self) -> str:

@@ -20,6 +20,7 @@ class Objects:
     key_id: str
     dataset_id: str
     dataset_name: str
+    webhook_id: str
     step_name: str = "gen"
 
     def params(self) -> dict[str, str]:
@@ -30,11 +31,19 @@ class Objects:
             "run_id": self.run_id,
             "key_id": self.key_id,
             "dataset_id": self.dataset_id,
+            "webhook_id": self.webhook_id,
             "step_name": self.step_name,
         }
 
     def ids(self) -> list[str]:
-        return [self.pipeline_id, self.version_id, self.run_id, self.key_id, self.dataset_id]
+        return [
+            self.pipeline_id,
+            self.version_id,
+            self.run_id,
+            self.key_id,
+            self.dataset_id,
+            self.webhook_id,
+        ]
 
     def fill(self, path: str) -> str:
         """``path`` with its ``{parameters}`` replaced by these objects' ids."""
@@ -42,7 +51,8 @@ class Objects:
 
 
 def make_objects(api: Api) -> Objects:
-    """A pipeline (generated steps), an ended run of it, a spare viewer key and a dataset."""
+    """A pipeline (generated steps), an ended run of it, a spare viewer key, a dataset and a
+    webhook."""
     pipeline = make_pipeline(api)
     run = make_run(api, pipeline["id"])
     cancelled = api.post(f"/pipelines/{pipeline['id']}/runs/{run['id']}/cancel/")
@@ -53,6 +63,9 @@ def make_objects(api: Api) -> Objects:
     body = {"dataset_name": name, "row_unique_identifier": "id", "data": [{"id": 1, "v": "b"}]}
     dataset = api.put("/datasets/upsert/", json=body)
     assert dataset.status_code == 200, dataset.text
+    # a public address never sent to: no dispatcher runs beside the API in these suites
+    hook = api.post("/webhooks/", json={"url": "https://1.1.1.1/hook", "events": ["run.failed"]})
+    assert hook.status_code == 201, hook.text
     return Objects(
         pipeline_id=pipeline["id"],
         version_id=pipeline["current_version"]["id"],
@@ -60,4 +73,5 @@ def make_objects(api: Api) -> Objects:
         key_id=key.json()["id"],
         dataset_id=dataset.json()["id"],
         dataset_name=name,
+        webhook_id=hook.json()["id"],
     )

@@ -76,6 +76,10 @@ ACCESS: dict[Route, Rule] = {
     ("GET", "/datasets/{dataset_id}/rows/"): Rule(VIEWER, 200),
     ("GET", "/datasets/{dataset_id}/download/"): Rule(VIEWER, 200),
     ("DELETE", "/datasets/{dataset_id}/"): Rule(BUILDER, 204),
+    ("POST", "/webhooks/"): Rule(ADMIN, 201),
+    ("GET", "/webhooks/"): Rule(ADMIN, 200),
+    ("DELETE", "/webhooks/{webhook_id}/"): Rule(ADMIN, 204),
+    ("GET", "/webhooks/{webhook_id}/deliveries/"): Rule(ADMIN, 200),
 }
 
 
@@ -100,11 +104,17 @@ def _dataset(owner: Api, objects: Objects) -> Objects:
     return replace(objects, dataset_id=owner.put("/datasets/upsert/", json=body).json()["id"])
 
 
+def _webhook(owner: Api, objects: Objects) -> Objects:
+    body = {"url": "https://1.1.1.1/doomed", "events": ["run.failed"]}
+    return replace(objects, webhook_id=owner.post("/webhooks/", json=body).json()["id"])
+
+
 FRESH: dict[Route, Callable[[Api, Objects], Objects]] = {
     ("DELETE", "/api-keys/{key_id}/"): _key,
     ("DELETE", "/pipelines/{pipeline_id}/"): _pipeline,
     ("POST", "/pipelines/{pipeline_id}/runs/{run_id}/cancel/"): _run,
     ("DELETE", "/datasets/{dataset_id}/"): _dataset,
+    ("DELETE", "/webhooks/{webhook_id}/"): _webhook,
 }
 
 BODIES: dict[Route, Callable[[Objects], dict[str, Any]]] = {
@@ -121,6 +131,9 @@ BODIES: dict[Route, Callable[[Objects], dict[str, Any]]] = {
     ("POST", "/datasets/"): lambda o: {
         "data": {"name": o.dataset_name},
         "files": {"file": ("rows.csv", b"id,v\n1,a\n", "text/csv")},
+    },
+    ("POST", "/webhooks/"): lambda o: {
+        "json": {"url": "https://1.1.1.1/matrix", "events": ["run.succeeded"]}
     },
     ("PUT", "/datasets/upsert/"): lambda o: {
         "json": {"dataset_name": o.dataset_name, "row_unique_identifier": "id", "data": [{"id": 2}]}

@@ -15,7 +15,7 @@ from headrace.api.docs import offline_app
 from headrace.api.idempotency import Idempotency
 from headrace.api.key_first import KeyFirst
 from headrace.api.metrics import Metrics, RequestLatency
-from headrace.api.routes import datasets, events, keys, pipelines, runs, ui
+from headrace.api.routes import datasets, events, keys, pipelines, runs, ui, webhooks
 from headrace.api.routes.metrics import make_router as metrics_router
 from headrace.api.streams import StreamSlots
 from headrace.execution.doorbell import Doorbell
@@ -57,6 +57,7 @@ def create_app(
             return
         import threading
 
+        from headrace.services.dispatch import start_dispatcher
         from headrace.services.executors import open_worker
         from headrace.services.sweep import start_sweeper
 
@@ -64,11 +65,13 @@ def create_app(
         thread = threading.Thread(target=worker.serve, name="headrace-worker", daemon=True)
         thread.start()
         stop_sweeping = start_sweeper(rt)
+        stop_dispatching = start_dispatcher(rt)
         try:
             yield
         finally:
             worker.stop()
             stop_sweeping.set()
+            stop_dispatching()
             thread.join(timeout=10)
 
     app = offline_app(  # FastAPI, with /docs and /redoc that work with no internet
@@ -102,7 +105,7 @@ def create_app(
         """Liveness; no key needed."""
         return {"status": "ok"}
 
-    for module in (keys, pipelines, runs, events, datasets, ui):
+    for module in (keys, pipelines, runs, events, datasets, webhooks, ui):
         app.include_router(module.router)
     app.include_router(metrics_router(settings.metrics_require_auth, settings.metrics_token))
     return app

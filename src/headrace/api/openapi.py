@@ -26,6 +26,7 @@ _MEANING = {
     413: "The request body (or its file) is larger than the server accepts.",
     422: "Invalid input: every problem, each with its location.",
     429: "The API key holds as many of these open as the server allows.",
+    503: "The server is not set up for this; the detail names the missing setting.",
 }
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 

@@ -23,6 +23,7 @@ def work(
     """Claim and execute runs until SIGTERM (or SIGINT, or Ctrl-C). ``serving``: the worker
     of ``headrace serve``, which also sweeps, and starts its step processes at its first
     step (an idle server keeps none)."""
+    from headrace.services.dispatch import start_dispatcher
     from headrace.services.executors import open_worker
 
     settings = Settings()
@@ -38,6 +39,7 @@ def work(
         stop_sweeping = start_sweeper(runtime)
         # A Ctrl-C reaches the server's children as well as its parent: a stop, like SIGTERM.
         signal.signal(signal.SIGINT, lambda *_: worker.stop())
+    stop_dispatching = start_dispatcher(runtime)
     freeze_startup_objects()
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     try:
@@ -46,6 +48,7 @@ def work(
         worker.stop()
     finally:
         stop_sweeping.set()
+        stop_dispatching()
         runtime.close()
 
 

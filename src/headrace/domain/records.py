@@ -152,3 +152,33 @@ class WrittenFigures(Protocol):
     def bytes(self) -> int: ...
     @property
     def schema(self) -> list[dict[str, str]]: ...
+
+
+@dataclass(frozen=True)
+class WebhookRecord:
+    """A webhook of an organisation; ``secret`` is as stored (encrypted)."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    url: str
+    events: list[str]
+    description: str
+    secret: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One message to one receiver and how sending it went so far."""
+
+    id: uuid.UUID
+    sink: str
+    webhook_id: uuid.UUID | None
+    event: str
+    payload: str
+    created_at: dt.datetime
+    attempts: int
+    next_attempt_at: dt.datetime | None
+    delivered_at: dt.datetime | None
+    status_code: int | None
+    error: str | None

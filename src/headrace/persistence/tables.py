@@ -302,3 +302,48 @@ idempotency_keys = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_idempotency_keys_created_at", "created_at"),
 )
+
+# How far each consumer of the outbox has read (``services/outbox.py``): one row per consumer,
+# the id of the last event it handled, advanced in the transaction that handled the events.
+outbox_cursors = Table(
+    "outbox_cursors",
+    metadata,
+    Column("consumer", String(64), primary_key=True),
+    Column("last_id", BigInteger, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("org_id", Uuid, ForeignKey("organisations.id", ondelete="CASCADE"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("events", JSON, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    # the signing secret, encrypted with the server's key (``services/secret_box.py``)
+    Column("secret", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_webhooks_org_created", "org_id", "created_at", "id"),
+)
+
+# What the outbox's consumers have to send, one row per message and receiver: a webhook's
+# (``webhook_id``) or the OpenLineage endpoint's. ``next_attempt_at`` is null once the
+# message is delivered or given up.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("sink", String(16), nullable=False),
+    Column("webhook_id", Uuid, ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=True),
+    Column("event", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Column("status_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Index("ix_deliveries_next_attempt_at", "next_attempt_at"),
+    Index("ix_deliveries_webhook_created", "webhook_id", "created_at", "id"),
+)
