@@ -23,14 +23,12 @@ from headrace.persistence.db import Database
 from headrace.persistence.migrate import upgrade
 from headrace.runtime import Runtime
 from headrace.settings import Settings
-from tests.factories import Api, make_org
+from tests.factories import TEST_SECRET_KEY, Api, make_org
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "HEADRACE_TEST_POSTGRES_URL", "postgresql+psycopg://headrace:headrace@127.0.0.1:5432/postgres"
 )
 BACKENDS = ("sqlite", "postgres")
-# The server key of the tests' settings (it encrypts webhook secrets).
-TEST_SECRET_KEY = "test-server-key-" + "k" * 32
 
 
 def _postgres_database(name: str) -> Iterator[str]:

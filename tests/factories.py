@@ -16,6 +16,9 @@ from headrace.services import keys
 from headrace.services.lifecycle import Lifecycle, StepReport
 from headrace.settings import Settings
 
+# The server key of the tests' servers (it encrypts webhook signing secrets).
+TEST_SECRET_KEY = "test-server-key-" + "k" * 32
+
 
 @dataclass
 class Api:

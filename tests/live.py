@@ -21,6 +21,7 @@ from fastapi import FastAPI
 from headrace.client import health
 from headrace.persistence.db import Database
 from headrace.services import keys
+from tests.factories import TEST_SECRET_KEY
 
 
 def free_port() -> int:
@@ -118,6 +119,12 @@ def serve_in_thread(app: FastAPI) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """One ``headrace serve`` (with its in-process worker) for the session."""
-    with serve(tmp_path_factory.mktemp("served")) as server:
+    """One ``headrace serve`` (with its in-process worker) for the session; it sends webhooks
+    to loopback receivers."""
+    webhooks = {
+        "HEADRACE_SECRET_KEY": TEST_SECRET_KEY,
+        "HEADRACE_WEBHOOK_ALLOW_PRIVATE": "true",
+        "HEADRACE_DELIVERY_POLL_SECONDS": "0.05",
+    }
+    with serve(tmp_path_factory.mktemp("served"), **webhooks) as server:
         yield server

@@ -16,8 +16,7 @@ from headrace.persistence.tables import webhooks
 from headrace.runtime import Runtime
 from headrace.services.secret_box import SecretBox
 from headrace.settings import Settings
-from tests.conftest import TEST_SECRET_KEY
-from tests.factories import Api, make_org
+from tests.factories import TEST_SECRET_KEY, Api, make_org
 
 # A public address: webhooks made here are never delivered (no dispatcher runs in these
 # tests), so nothing is ever sent to it.
@@ -44,9 +43,7 @@ def test_the_secret_is_shown_once_and_stored_encrypted_with_the_server_key(
     assert "secret" not in listed[0]
     assert created["secret"] not in api.get("/webhooks/").text
     with db.unit_of_work(write=False) as conn:
-        row = conn.execute(
-            select(webhooks).where(webhooks.c.id == uuid.UUID(created["id"]))
-        ).one()
+        row = conn.execute(select(webhooks).where(webhooks.c.id == uuid.UUID(created["id"]))).one()
     assert all(created["secret"] not in str(v) for v in row._mapping.values())
     assert SecretBox(TEST_SECRET_KEY).open(row.secret) == created["secret"]
     with pytest.raises(Exception, match="HEADRACE_SECRET_KEY"):

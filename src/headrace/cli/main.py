@@ -175,6 +175,7 @@ class _Headrace(LazyGroup):
         "runs": Elsewhere("headrace.cli.remote.runs"),
         "datasets": Elsewhere("headrace.cli.remote.datasets"),
         "keys": Elsewhere("headrace.cli.remote.keys"),
+        "webhooks": Elsewhere("headrace.cli.remote.webhooks"),
     }
 
 

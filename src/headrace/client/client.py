@@ -19,11 +19,14 @@ from headrace.client.models import (
     ApiKeyRead,
     DatasetDetailRead,
     DatasetRead,
+    DeliveryRead,
     PipelineRead,
     PipelineVersionRead,
     RunEvent,
     RunRead,
     StepIn,
+    WebhookCreated,
+    WebhookRead,
 )
 from headrace.client.sse import parse
 from headrace.domain.runs import TERMINAL_RUN
@@ -110,6 +113,29 @@ class Client:
 
     def revoke_key(self, key_id: Id) -> None:
         self._http.request("DELETE", f"/api-keys/{key_id}/")
+
+    # Webhooks
+
+    def create_webhook(
+        self, url: str, events: Sequence[str], description: str = ""
+    ) -> WebhookCreated:
+        body = {"url": url, "events": list(events), "description": description}
+        return WebhookCreated.model_validate(
+            self._http.request("POST", "/webhooks/", json=body).json()
+        )
+
+    def list_webhooks(self, *, page_size: int = 100) -> Iterator[WebhookRead]:
+        for item in self._http.pages("/webhooks/", {"limit": page_size}):
+            yield WebhookRead.model_validate(item)
+
+    def delete_webhook(self, webhook_id: Id) -> None:
+        self._http.request("DELETE", f"/webhooks/{webhook_id}/")
+
+    def list_deliveries(self, webhook_id: Id, *, page_size: int = 100) -> Iterator[DeliveryRead]:
+        """The webhook's deliveries, newest first."""
+        path = f"/webhooks/{webhook_id}/deliveries/"
+        for item in self._http.pages(path, {"limit": page_size}):
+            yield DeliveryRead.model_validate(item)
 
     # Datasets
 

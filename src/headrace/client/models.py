@@ -11,6 +11,7 @@ from headrace.schemas.datasets import DatasetDetailRead, DatasetRead, DatasetVer
 from headrace.schemas.keys import ApiKeyCreated, ApiKeyRead
 from headrace.schemas.pipelines import PipelineRead, PipelineVersionRead, StepIn, StepRead
 from headrace.schemas.runs import RunRead, RunStepMetadata
+from headrace.schemas.webhooks import DeliveryRead, WebhookCreated, WebhookRead
 
 __all__ = [
     "ApiKeyCreated",
@@ -18,6 +19,7 @@ __all__ = [
     "DatasetDetailRead",
     "DatasetRead",
     "DatasetVersionRead",
+    "DeliveryRead",
     "PipelineRead",
     "PipelineVersionRead",
     "RunEvent",
@@ -25,6 +27,8 @@ __all__ = [
     "RunStepMetadata",
     "StepIn",
     "StepRead",
+    "WebhookCreated",
+    "WebhookRead",
 ]
 
 
