@@ -47,9 +47,7 @@ class Setup:
 def setup(own_database: str, settings: Settings) -> Iterator[Setup]:
     """An app over a store of its own (each dispatcher here reads every event of its store)
     that accepts loopback webhooks."""
-    own = settings.model_copy(
-        update={"database_url": own_database, "webhook_allow_private": True}
-    )
+    own = settings.model_copy(update={"database_url": own_database, "webhook_allow_private": True})
     with TestClient(create_app(own)) as client:
         db = client.app.state.db  # type: ignore[attr-defined]
         yield Setup(own_database, own, make_org(client, db))
