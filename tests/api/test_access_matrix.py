@@ -78,6 +78,7 @@ ACCESS: dict[Route, Rule] = {
     ("DELETE", "/datasets/{dataset_id}/"): Rule(BUILDER, 204),
     ("POST", "/webhooks/"): Rule(ADMIN, 201),
     ("GET", "/webhooks/"): Rule(ADMIN, 200),
+    ("GET", "/webhooks/{webhook_id}/"): Rule(ADMIN, 200),
     ("DELETE", "/webhooks/{webhook_id}/"): Rule(ADMIN, 204),
     ("GET", "/webhooks/{webhook_id}/deliveries/"): Rule(ADMIN, 200),
 }

@@ -29,6 +29,7 @@ def create(api: Api, url: str = PUBLIC_URL, events: list[str] | None = None) -> 
     assert r.status_code == 201, r.text
     assert r.headers["Cache-Control"] == "no-store"
     created: dict[str, str] = r.json()
+    assert r.headers["Location"] == f"/webhooks/{created['id']}/"
     return created
 
 
@@ -121,8 +122,11 @@ def test_delete_and_deliveries_stay_within_the_organisation(
 ) -> None:
     created = create(api)
     hook = f"/webhooks/{created['id']}/"
-    assert api.get(f"{hook}deliveries/").json() == []
+    read = api.get(hook).json()
+    assert read == {k: v for k, v in created.items() if k != "secret"}
     other = make_org(client, db)
+    assert other.get(hook).status_code == 404
+    assert api.get(f"{hook}deliveries/").json() == []
     assert other.get(f"{hook}deliveries/").status_code == 404
     assert other.delete(hook).status_code == 404
     assert api.with_role("builder").get("/webhooks/").status_code == 403

@@ -96,6 +96,14 @@ def list_webhooks(
         return repo.list_for_org(conn, who.org_id, after=after, limit=limit)
 
 
+def get(db: Database, who: Principal, webhook_id: uuid.UUID) -> WebhookRecord:
+    with db.unit_of_work(write=False) as conn:
+        found = repo.get(conn, who.org_id, webhook_id)
+    if found is None:
+        raise NotFound(f"there is no webhook {webhook_id}")
+    return found
+
+
 def delete(db: Database, who: Principal, webhook_id: uuid.UUID) -> None:
     """Remove the webhook and its deliveries: nothing more is sent to it."""
     with db.unit_of_work() as conn:
@@ -107,9 +115,8 @@ def deliveries_of(
     db: Database, who: Principal, webhook_id: uuid.UUID, after: Keyset | None, limit: int
 ) -> list[DeliveryRecord]:
     """The webhook's deliveries, newest first."""
+    get(db, who, webhook_id)
     with db.unit_of_work(write=False) as conn:
-        if repo.get(conn, who.org_id, webhook_id) is None:
-            raise NotFound(f"there is no webhook {webhook_id}")
         return deliveries_repo.of_webhook(conn, webhook_id, after=after, limit=limit)
 
 

@@ -1,4 +1,4 @@
-"""/webhooks/: create, list, delete (admin), and each webhook's deliveries."""
+"""/webhooks/: create, list, read, delete (admin), and each webhook's deliveries."""
 
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ def list_webhooks(who: Admin, db: Db, paging: Paging) -> list[WebhookRead]:
     found = webhooks.list_webhooks(db, who, paging.after, paging.limit)
     paging.link_next(found, lambda h: (h.created_at, h.id))
     return [WebhookRead.of(h) for h in found]
+
+
+@router.get("/webhooks/{webhook_id}/", response_model=WebhookRead)
+def get_webhook(webhook_id: uuid.UUID, who: Admin, db: Db) -> WebhookRead:
+    return WebhookRead.of(webhooks.get(db, who, webhook_id))
 
 
 @router.delete("/webhooks/{webhook_id}/", status_code=204, response_class=Response)
