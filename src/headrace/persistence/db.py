@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,11 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from headrace.persistence.repositories.pipelines import VersionCache, version_cache
+
+# Where a unit of work keeps the rows it writes last (``at_commit``).
+_AT_COMMIT = "at_commit"
+
+Writer = Callable[[Connection, list[Any]], None]
 
 
 class Database:
@@ -62,11 +67,25 @@ class Database:
         queue = self._sqlite_writer if self.is_sqlite and write else nullcontext()
         with queue, self.engine.connect() as conn:
             conn.info["write"] = write
-            with conn.begin():
-                yield conn
+            try:
+                with conn.begin():
+                    yield conn
+                    for writer, rows in conn.info.pop(_AT_COMMIT, {}).values():
+                        writer(conn, rows)
+            finally:
+                conn.info.pop(_AT_COMMIT, None)  # a rolled-back unit's rows go with it
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def at_commit(conn: Connection, writer: Writer) -> list[Any]:
+    """A list whose rows ``writer`` writes as the last statement of ``conn``'s unit of work,
+    just before it commits: what must take a lock that is held until the commit (the event
+    outbox's) takes it after every row lock of the transaction, so holding it never waits on
+    another transaction that waits for it in turn."""
+    pending: dict[Writer, tuple[Writer, list[Any]]] = conn.info.setdefault(_AT_COMMIT, {})
+    return pending.setdefault(writer, (writer, []))[1]
 
 
 def _private_file(path: Path) -> None:

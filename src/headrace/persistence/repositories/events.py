@@ -3,9 +3,10 @@
 Ids must grow in commit order, or a consumer that reads "after id N" could pass over a row
 whose transaction took a smaller id but committed later. SQLite has one writer at a time, so
 its ids are in commit order already; on PostgreSQL a sequence hands out ids at insert time,
-so each appending transaction first takes one transaction-scoped advisory lock, held to its
-commit: appenders commit one after another, in id order (status changes come late in their
-transactions, so the lock is held for a short stretch).
+so each appending transaction takes one transaction-scoped advisory lock, held to its
+commit: appenders commit one after another, in id order. The rows are written last in the
+transaction (``db.at_commit``), after all its row locks, so the lock is held only for the
+insert and the commit, and its holder never waits on a transaction that waits for it.
 
 Every consumer (the event stream of a run today; webhooks, triggers and lineage next) keeps
 its own cursor, the last id it handled, and reads on with ``after`` or ``of_run``.
@@ -21,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, text
 
+from headrace.persistence.db import at_commit
 from headrace.persistence.tables import run_events
 
 # Any constant will do: no other advisory lock is taken in the metadata store.
@@ -64,11 +66,16 @@ class RunEvent(NewEvent):
 
 
 def append(conn: Connection, events: Sequence[NewEvent]) -> None:
-    """Append ``events`` in the caller's transaction, in the order given."""
+    """Append ``events`` to the caller's unit of work, in the order given: they are written
+    when it commits, and not at all if it rolls back."""
+    at_commit(conn, _write).extend(events)
+
+
+def _write(conn: Connection, events: list[NewEvent]) -> None:
     if not events:
         return
     if conn.dialect.name == "postgresql":
-        conn.execute(_OUTBOX_LOCK)  # taken again in the same transaction: a no-op
+        conn.execute(_OUTBOX_LOCK)
     conn.execute(
         _APPEND,
         [

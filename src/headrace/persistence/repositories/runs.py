@@ -441,9 +441,11 @@ def claimable(
     progress comes first (oldest first among equals), so one organisation's long or many
     runs never keep another's waiting; with ``org_limit``, an organisation with that many
     runs in progress gets none. ``only`` restricts the choice to one run (``headrace run``
-    executes the run it created). On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets many workers
-    claim at once without waiting on each other; on SQLite the writing transaction itself
-    makes the claimer single."""
+    executes the run it created). On PostgreSQL ``FOR NO KEY UPDATE SKIP LOCKED`` lets many
+    workers claim at once without waiting on each other, and leaves the row to the key-share
+    lock of an event row's foreign key (``FOR UPDATE`` would make an outbox writer wait while
+    holding the outbox lock); on SQLite the writing transaction itself makes the claimer
+    single."""
     active = runs.alias("active")
     in_progress = (
         select(func.count())
@@ -468,7 +470,7 @@ def claimable(
     if only is not None:
         query = query.where(runs.c.id == only)
     if skip_locked:
-        query = query.with_for_update(skip_locked=True, of=runs)
+        query = query.with_for_update(skip_locked=True, of=runs, key_share=True)
     row = conn.execute(query).first()
     return None if row is None else (uuid.UUID(str(row.id)), str(row.status))
 
