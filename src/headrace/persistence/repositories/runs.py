@@ -447,17 +447,18 @@ def claimable(
     holding the outbox lock); on SQLite the writing transaction itself makes the claimer
     single."""
     active = runs.alias("active")
-    in_progress = (
-        select(func.count())
-        .where(
-            active.c.org_id == runs.c.org_id,
-            active.c.status == "Running",
-            active.c.lease_expires_at >= now,
-        )
-        .scalar_subquery()
+    # Counted once per claim, not once per waiting run: a correlated count per candidate
+    # read every waiting run's organisation's runs again, a quadratic cost in the queue.
+    busy = (
+        select(active.c.org_id, func.count().label("runs"))
+        .where(active.c.status == "Running", active.c.lease_expires_at >= now)
+        .group_by(active.c.org_id)
+        .subquery("busy")
     )
+    in_progress = func.coalesce(busy.c.runs, 0)
     query = (
         select(runs.c.id, runs.c.status)
+        .outerjoin(busy, busy.c.org_id == runs.c.org_id)
         .where(
             ((runs.c.status == "Pending") & (runs.c.cancel_requested == 0))
             | ((runs.c.status == "Running") & (runs.c.lease_expires_at < now))
