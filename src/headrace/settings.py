@@ -131,6 +131,11 @@ class Settings(BaseSettings):
     )
     run_worker: bool = Field(True, description="`headrace serve` runs a worker in-process.")
     worker_poll_seconds: float = Field(0.05, description="How often an idle worker looks for runs.")
+    scheduler_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="How often each worker looks for due schedule ticks and dataset triggers.",
+    )
     lease_seconds: float = Field(
         30, description="A worker's claim on a run expires this long after its last heartbeat."
     )

@@ -22,6 +22,7 @@ class Objects:
     dataset_name: str
     webhook_id: str
     step_name: str = "gen"
+    schedule_id: str = ""
 
     def params(self) -> dict[str, str]:
         """Values for every path parameter of the API."""
@@ -33,6 +34,7 @@ class Objects:
             "dataset_id": self.dataset_id,
             "webhook_id": self.webhook_id,
             "step_name": self.step_name,
+            "schedule_id": self.schedule_id,
         }
 
     def ids(self) -> list[str]:
@@ -43,6 +45,7 @@ class Objects:
             self.key_id,
             self.dataset_id,
             self.webhook_id,
+            self.schedule_id,
         ]
 
     def fill(self, path: str) -> str:
@@ -66,6 +69,8 @@ def make_objects(api: Api) -> Objects:
     # a public address never sent to: no dispatcher runs beside the API in these suites
     hook = api.post("/webhooks/", json={"url": "https://1.1.1.1/hook", "events": ["run.failed"]})
     assert hook.status_code == 201, hook.text
+    schedule = api.post(f"/pipelines/{pipeline['id']}/schedules/", json={"cron": "0 0 1 1 *"})
+    assert schedule.status_code == 201, schedule.text
     return Objects(
         pipeline_id=pipeline["id"],
         version_id=pipeline["current_version"]["id"],
@@ -74,4 +79,5 @@ def make_objects(api: Api) -> Objects:
         dataset_id=dataset.json()["id"],
         dataset_name=name,
         webhook_id=hook.json()["id"],
+        schedule_id=schedule.json()["id"],
     )

@@ -69,6 +69,10 @@ ACCESS: dict[Route, Rule] = {
     ("POST", "/pipelines/{pipeline_id}/runs/{run_id}/retry/"): Rule(BUILDER, 201),
     ("GET", LOGS): Rule(VIEWER, 200),
     ("GET", "/pipelines/{pipeline_id}/runs/{run_id}/events/"): Rule(VIEWER, 200),
+    ("POST", "/pipelines/{pipeline_id}/schedules/"): Rule(BUILDER, 201),
+    ("GET", "/pipelines/{pipeline_id}/schedules/"): Rule(VIEWER, 200),
+    ("PATCH", "/pipelines/{pipeline_id}/schedules/{schedule_id}/"): Rule(BUILDER, 200),
+    ("DELETE", "/pipelines/{pipeline_id}/schedules/{schedule_id}/"): Rule(BUILDER, 204),
     ("POST", "/datasets/"): Rule(BUILDER, 201),
     ("PUT", "/datasets/upsert/"): Rule(BUILDER, 200),
     ("GET", "/datasets/"): Rule(VIEWER, 200),
@@ -99,6 +103,11 @@ def _run(owner: Api, objects: Objects) -> Objects:
     return replace(objects, run_id=make_run(owner, objects.pipeline_id)["id"])
 
 
+def _schedule(owner: Api, objects: Objects) -> Objects:
+    r = owner.post(f"/pipelines/{objects.pipeline_id}/schedules/", json={"cron": "0 0 1 1 *"})
+    return replace(objects, schedule_id=r.json()["id"])
+
+
 def _dataset(owner: Api, objects: Objects) -> Objects:
     name = f"doomed_{uuid.uuid4().hex[:8]}"
     body = {"dataset_name": name, "row_unique_identifier": "id", "data": [{"id": 1}]}
@@ -116,6 +125,7 @@ FRESH: dict[Route, Callable[[Api, Objects], Objects]] = {
     ("POST", "/pipelines/{pipeline_id}/runs/{run_id}/cancel/"): _run,
     ("DELETE", "/datasets/{dataset_id}/"): _dataset,
     ("DELETE", "/webhooks/{webhook_id}/"): _webhook,
+    ("DELETE", "/pipelines/{pipeline_id}/schedules/{schedule_id}/"): _schedule,
 }
 
 BODIES: dict[Route, Callable[[Objects], dict[str, Any]]] = {
@@ -128,6 +138,10 @@ BODIES: dict[Route, Callable[[Objects], dict[str, Any]]] = {
         "json": {"steps": generated_steps()}
     },
     ("POST", "/pipelines/{pipeline_id}/runs/"): lambda o: {"json": {}},
+    ("POST", "/pipelines/{pipeline_id}/schedules/"): lambda o: {"json": {"cron": "0 0 1 1 *"}},
+    ("PATCH", "/pipelines/{pipeline_id}/schedules/{schedule_id}/"): lambda o: {
+        "json": {"enabled": False}
+    },
     # the owner's dataset name: the owner adds a version, another organisation gets its own
     ("POST", "/datasets/"): lambda o: {
         "data": {"name": o.dataset_name},

@@ -15,7 +15,7 @@ from headrace.api.docs import offline_app
 from headrace.api.idempotency import Idempotency
 from headrace.api.key_first import KeyFirst
 from headrace.api.metrics import Metrics, RequestLatency
-from headrace.api.routes import datasets, events, keys, pipelines, runs, ui, webhooks
+from headrace.api.routes import datasets, events, keys, pipelines, runs, schedules, ui, webhooks
 from headrace.api.routes.metrics import make_router as metrics_router
 from headrace.api.streams import StreamSlots
 from headrace.execution.doorbell import Doorbell
@@ -105,7 +105,7 @@ def create_app(
         """Liveness; no key needed."""
         return {"status": "ok"}
 
-    for module in (keys, pipelines, runs, events, datasets, webhooks, ui):
+    for module in (keys, pipelines, runs, events, datasets, schedules, webhooks, ui):
         app.include_router(module.router)
     app.include_router(metrics_router(settings.metrics_require_auth, settings.metrics_token))
     return app

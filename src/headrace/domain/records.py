@@ -182,3 +182,23 @@ class DeliveryRecord:
     delivered_at: dt.datetime | None
     status_code: int | None
     error: str | None
+
+
+@dataclass(frozen=True)
+class ScheduleRecord:
+    """A pipeline's cron schedule; ``next_fire_at`` is its next tick not yet handled (UTC;
+    None while disabled)."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    pipeline_id: uuid.UUID
+    cron: str
+    timezone: str
+    enabled: bool
+    start_job_name: str | None
+    end_job_name: str | None
+    parameters: dict[str, Any]
+    catchup: str
+    next_fire_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime

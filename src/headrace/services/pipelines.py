@@ -21,6 +21,7 @@ from headrace.persistence.db import Database
 from headrace.persistence.paging import Keyset
 from headrace.persistence.repositories import pipelines as repo
 from headrace.persistence.repositories import runs as runs_repo
+from headrace.persistence.repositories import schedules as schedules_repo
 from headrace.services.clock import utcnow
 
 
@@ -168,6 +169,7 @@ def delete(db: Database, who: Principal, pipeline_id: uuid.UUID) -> None:
                 "the pipeline has a run that is still Pending or Running; cancel it first"
             )
         runs_repo.remove_for_pipeline(conn, pipeline_id)
+        schedules_repo.remove_for_pipeline(conn, pipeline_id)
         repo.remove(conn, pipeline_id)
 
 

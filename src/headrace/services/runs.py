@@ -88,10 +88,12 @@ def workflow_name(pipeline_name: str, run_id: uuid.UUID) -> str:
     return f"{slug}-{run_id.hex[:12]}"
 
 
-def _check_inputs(conn: Connection, who: Principal, plan: ExecutionPlan, pinned: set[str]) -> None:
+def _check_inputs(
+    conn: Connection, org_id: uuid.UUID, plan: ExecutionPlan, pinned: set[str]
+) -> None:
     """Every dataset a selected step reads from outside the run must already have a version."""
     needed = [d for d in plan.external_inputs if d not in pinned]
-    have = datasets_repo.current_versions(conn, who.org_id, needed)
+    have = datasets_repo.current_versions(conn, org_id, needed)
     missing = set(needed) - set(have)  # a set: a step may read thousands of datasets
     problems = [
         Problem(
@@ -109,7 +111,6 @@ def _check_inputs(conn: Connection, who: Principal, plan: ExecutionPlan, pinned:
 
 def _new_run(
     settings: Settings,
-    who: Principal,
     pipeline: PipelineRecord,
     version: VersionRecord,
     plan: ExecutionPlan,
@@ -125,7 +126,7 @@ def _new_run(
     identity = RunIdentity(
         workflow_name=workflow_name(pipeline.name, run_id),
         run_id=str(run_id),
-        org_id=str(who.org_id),
+        org_id=str(pipeline.org_id),
         pipeline_id=str(pipeline.id),
         version_id=str(version.id),
     )
@@ -162,7 +163,7 @@ def _new_run(
     steps.sort(key=lambda s: s.position)
     run = RunRecord(
         id=run_id,
-        org_id=who.org_id,
+        org_id=pipeline.org_id,
         pipeline_id=pipeline.id,
         version_id=version.id,
         name=identity.workflow_name,
@@ -234,7 +235,6 @@ def create(
             conn,
             db,
             settings,
-            who,
             pipeline,
             version,
             start=start,
@@ -249,7 +249,6 @@ def start_run(
     conn: Connection,
     db: Database,
     settings: Settings,
-    who: Principal,
     pipeline: PipelineRecord,
     version: VersionRecord,
     *,
@@ -267,10 +266,9 @@ def start_run(
     except SelectionError as err:
         raise InvalidInput("the step selection is not valid", err.problems) from err
     plan = compile_plan(steps, selected, dag)
-    _check_inputs(conn, who, plan, pinned=set())
+    _check_inputs(conn, pipeline.org_id, plan, pinned=set())
     run = _new_run(
         settings,
-        who,
         pipeline,
         version,
         plan,
@@ -316,10 +314,9 @@ def retry(
         ]
         plan = compile_plan(steps, again, dag)
         pinned = {d for s in reused for d in s.output_versions}
-        _check_inputs(conn, who, plan, pinned=pinned)
+        _check_inputs(conn, pipeline.org_id, plan, pinned=pinned)
         run = _new_run(
             settings,
-            who,
             pipeline,
             version,
             plan,

@@ -31,6 +31,7 @@ from headrace.logs import bound
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.services.lifecycle import LeaseLost, Lifecycle, StepReport
+from headrace.services.scheduler import Scheduler
 from headrace.settings import Settings
 
 log = logging.getLogger("headrace.worker")
@@ -85,6 +86,7 @@ class Worker:
         self.stopping = threading.Event()
         self.doorbell = doorbell or Doorbell()
         self._claimed: dict[uuid.UUID, RunRecord] = {}
+        self.scheduler = Scheduler(db, settings, on_started=self.doorbell.ring)
 
     def claim(self, only: uuid.UUID | None = None) -> uuid.UUID | None:
         run = self.lifecycle.claim(
@@ -101,8 +103,21 @@ class Worker:
         return run.id
 
     def serve(self) -> None:
-        """Work until ``stop()``: claim a run, follow it, repeat; sleep when idle."""
+        """Work until ``stop()``: claim a run, follow it, repeat; sleep when idle. The
+        scheduler's thread starts the runs of due ticks and triggers meanwhile."""
         log.info("worker %s started", self.worker_id)
+        ticker = threading.Thread(
+            target=self.scheduler.serve, args=(self.stopping,), name="headrace-scheduler"
+        )
+        ticker.start()
+        try:
+            self._serve()
+        finally:
+            self.stopping.set()
+            ticker.join()
+        log.info("worker %s stopped", self.worker_id)
+
+    def _serve(self) -> None:
         while not self.stopping.is_set():
             try:
                 run_id = self.claim()
@@ -119,7 +134,6 @@ class Worker:
                 log.warning("run %s was taken over by another worker", run_id)
             except STORE_UNAVAILABLE:
                 self._let_go(run_id)
-        log.info("worker %s stopped", self.worker_id)
 
     def _let_go(self, run_id: uuid.UUID) -> None:
         """The store went away mid-run. The run is neither failed nor finished here: once
