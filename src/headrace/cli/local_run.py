@@ -168,7 +168,12 @@ def run_file(path: Path, start: str | None, end: str | None, steps: ReadyProcess
 
         from headrace.client.errors import describe
 
-        console.print(f"[red]error:[/red] {escape(describe(err.detail, err.problems))}")
+        if err.problems:  # the steps' problems, each where the file has it
+            console.print(f"[red]error:[/red] {escape(err.detail)}")
+            for problem in err.problems:
+                console.print(f"  {escape(file.where(problem))}", soft_wrap=True)
+        else:
+            console.print(f"[red]error:[/red] {escape(describe(err.detail, err.problems))}")
         return 2
     finally:
         rt.close()

@@ -1,49 +1,100 @@
 """Pipeline files: the API's ``{name, description, steps, parameters}`` in YAML (or JSON),
-plus optional ``sources`` naming local files to load as datasets, relative to the pipeline
-file."""
+written the way a project keeps them (as dbt and SQLMesh projects do):
+
+- ``sources`` names local files to load as datasets, relative to the pipeline file;
+- a step's SQL is inline (``query``) or in a file of the project (``query_file``, relative to
+  the pipeline file);
+- ``input_datasets`` may be left out: it is then the tables the SQL reads
+  (``domain/sql.py``), and the API is sent them, as it always is;
+- ``job_type`` and ``query_type`` may be left out: each has one value.
+
+This module is the one place a pipeline file is read. Its models extend the API's own step
+config, so a key added there is a key of the file too, and of its JSON Schema
+(``headrace schema pipeline-file``), which editors use to check and complete the file. Every
+problem of the file is reported as ``file:line:column``.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
+from headrace.cli.file_positions import Position, Positions, load_with_positions
 from headrace.domain.parameters import Parameter
-from headrace.domain.pipeline import Step
+from headrace.domain.pipeline import JOB_TYPES, QUERY_TYPES, Step
 from headrace.domain.problems import Loc, Problem
 from headrace.schemas.common import Strict
-from headrace.schemas.pipelines import ParameterIn, StepIn, domain_parameters
+from headrace.schemas.pipelines import DataTransformConfig, ParameterIn, StepIn, domain_parameters
 
 
 class PipelineFileError(Exception):
     """A pipeline file that cannot be read or does not have the expected shape; ``problems``
-    locates each shape problem by step name, as the server's validation does."""
+    locates each shape problem by step name, as the server's validation does, and
+    ``positions`` says where each was written."""
 
-    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        problems: Sequence[Problem] = (),
+        positions: Sequence[Position] = (),
+    ) -> None:
         super().__init__(message)
         self.problems = list(problems)
+        self.positions = list(positions)
 
 
-def _by_step_name(raw: Any, loc: Loc) -> Loc:
-    """``("steps", 2, …)`` as ``("steps", "<name of step 2>", …)`` when that step has one."""
-    steps = raw.get("steps") if isinstance(raw, dict) else None
-    if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int) and isinstance(steps, list):
-        step = steps[loc[1]] if loc[1] < len(steps) else None
-        name = step.get("name") if isinstance(step, dict) else None
-        if isinstance(name, str) and name:
-            return ("steps", name, *loc[2:])
-    return loc
+class FileStepConfig(DataTransformConfig):
+    """A SQL step as a file writes it: the API's step config, with the SQL inline or in a
+    file, the inputs inferred when left out, and the one-valued types optional."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["query"]}, {"required": ["query_file"]}]}
+    )
+
+    job_type: str = Field(default=JOB_TYPES[0], json_schema_extra={"enum": list(JOB_TYPES)})
+    query_type: str = Field(default=QUERY_TYPES[0], json_schema_extra={"enum": list(QUERY_TYPES)})
+    query: str | None = Field(  # type: ignore[assignment]
+        default=None,
+        description="The step's SQL (DuckDB); each input dataset is a table of its name.",
+    )
+    query_file: str | None = Field(
+        default=None, description="A file holding the step's SQL, relative to this file."
+    )
+    input_datasets: list[str] | None = Field(  # type: ignore[assignment]
+        default=None, description="Datasets the SQL reads; left out, the tables it reads."
+    )
 
 
-class _PipelineDocument(Strict):
+class FileStep(Strict):
+    name: str
+    config: FileStepConfig
+
+
+class PipelineDocument(Strict):
+    """A pipeline file."""
+
+    model_config = ConfigDict(title="headrace pipeline file")
+
     name: str
     description: str = ""
-    sources: dict[str, str] = Field(default_factory=dict)
-    steps: list[StepIn]
+    sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="Dataset name → a local file (CSV, Parquet, JSON lines) loaded by "
+        "`headrace run`, relative to this file.",
+    )
+    steps: list[FileStep]
     parameters: list[ParameterIn] = Field(default_factory=list)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a pipeline file (what ``headrace schema pipeline-file`` prints)."""
+    schema = PipelineDocument.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
 @dataclass(frozen=True)
@@ -52,13 +103,137 @@ class PipelineFile:
     name: str
     description: str
     steps: list[Step]
-    step_bodies: list[dict[str, Any]]
+    step_bodies: list[dict[str, Any]]  # as the API takes them: SQL inline, inputs listed
     sources: dict[str, Path]
     parameters: list[Parameter] = field(default_factory=list)
+    located: Locator | None = None
 
     @property
     def parameter_bodies(self) -> list[dict[str, Any]]:
         return [p.to_dict() for p in self.parameters]
+
+    def position(self, problem: Problem) -> Position:
+        """Where a problem of this file's pipeline was written."""
+        return self.located.position(problem) if self.located else Position(self.path, 1, 1)
+
+    def where(self, problem: Problem) -> str:
+        """``file:line:column: location: message`` of a problem of this file's pipeline."""
+        return f"{self.position(problem)}: {plain(problem)}"
+
+
+def plain(problem: Problem) -> str:
+    """``location: message``, the location as dotted keys (steps by name)."""
+    where = ".".join(str(x) for x in problem.loc)
+    return f"{where}: {problem.msg}" if where else problem.msg
+
+
+# What sqlglot's parse errors say of where they are, inside the SQL.
+_SQL_AT = re.compile(r"at line (\d+), column (\d+)")
+
+
+@dataclass(frozen=True)
+class Locator:
+    """Turns a problem's location (by step index or by step name) into where it was written:
+    in the pipeline file, or in a step's ``query_file`` for a problem of its SQL."""
+
+    raw: Any
+    positions: Positions
+    query_files: dict[str, Path]  # step name → its SQL file
+
+    def position(self, problem: Problem) -> Position:
+        loc = _by_step_index(self.raw, problem.loc)
+        named = _by_step_name(self.raw, loc)
+        if len(named) >= 4 and named[2:4] == ("config", "query"):
+            sql_file = self.query_files.get(str(named[1]))
+            if sql_file is not None:
+                at = _SQL_AT.search(problem.msg)
+                return (
+                    Position(sql_file, *(int(x) for x in at.groups()))
+                    if at
+                    else Position(sql_file, 1, 1)
+                )
+        return self.positions.of(loc)
+
+    def describe(self, problem: Problem) -> str:
+        named = Problem(_by_step_name(self.raw, problem.loc), problem.msg, problem.type)
+        return f"{self.position(problem)}: {plain(named)}"
+
+
+def _steps_of(raw: Any) -> list[Any]:
+    steps = raw.get("steps") if isinstance(raw, dict) else None
+    return steps if isinstance(steps, list) else []
+
+
+def _by_step_name(raw: Any, loc: Loc) -> Loc:
+    """``("steps", 2, …)`` as ``("steps", "<name of step 2>", …)`` when that step has one."""
+    steps = _steps_of(raw)
+    if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
+        step = steps[loc[1]] if loc[1] < len(steps) else None
+        name = step.get("name") if isinstance(step, dict) else None
+        if isinstance(name, str) and name:
+            return ("steps", name, *loc[2:])
+    return loc
+
+
+def _by_step_index(raw: Any, loc: Loc) -> Loc:
+    """``("steps", "<name>", …)`` as ``("steps", <index of the first step of that name>, …)``."""
+    if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], str):
+        for index, step in enumerate(_steps_of(raw)):
+            if isinstance(step, dict) and step.get("name") == loc[1]:
+                return ("steps", index, *loc[2:])
+    return loc
+
+
+def _inferred_inputs(query: str, outputs: int) -> list[str]:
+    """The tables ``query`` reads (none when it does not parse: validation says why)."""
+    from headrace.domain.sql import analyse
+
+    return sorted(analyse(query, outputs).reads)
+
+
+def _sql_source_problems(raw: Any) -> list[Problem]:
+    """Steps that give no SQL, or both kinds (read from the document as written, so that
+    they are listed beside the problems of its shape)."""
+    problems = []
+    for index, step in enumerate(_steps_of(raw)):
+        config = step.get("config") if isinstance(step, dict) else None
+        if not isinstance(config, dict):
+            continue
+        at: Loc = ("steps", index, "config")
+        if "query" in config and "query_file" in config:
+            problems.append(
+                Problem((*at, "query_file"), "give query or query_file, not both", "query.both")
+            )
+        elif "query" not in config and "query_file" not in config:
+            problems.append(
+                Problem((*at, "query"), "the step needs its SQL: query or query_file", "missing")
+            )
+    return problems
+
+
+def _wire_step(index: int, step: FileStep, folder: Path, problems: list[Problem]) -> dict[str, Any]:
+    """The step as the API takes it; a ``query_file`` that cannot be read goes to
+    ``problems``."""
+    config = step.config
+    query = config.query
+    if config.query_file is not None and query is None:
+        try:
+            query = (folder / config.query_file).read_text()
+        except (OSError, UnicodeDecodeError) as err:
+            reason = err.strerror if isinstance(err, OSError) else "not UTF-8 text"
+            problems.append(
+                Problem(
+                    ("steps", index, "config", "query_file"),
+                    f"cannot read {config.query_file}: {reason}",
+                    "query_file.unreadable",
+                )
+            )
+    inputs = config.input_datasets
+    if inputs is None:
+        inputs = _inferred_inputs(query, len(config.output_datasets)) if query else []
+    body = config.model_dump(exclude={"query_file"})
+    body.update(query=query or "", input_datasets=inputs)
+    return {"name": step.name, "config": body}
 
 
 def load(path: Path) -> PipelineFile:
@@ -66,25 +241,51 @@ def load(path: Path) -> PipelineFile:
     import yaml
 
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw, positions = load_with_positions(path, path.read_text())
     except OSError as err:
         raise PipelineFileError(f"cannot read {path}: {err.strerror}") from err
     except yaml.YAMLError as err:
-        raise PipelineFileError(f"{path} is not valid YAML: {err}") from err
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        reason = getattr(err, "problem", None) or err
+        raise PipelineFileError(f"{where}: not valid YAML: {reason}") from err
+    query_files = _query_files(raw, path.parent)
+    located = Locator(raw, positions, query_files)
+    problems = _sql_source_problems(raw)
     try:
-        doc = _PipelineDocument.model_validate(raw)
+        doc = PipelineDocument.model_validate(raw)
     except ValidationError as err:
-        problems = [
-            Problem(_by_step_name(raw, tuple(e["loc"])), e["msg"], e["type"]) for e in err.errors()
-        ]
-        listed = "; ".join(f"{'.'.join(str(x) for x in p.loc)}: {p.msg}" for p in problems)
-        raise PipelineFileError(f"{path}: {listed}", problems) from err
+        shape = [Problem(tuple(e["loc"]), e["msg"], e["type"]) for e in err.errors()]
+        raise _file_error(located, [*shape, *problems]) from err
+    bodies = [_wire_step(i, s, path.parent, problems) for i, s in enumerate(doc.steps)]
+    if problems:
+        raise _file_error(located, problems)
+    steps = [StepIn.model_validate(body) for body in bodies]
     return PipelineFile(
         path=path,
         name=doc.name,
         description=doc.description,
-        steps=[s.to_domain() for s in doc.steps],
-        step_bodies=[s.model_dump() for s in doc.steps],
+        steps=[s.to_domain() for s in steps],
+        step_bodies=[s.model_dump() for s in steps],
         sources={name: (path.parent / rel).resolve() for name, rel in doc.sources.items()},
         parameters=domain_parameters(doc.parameters),
+        located=located,
     )
+
+
+def _query_files(raw: Any, folder: Path) -> dict[str, Path]:
+    found = {}
+    for step in _steps_of(raw):
+        config = step.get("config") if isinstance(step, dict) else None
+        name = step.get("name") if isinstance(step, dict) else None
+        query_file = config.get("query_file") if isinstance(config, dict) else None
+        if isinstance(name, str) and isinstance(query_file, str):
+            found[name] = folder / query_file
+    return found
+
+
+def _file_error(located: Locator, problems: list[Problem]) -> PipelineFileError:
+    named = [Problem(_by_step_name(located.raw, p.loc), p.msg, p.type) for p in problems]
+    positions = [located.position(p) for p in problems]
+    message = "; ".join(located.describe(p) for p in problems)
+    return PipelineFileError(message, named, positions)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,6 +27,26 @@ def _load(path: Path) -> PipelineFile:
     from headrace.cli.pipeline_file import load
 
     return load(path)
+
+
+@contextmanager
+def _located(doc: PipelineFile) -> Iterator[None]:
+    """The server's 422 for the file's steps, each problem where the file has it."""
+    from headrace.cli.pipeline_file import PipelineFileError
+    from headrace.client import HeadraceApiError
+    from headrace.domain.problems import Problem
+
+    try:
+        yield
+    except HeadraceApiError as err:
+        if err.status != 422 or not err.errors:
+            raise
+        problems = [
+            Problem(tuple(e.loc[1:] if e.loc[:1] == ["body"] else e.loc), e.msg, e.type)
+            for e in err.errors
+        ]
+        listed = "; ".join(doc.where(p) for p in problems)
+        raise PipelineFileError(f"{listed} [{err.status} {err.code}]", problems) from err
 
 
 def _steps(version: PipelineVersionRead | None) -> list[Step]:
@@ -93,7 +115,7 @@ def create(file: File, as_json: Json = False) -> None:
     from headrace.cli.remote.config import connect
 
     doc = _load(file)
-    with connect() as client:
+    with connect() as client, _located(doc):
         made = client.create_pipeline(
             doc.name, doc.step_bodies, description=doc.description, parameters=doc.parameter_bodies
         )
@@ -113,7 +135,7 @@ def push(file: File, as_json: Json = False) -> None:
     from headrace.client import HeadraceApiError
 
     doc = _load(file)
-    with connect() as client:
+    with connect() as client, _located(doc):
         try:
             found = client.find_pipeline(doc.name)
         except HeadraceApiError as err:
@@ -156,28 +178,39 @@ def push(file: File, as_json: Json = False) -> None:
 def validate(file: File, as_json: Json = False) -> None:
     """Check a file offline with the server's own validation; list every problem with its
     step and field (exit 1 when there is any)."""
-    from headrace.cli.pipeline_file import PipelineFileError
+    from headrace.cli.pipeline_file import PipelineFileError, plain
     from headrace.domain.validation import validate_steps
 
     try:
         doc = _load(file)
         problems = validate_steps(doc.steps, doc.parameters)
+        positions = [doc.position(p) for p in problems]
     except PipelineFileError as err:
         if not err.problems:
             raise
-        problems = err.problems
+        problems, positions = err.problems, err.positions
     if as_json:
         emit_json(
             {
                 "valid": not problems,
-                "problems": [{"loc": list(p.loc), "msg": p.msg, "type": p.type} for p in problems],
+                "problems": [
+                    {
+                        "loc": list(p.loc),
+                        "msg": p.msg,
+                        "type": p.type,
+                        "file": str(at.file),
+                        "line": at.line,
+                        "column": at.column,
+                    }
+                    for p, at in zip(problems, positions, strict=True)
+                ],
             }
         )
     elif not problems:
         typer.echo(f"{file}: valid")
     else:
         typer.echo(f"{file}: {len(problems)} problem(s)")
-        for p in problems:
-            typer.echo(f"  {'.'.join(str(x) for x in p.loc)}: {p.msg}")
+        for p, at in zip(problems, positions, strict=True):
+            typer.echo(f"  {at}: {plain(p)}")
     if problems:
         raise typer.Exit(1)
