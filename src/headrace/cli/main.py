@@ -163,6 +163,7 @@ class _Headrace(LazyGroup):
     # What `headrace --help` lists, in this order; each built only when looked up.
     entries: ClassVar[Mapping[str, Entry]] = {
         "login": Elsewhere("headrace.cli.remote.config", "login"),
+        "init": Elsewhere("headrace.cli.project", "init"),
         "serve": serve,
         "worker": worker,
         "run": run,
@@ -171,6 +172,7 @@ class _Headrace(LazyGroup):
         "admin": admin_app,
         "db": db_app,
         "step": step_app,
+        "schema": Elsewhere("headrace.cli.schema"),
         "pipelines": Elsewhere("headrace.cli.remote.pipelines"),
         "runs": Elsewhere("headrace.cli.remote.runs"),
         "datasets": Elsewhere("headrace.cli.remote.datasets"),
