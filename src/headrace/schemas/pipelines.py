@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from headrace.domain.checks import CHECK_TYPES, SEVERITIES, Check
+from headrace.domain.concurrency import ON_LIMIT
 from headrace.domain.parameters import PARAMETER_TYPES, Parameter
 from headrace.domain.pipeline import JOB_TYPES, QUERY_TYPES, DataTransform, Step
 from headrace.domain.records import PipelineRecord, VersionRecord
@@ -118,6 +119,15 @@ class PipelineCreate(Strict):
 class PipelineUpdate(Strict):
     name: str | None = None
     description: str | None = None
+    # Concurrency: at most this many runs at once (null: no limit); past it a new run is
+    # queued (Pending, with waiting_reason) or skipped (Cancelled), as on_limit says.
+    max_active_runs: int | None = None
+    on_limit: str | None = Field(None, json_schema_extra={"enum": list(ON_LIMIT)})
+
+    def limits(self) -> dict[str, Any]:
+        """The concurrency fields sent (``max_active_runs: null`` lifts the limit)."""
+        sent = self.model_fields_set & {"max_active_runs", "on_limit"}
+        return {k: getattr(self, k) for k in sent if k == "max_active_runs" or getattr(self, k)}
 
 
 class VersionCreate(Strict):
@@ -167,6 +177,8 @@ class PipelineRead(BaseModel):
     current_version: PipelineVersionRead | None
     created_at: dt.datetime
     updated_at: dt.datetime
+    max_active_runs: int | None = None
+    on_limit: str = "queue"
 
     @classmethod
     def of(cls, pipeline: PipelineRecord, version: VersionRecord | None) -> PipelineRead:
@@ -177,4 +189,6 @@ class PipelineRead(BaseModel):
             current_version=PipelineVersionRead.of(version) if version else None,
             created_at=pipeline.created_at,
             updated_at=pipeline.updated_at,
+            max_active_runs=pipeline.max_active_runs,
+            on_limit=pipeline.on_limit,
         )

@@ -30,6 +30,7 @@ from headrace.domain.runs import (
 )
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import events as events_repo
+from headrace.persistence.repositories import pipelines as pipelines_repo
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.services.clock import utcnow
 
@@ -209,10 +210,15 @@ class Lifecycle:
             if found is None:
                 return None
             run_id, status = found
-            runs_repo.take_lease(conn, run_id, worker_id, _lease(now, lease_seconds))
             run = runs_repo.get_by_id(conn, run_id)
             assert run is not None
+            if status == RunStatus.PENDING and not self._within_limit(conn, run):
+                return None
+            runs_repo.take_lease(conn, run_id, worker_id, _lease(now, lease_seconds))
             ref = RunRef.of(run)
+            if run.waiting_reason is not None:
+                runs_repo.set_waiting(conn, run_id, None)
+                run = replace(run, waiting_reason=None)
             if status == RunStatus.PENDING:
                 moved = self.move_run(
                     conn, ref, RunStatus.PENDING, RunStatus.RUNNING, started_at=now
@@ -231,6 +237,16 @@ class Lifecycle:
                 runs_repo.set_metadata(conn, run_id, metadata)
                 run = replace(run, argo_metadata=metadata)
         return run
+
+    @staticmethod
+    def _within_limit(conn: Connection, run: RunRecord) -> bool:
+        """Whether the pipeline's ``max_active_runs`` lets this Pending run start, checked
+        again under the pipeline's row lock: the claim's own read cannot see a concurrent
+        claim of another run of the pipeline that has not committed yet."""
+        if pipelines_repo.max_active_runs(conn, run.pipeline_id, lock=False) is None:
+            return True
+        limit = pipelines_repo.max_active_runs(conn, run.pipeline_id, lock=True)
+        return limit is None or runs_repo.running_count(conn, run.pipeline_id) < limit
 
     def heartbeat(self, run_id: uuid.UUID, worker_id: str, lease_seconds: float) -> bool:
         """Renew our lease and say whether the run's cancellation was requested, at once."""

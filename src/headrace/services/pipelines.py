@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from headrace.domain.access import Principal
+from headrace.domain.concurrency import check_limits
 from headrace.domain.names import MAX_DESCRIPTION_LENGTH, check_label, check_text
 from headrace.domain.parameters import Parameter
 from headrace.domain.pipeline import Step
@@ -139,10 +141,13 @@ def update(
     *,
     name: str | None,
     description: str | None,
+    limits: dict[str, Any] | None = None,
 ) -> PipelineView:
-    values: dict[str, str] = {}
+    """Rename, describe, or set the concurrency limits (``max_active_runs``, ``on_limit``)."""
+    values: dict[str, Any] = dict(limits or {})
     problems = _check_pipeline_name(name) if name is not None else []
     problems += _check_description(description) if description is not None else []
+    problems += check_limits(values, ("body",))
     if problems:
         raise InvalidInput(problems[0].msg, problems)
     if name is not None:

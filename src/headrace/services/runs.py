@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection
 
 from headrace.domain.access import Principal
+from headrace.domain.concurrency import held_back
 from headrace.domain.dag import Dag
 from headrace.domain.parameters import Parameter, resolve
 from headrace.domain.pipeline import Step, step_from_dict
@@ -267,6 +268,7 @@ def start_run(
         raise InvalidInput("the step selection is not valid", err.problems) from err
     plan = compile_plan(steps, selected, dag)
     _check_inputs(conn, pipeline.org_id, plan, pinned=set())
+    waiting = _held_back(conn, pipeline)
     run = _new_run(
         settings,
         pipeline,
@@ -279,9 +281,27 @@ def start_run(
         trigger=trigger,
         parameters=parameters,
     )
+    if waiting is not None and pipeline.on_limit == "queue":
+        run = replace(run, waiting_reason=waiting)
     repo.add(conn, run)
-    Lifecycle(db).created(conn, run)
+    lifecycle = Lifecycle(db)
+    lifecycle.created(conn, run)
+    if waiting is not None and pipeline.on_limit == "skip":
+        lifecycle.cancel(conn, run)
+        repo.set_metadata(conn, run.id, {**run.argo_metadata, "message": f"skipped: {waiting}"})
+        found = repo.get_by_id(conn, run.id)
+        assert found is not None
+        run = found
     return run
+
+
+def _held_back(conn: Connection, pipeline: PipelineRecord) -> str | None:
+    """Why a new run of the pipeline would wait (its ``max_active_runs`` reached), read
+    under the pipeline's row lock so two new runs count each other; None if it need not."""
+    if pipeline.max_active_runs is None:
+        return None
+    limit = pipelines_repo.max_active_runs(conn, pipeline.id, lock=True)
+    return held_back(repo.active_count(conn, pipeline.id), limit)
 
 
 def retry(

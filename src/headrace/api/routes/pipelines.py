@@ -53,7 +53,9 @@ def get_pipeline(pipeline_id: uuid.UUID, who: Viewer, db: Db) -> PipelineRead:
 def update_pipeline(
     pipeline_id: uuid.UUID, body: PipelineUpdate, who: Builder, db: Db
 ) -> PipelineRead:
-    view = pipelines.update(db, who, pipeline_id, name=body.name, description=body.description)
+    view = pipelines.update(
+        db, who, pipeline_id, name=body.name, description=body.description, limits=body.limits()
+    )
     return PipelineRead.of(view.pipeline, view.current_version)
 
 

@@ -95,6 +95,16 @@ def update_fields(
     )
 
 
+def max_active_runs(conn: Connection, pipeline_id: uuid.UUID, *, lock: bool) -> int | None:
+    """The pipeline's ``max_active_runs``; with ``lock``, its row locked for this transaction
+    (``FOR NO KEY UPDATE``: a new run's foreign key does not wait on it), so claims of a
+    limited pipeline take turns and two cannot both pass its limit."""
+    query = select(pipelines.c.max_active_runs).where(pipelines.c.id == pipeline_id)
+    if lock:
+        query = query.with_for_update(key_share=True)
+    return conn.execute(query).scalar()
+
+
 def remove(conn: Connection, pipeline_id: uuid.UUID) -> None:
     conn.execute(delete(pipelines).where(pipelines.c.id == pipeline_id))
 

@@ -25,7 +25,7 @@ from sqlalchemy.types import NullType
 
 from headrace.domain.records import RunHead, RunRecord, RunRef, RunStepRecord
 from headrace.persistence.paging import Keyset, KeysetParameters, page
-from headrace.persistence.tables import run_events, run_steps, runs, step_logs
+from headrace.persistence.tables import pipelines, run_events, run_steps, runs, step_logs
 
 ACTIVE = ("Pending", "Running")
 
@@ -440,12 +440,13 @@ def claimable(
     Fair between organisations: the run of the organisation with the fewest runs in
     progress comes first (oldest first among equals), so one organisation's long or many
     runs never keep another's waiting; with ``org_limit``, an organisation with that many
-    runs in progress gets none. ``only`` restricts the choice to one run (``headrace run``
-    executes the run it created). On PostgreSQL ``FOR NO KEY UPDATE SKIP LOCKED`` lets many
-    workers claim at once without waiting on each other, and leaves the row to the key-share
-    lock of an event row's foreign key (``FOR UPDATE`` would make an outbox writer wait while
-    holding the outbox lock); on SQLite the writing transaction itself makes the claimer
-    single."""
+    runs in progress gets none. A Pending run of a pipeline with ``max_active_runs`` runs
+    Running waits (a run taken over is not held back: it is one of them). ``only``
+    restricts the choice to one run (``headrace run`` executes the run it created). On
+    PostgreSQL ``FOR NO KEY UPDATE SKIP LOCKED`` lets many workers claim at once without
+    waiting on each other, and leaves the row to the key-share lock of an event row's
+    foreign key (``FOR UPDATE`` would make an outbox writer wait while holding the outbox
+    lock); on SQLite the writing transaction itself makes the claimer single."""
     active = runs.alias("active")
     # Counted once per claim, not once per waiting run: a correlated count per candidate
     # read every waiting run's organisation's runs again, a quadratic cost in the queue.
@@ -456,11 +457,23 @@ def claimable(
         .subquery("busy")
     )
     in_progress = func.coalesce(busy.c.runs, 0)
+    running = runs.alias("running")
+    pipeline_busy = (
+        select(running.c.pipeline_id, func.count().label("runs"))
+        .where(running.c.status == "Running")
+        .group_by(running.c.pipeline_id)
+        .subquery("pipeline_busy")
+    )
+    under_limit = pipelines.c.max_active_runs.is_(None) | (
+        func.coalesce(pipeline_busy.c.runs, 0) < pipelines.c.max_active_runs
+    )
     query = (
         select(runs.c.id, runs.c.status)
         .outerjoin(busy, busy.c.org_id == runs.c.org_id)
+        .join(pipelines, pipelines.c.id == runs.c.pipeline_id)
+        .outerjoin(pipeline_busy, pipeline_busy.c.pipeline_id == runs.c.pipeline_id)
         .where(
-            ((runs.c.status == "Pending") & (runs.c.cancel_requested == 0))
+            ((runs.c.status == "Pending") & (runs.c.cancel_requested == 0) & under_limit)
             | ((runs.c.status == "Running") & (runs.c.lease_expires_at < now))
         )
         .order_by(in_progress, runs.c.created_at)
@@ -474,6 +487,31 @@ def claimable(
         query = query.with_for_update(skip_locked=True, of=runs, key_share=True)
     row = conn.execute(query).first()
     return None if row is None else (uuid.UUID(str(row.id)), str(row.status))
+
+
+def running_count(conn: Connection, pipeline_id: uuid.UUID) -> int:
+    """How many runs of the pipeline are Running."""
+    return int(
+        conn.execute(
+            select(func.count()).where(
+                runs.c.pipeline_id == pipeline_id, runs.c.status == "Running"
+            )
+        ).scalar_one()
+    )
+
+
+def active_count(conn: Connection, pipeline_id: uuid.UUID) -> int:
+    """How many runs of the pipeline are Pending or Running."""
+    return int(
+        conn.execute(
+            select(func.count()).where(runs.c.pipeline_id == pipeline_id, runs.c.status.in_(ACTIVE))
+        ).scalar_one()
+    )
+
+
+def set_waiting(conn: Connection, run_id: uuid.UUID, reason: str | None) -> None:
+    """Why a Pending run is held back (None: it is not)."""
+    conn.execute(update(runs).where(runs.c.id == run_id).values(waiting_reason=reason))
 
 
 def take_lease(
