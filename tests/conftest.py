@@ -178,6 +178,10 @@ MARKED_TESTS = {
         "test_a_process_killed_for_its_memory_is_never_reused",
     ): "slow",
     ("s3/test_runs.py", "test_pods_on_an_s3_warehouse_match_the_local_executor"): "slow",
+    (
+        "persistence/test_migrate.py",
+        "test_migrations_started_together_run_one_after_the_other",
+    ): "postgres",
 }
 
 

@@ -130,6 +130,12 @@ class Settings(BaseSettings):
         "with the fewest runs in progress, so one cannot hold the others back.",
     )
     run_worker: bool = Field(True, description="`headrace serve` runs a worker in-process.")
+    migrate_at_start: bool = Field(
+        True,
+        description="`headrace serve` and `headrace worker` migrate the metadata store when "
+        "they start; false where a migration Job does it first (deploy/), and the pods wait "
+        "for it with `headrace db wait`.",
+    )
     worker_poll_seconds: float = Field(0.05, description="How often an idle worker looks for runs.")
     scheduler_poll_seconds: float = Field(
         1.0,
@@ -157,6 +163,20 @@ class Settings(BaseSettings):
         86400, description="Argo activeDeadlineSeconds of a whole Workflow."
     )
     argo_pod_gc: str = Field("OnPodSuccess", description="Argo podGC strategy.")
+    argo_scratch_size: str = Field(
+        "80Gi",
+        description="sizeLimit of the emptyDir a step pod writes to, its root filesystem being "
+        "read-only: /tmp (DuckDB's spill, up to step_spill_limit) and the data dir (the S3 "
+        "mirror of the step's inputs and outputs). Past it the pod is evicted.",
+    )
+    argo_workflow_ttl_seconds: int = Field(
+        86400,
+        description="Argo ttlStrategy: a finished Workflow is deleted this long after it "
+        "ended (the run's record stays in the metadata store).",
+    )
+    argo_run_as_user: int = Field(
+        10001, description="User id of step pods (the image's non-root user)."
+    )
     executor: Literal["local", "argo"] = Field(
         "local",
         description="Who executes a claimed run: `local` runs its steps in the worker, `argo` "

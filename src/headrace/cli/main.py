@@ -129,6 +129,26 @@ def db_upgrade() -> None:
     typer.echo("the metadata store is up to date")
 
 
+@db_app.command("wait")
+def db_wait(
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait at most (exit 1 past them).", min=0)
+    ] = 600,
+) -> None:
+    """Wait until the metadata store is at the schema this version needs (a migration Job
+    migrates it): what a pod runs before the API or a worker starts."""
+    from headrace.cli.context import open_database
+    from headrace.persistence.migrate import wait_for_head
+
+    db = open_database(migrate=False)
+    ready = wait_for_head(db.engine, timeout)
+    db.dispose()
+    if not ready:
+        typer.echo(f"the metadata store is not migrated after {timeout:g} s", err=True)
+        raise typer.Exit(1)
+    typer.echo("the metadata store is up to date")
+
+
 @admin_app.command("create-org")
 def create_org(
     name: Annotated[str, typer.Argument(help="Name of the organisation.")],

@@ -114,13 +114,14 @@ def run_server(host: str, port: int, workers: int | None = None) -> int:
         from headrace.api.app import create_app
 
         configure_logging(settings)
-        with open_runtime(settings, migrate=True) as rt:
+        with open_runtime(settings, migrate=settings.migrate_at_start) as rt:
             app = create_app(settings, rt)
             freeze_startup_objects()
             uvicorn.run(app, host=host, port=port, **UVICORN_LOGGING)
         return 0
     configure_logging(settings, "main")
-    open_database(settings, migrate=True).dispose()  # once, before any child starts
+    if settings.migrate_at_start:  # once, before any child starts
+        open_database(settings, migrate=True).dispose()
     runtime = Path(tempfile.mkdtemp(prefix="headrace-serve-"))
     shared_metrics = os.environ.get(MULTIPROC_DIR)
     metrics_dir = Path(shared_metrics) if shared_metrics else runtime / "metrics"

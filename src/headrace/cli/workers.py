@@ -63,7 +63,8 @@ def run_workers(processes: int) -> int:
     is started again; SIGTERM stops them all). The exit code: 0, or 1 when a child kept
     failing at start-up."""
     settings = Settings()
-    open_database(settings, migrate=True).dispose()
+    if settings.migrate_at_start:
+        open_database(settings, migrate=True).dispose()
     if processes <= 1:
         work()
         return 0

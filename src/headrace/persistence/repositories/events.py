@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Row, bindparam, func, insert, select, text
 from headrace.persistence.db import at_commit
 from headrace.persistence.tables import run_events
 
-# Any constant will do: no other advisory lock is taken in the metadata store.
+# Any constant will do, but not the one migrations take (persistence/migrate.py).
 _OUTBOX_LOCK = text("SELECT pg_advisory_xact_lock(7423461)")
 
 _APPEND = insert(run_events)
