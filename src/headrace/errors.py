@@ -67,7 +67,8 @@ class SystemFailure(HeadraceError):
 
 
 class Unavailable(HeadraceError):
-    """503: the server is not set up for what was asked (a setting is missing)."""
+    """503: the server is not set up for what was asked (a setting is missing), or a part
+    it needs (the metadata store) does not answer now."""
 
     status = 503
     code = "unavailable"

@@ -43,6 +43,7 @@ LOGS = "/pipelines/{pipeline_id}/runs/{run_id}/steps/{step_name}/logs/"
 
 ACCESS: dict[Route, Rule] = {
     ("GET", "/healthz"): Rule(None, 200),
+    ("GET", "/readyz"): Rule(None, 200),
     ("GET", "/metrics"): Rule(None, 200),  # open unless HEADRACE_METRICS_TOKEN or _REQUIRE_AUTH
     ("GET", "/openapi.json"): Rule(None, 200),
     ("GET", "/docs"): Rule(None, 200),

@@ -138,12 +138,6 @@ def test_current_org_id_must_match(api: Api, client: TestClient, db: Database) -
         assert r.json()["code"] == "forbidden"
 
 
-def test_healthz_needs_no_key(client: TestClient) -> None:
-    r = client.get("/healthz")
-    assert r.status_code == 200
-    assert r.json() == {"status": "ok"}
-
-
 def test_viewer_can_read_but_not_write(api: Api) -> None:
     pipeline = make_pipeline(api)
     pid = pipeline["id"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 
 from headrace import __version__
 from headrace.api import errors, openapi
@@ -18,6 +18,7 @@ from headrace.api.metrics import Metrics, RequestLatency
 from headrace.api.routes import datasets, events, keys, pipelines, runs, schedules, ui, webhooks
 from headrace.api.routes.metrics import make_router as metrics_router
 from headrace.api.streams import StreamSlots
+from headrace.errors import Unavailable
 from headrace.execution.doorbell import Doorbell
 from headrace.runtime import Runtime
 from headrace.services import keys as keys_service
@@ -102,8 +103,16 @@ def create_app(
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
-        """Liveness; no key needed."""
-        return {"status": "ok"}
+        """Liveness, and the version serving; no key needed."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["health"], responses=openapi.errors(503))
+    def readyz(request: Request) -> dict[str, str]:
+        """Readiness: 200 while the metadata store answers, 503 while it does not, so a
+        process cut off from it takes no requests; no key needed."""
+        if not request.app.state.db.reachable():
+            raise Unavailable("the metadata store does not answer")
+        return {"status": "ok", "version": __version__}
 
     for module in (keys, pipelines, runs, events, datasets, schedules, webhooks, ui):
         app.include_router(module.router)

@@ -26,7 +26,8 @@ _MEANING = {
     413: "The request body (or its file) is larger than the server accepts.",
     422: "Invalid input: every problem, each with its location.",
     429: "The API key holds as many of these open as the server allows.",
-    503: "The server is not set up for this; the detail names the missing setting.",
+    503: "The server cannot serve this now: it is not set up for it (the detail names the "
+    "missing setting), or its metadata store does not answer.",
 }
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
 

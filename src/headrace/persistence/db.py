@@ -16,8 +16,9 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from headrace.persistence.repositories.pipelines import VersionCache, version_cache
 
@@ -74,6 +75,15 @@ class Database:
                         writer(conn, rows)
             finally:
                 conn.info.pop(_AT_COMMIT, None)  # a rolled-back unit's rows go with it
+
+    def reachable(self) -> bool:
+        """Whether the store answers a trivial query now: what the readiness probe asks."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except DBAPIError:
+            return False
+        return True
 
     def dispose(self) -> None:
         self.engine.dispose()
