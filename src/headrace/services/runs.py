@@ -73,6 +73,9 @@ def manifest_settings(settings: Settings) -> ManifestSettings:
         retry_limit=settings.argo_retry_limit,
         active_deadline_seconds=settings.argo_active_deadline_seconds,
         pod_gc=settings.argo_pod_gc,
+        scratch_size=settings.argo_scratch_size,
+        ttl_seconds=settings.argo_workflow_ttl_seconds,
+        run_as_user=settings.argo_run_as_user,
     )
 
 

@@ -21,6 +21,9 @@ SETTINGS = ManifestSettings(
     retry_limit=2,
     active_deadline_seconds=86400,
     pod_gc="OnPodSuccess",
+    scratch_size="80Gi",
+    ttl_seconds=86400,
+    run_as_user=10001,
 )
 
 

@@ -14,6 +14,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from headrace.persistence.db import Database
+from headrace.settings import Settings
 from tests.factories import (
     Api,
     add_dataset_version,
@@ -210,3 +211,29 @@ def test_manifests_hold_one_shared_step_template(runs: dict[str, dict[str, Any]]
         assert sorted(nodes) == sorted(s["run_name"] for s in run["run_steps"]), kind
         for step in run["pipeline_version"]["steps"]:
             assert step["config"]["query"] not in json.dumps(run["argo_manifest"]), kind
+
+
+def test_step_pods_follow_the_restricted_profile_and_workflows_expire(
+    runs: dict[str, dict[str, Any]],
+) -> None:
+    """Every step pod runs as deploy/'s pods do (non-root, no escalation, no capabilities,
+    read-only root) and writes only to one bounded emptyDir: DuckDB's spill under /tmp."""
+    defaults = {name: field.default for name, field in Settings.model_fields.items()}
+    for kind, run in runs.items():
+        spec = run["argo_manifest"]["spec"]
+        ttl = defaults["argo_workflow_ttl_seconds"]
+        assert spec["ttlStrategy"] == {"secondsAfterCompletion": ttl}, kind
+        pod = spec["securityContext"]
+        assert pod["runAsNonRoot"] is True and pod["runAsUser"] > 0, kind
+        assert pod["seccompProfile"] == {"type": "RuntimeDefault"}, kind
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        for template in spec["templates"]:
+            if "container" not in template:
+                continue
+            container = template["container"]
+            own = container["securityContext"]
+            assert own["allowPrivilegeEscalation"] is False, kind
+            assert own["readOnlyRootFilesystem"] is True, kind
+            assert own["capabilities"] == {"drop": ["ALL"]}, kind
+            mounts = {m["mountPath"]: volumes[m["name"]] for m in container["volumeMounts"]}
+            assert mounts["/tmp"]["emptyDir"]["sizeLimit"] == defaults["argo_scratch_size"], kind

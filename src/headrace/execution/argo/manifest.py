@@ -28,6 +28,11 @@ RUN_PARAM = "run-id"
 ENTRYPOINT = "main"
 LABEL_PREFIX = "headrace.dev"
 COMMAND = ("headrace", "step", "exec")
+SCRATCH_VOLUME = "scratch"
+# Where a step writes, all on the one bounded scratch emptyDir (the root filesystem is
+# read-only): temporary files and DuckDB's spill, and the data dir (the image's
+# HEADRACE_DATA_DIR: the S3 mirror).
+SCRATCH_MOUNTS = {"/tmp": "tmp", "/var/lib/headrace": "data"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,9 @@ class ManifestSettings:
     retry_limit: int
     active_deadline_seconds: int
     pod_gc: str
+    scratch_size: str
+    ttl_seconds: int
+    run_as_user: int
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,16 @@ def _step_template(cfg: ManifestSettings) -> dict[str, Any]:
             "requests": {"cpu": cfg.cpu_request, "memory": cfg.memory_request},
             "limits": {"memory": cfg.memory_limit},
         },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": SCRATCH_VOLUME, "mountPath": path, "subPath": sub}
+            for path, sub in SCRATCH_MOUNTS.items()
+        ],
     }
     if cfg.env_secret:
         container["envFrom"] = [{"secretRef": {"name": cfg.env_secret}}]
@@ -129,6 +147,16 @@ def render_manifest(plan: ExecutionPlan, run: RunIdentity, cfg: ManifestSettings
             "serviceAccountName": cfg.service_account,
             "activeDeadlineSeconds": cfg.active_deadline_seconds,
             "podGC": {"strategy": cfg.pod_gc},
+            "ttlStrategy": {"secondsAfterCompletion": cfg.ttl_seconds},
+            # The restricted Pod Security profile, as the pods of deploy/ follow it.
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": cfg.run_as_user,
+                "runAsGroup": cfg.run_as_user,
+                "fsGroup": cfg.run_as_user,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "volumes": [{"name": SCRATCH_VOLUME, "emptyDir": {"sizeLimit": cfg.scratch_size}}],
             "arguments": {"parameters": [{"name": RUN_PARAM, "value": run.run_id}]},
             "templates": [
                 _step_template(cfg),
