@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: install demo serve check test pytest lint bench stress clean
+.PHONY: install demo serve check test pytest lint bench stress clean kubectl
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,16 +25,21 @@ serve: $(STAMP)
 # marks, tests/conftest.py applies them): no browser, PostgreSQL, faults, fuzzing or extra
 # headrace processes, so it needs nothing running.
 FAST := not (browser or faults or fuzz or postgres or slow)
-check: $(STAMP) lint
+check: $(STAMP) lint kubectl
 	$(BIN)/pytest -n 2 -m "$(FAST)" tests
 
-test: $(STAMP) lint
+test: $(STAMP) lint kubectl
 	scripts/postgres-up
 	$(BIN)/pytest -n 2 tests
 
 pytest: $(STAMP)
 	scripts/postgres-up
 	$(BIN)/pytest -n 2 tests
+
+# tests/execution/argo/test_deploy.py renders deploy/ with `kubectl kustomize`.
+kubectl:
+	@command -v kubectl >/dev/null || apt-get install -y --no-install-recommends kubernetes-client \
+		|| (apt-get update && apt-get install -y --no-install-recommends kubernetes-client)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

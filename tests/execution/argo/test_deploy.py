@@ -9,6 +9,7 @@ other and with the settings."""
 from __future__ import annotations
 
 import functools
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -40,9 +41,23 @@ def _default(name: str) -> Any:
 
 
 @functools.cache
-def _render(folder: Path) -> tuple[dict[str, Any], ...]:
+def _kubectl() -> str:
+    """kubectl, with a kustomize that reads deploy/ (``labels``, ``replacements``: v4+)."""
     kubectl = shutil.which("kubectl")
     assert kubectl, "kubectl is missing: `make test` installs Debian's kubernetes-client"
+    about = subprocess.run(
+        [kubectl, "version", "--client", "-o", "json"], capture_output=True, text=True, timeout=30
+    )
+    version = json.loads(about.stdout or "{}").get("kustomizeVersion", "v0 (before v4)")
+    assert int(version.lstrip("v").split(".")[0].split()[0]) >= 4, (
+        f"{kubectl} embeds kustomize {version}; deploy/ needs v4 or newer (kubectl 1.21+)"
+    )
+    return kubectl
+
+
+@functools.cache
+def _render(folder: Path) -> tuple[dict[str, Any], ...]:
+    kubectl = _kubectl()
     done = subprocess.run(
         [kubectl, "kustomize", str(folder)], capture_output=True, text=True, timeout=60
     )
