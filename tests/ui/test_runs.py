@@ -278,3 +278,57 @@ def test_event_parser_handles_any_chunking(page: Page, org: Org) -> None:
         ]
         assert run["retry"] == 250
         assert run["lastId"] == "2-SS"
+
+
+def test_a_failed_check_shows_a_badge_and_its_violating_rows(
+    page: Page, org: Org, screens: Screens
+) -> None:
+    gate = make_step(
+        "gate", "SELECT * FROM (VALUES (1, 'a'), (2, NULL), (3, NULL)) t(id, tag)", [], ["tags"]
+    )
+    gate["config"]["checks"] = [
+        {"type": "not_null", "column": "tag"},
+        {"name": "enough", "type": "row_count", "min": 1},
+    ]
+    soft = make_step("soft", "SELECT 1 AS x UNION ALL SELECT 1", [], ["ones"])
+    soft["config"]["checks"] = [{"type": "unique", "column": "x", "severity": "warn"}]
+    below = make_step("below", "SELECT count(*) AS n FROM tags", ["tags"], ["counted"])
+    pipeline = org.post("/pipelines/", json={"name": "checked", "steps": [gate, soft, below]})
+    run = org.post(f"/pipelines/{pipeline['id']}/runs/", json={})
+    org.wait_run(pipeline["id"], run["id"])
+    sign_in(page, org)
+    page.goto(f"{org.url}/ui/#/pipelines/{pipeline['id']}/runs/{run['id']}")
+    graph = page.locator("#graph svg.dag")
+    expect(graph.locator("g.node.step[data-step='gate'] .check-badge")).to_have_attribute(
+        "data-checks", "failed"
+    )
+    expect(graph.locator("g.node.step[data-step='gate'] .check-badge")).to_contain_text("1 failed")
+    expect(graph.locator("g.node.step[data-step='soft'] .check-badge")).to_have_attribute(
+        "data-checks", "warned"
+    )
+    expect(graph.locator("g.node.step[data-step='below'] .check-badge")).to_have_count(0)
+    # the badge's colour is the stylesheet's, over the step's own
+    fill = graph.locator("g.node.step[data-step='gate'] .check-badge rect").evaluate(
+        "el => getComputedStyle(el).fill"
+    )
+    assert fill == "rgb(214, 69, 69)"
+    expect(graph.locator("g.node.step[data-step='below']")).to_have_attribute(
+        "data-status", "Omitted"
+    )
+    # The failed step is selected: its checks, and the rows that failed, in its panel.
+    panel = page.locator("#step-panel")
+    expect(panel.locator("#step-checks tr[data-check='not_null_tag']")).to_have_attribute(
+        "data-result", "failed"
+    )
+    expect(panel.locator("#step-checks tr[data-check='enough']")).to_have_attribute(
+        "data-result", "passed"
+    )
+    sample = panel.locator(".check-sample[data-check='not_null_tag'] tbody tr")
+    expect(sample).to_have_count(2)
+    expect(sample.first).to_contain_text("NULL")
+    assert sorted(sample.locator("td:first-child").all_inner_texts()) == ["2", "3"]
+    screens.shot(page, "run-check-failed")
+    graph.locator("g.node.step[data-step='soft']").click()
+    expect(panel.locator("#step-checks tr[data-check='unique_x']")).to_have_attribute(
+        "data-result", "warned"
+    )

@@ -95,7 +95,8 @@ function pathOf(points) {
 /**
  * Draw `steps` into `container`. `onSelect(stepName)` is called when a step is clicked or
  * activated from the keyboard. Returns `{setStatuses(map), select(name)}` to recolour nodes
- * (by `data-status`) without laying the graph out again.
+ * (by `data-status`) without laying the graph out again, and `setChecks(map)` to show each
+ * step's check outcome as a badge on its node's corner.
  */
 export function drawDag(container, steps, { onSelect } = {}) {
   const graph = buildGraph(steps);
@@ -157,7 +158,7 @@ export function drawDag(container, steps, { onSelect } = {}) {
         if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); onSelect(n.name); }
       });
     }
-    stepNodes.set(n.name, { el, status, label, y: box.y });
+    stepNodes.set(n.name, { el, status, label, y: box.y, corner: { x: x + box.width, y } });
     nodeLayer.append(el);
   }
   svg.append(nodeLayer);
@@ -175,6 +176,24 @@ export function drawDag(container, steps, { onSelect } = {}) {
     },
     select(name) {
       for (const [step, { el }] of stepNodes) el.classList.toggle("selected", step === name);
+    },
+    /** `checks`: step name → its run step's check results. The badge says how many
+     * failed (or warned, or all passed) and carries the worst outcome as `data-checks`. */
+    setChecks(checks) {
+      for (const [name, { el, corner }] of stepNodes) {
+        el.querySelector(".check-badge")?.remove();
+        const results = checks[name] || [];
+        if (!results.length) continue;
+        const bad = results.filter((c) => c.status === "failed" || c.status === "error");
+        const warned = results.filter((c) => c.status === "warned");
+        const [state, text] = bad.length ? ["failed", `${bad.length} failed`]
+          : warned.length ? ["warned", `${warned.length} warned`] : ["passed", "checks ok"];
+        const width = textWidth(text, "11px system-ui") + 10;
+        el.append(s("g", { class: "check-badge", "data-checks": state },
+          s("title", {}, results.map((c) => `check ${c.name}: ${c.status}`).join("\n")),
+          s("rect", { x: corner.x - width + 4, y: corner.y - 8, width, height: 16, rx: 8 }),
+          s("text", { x: corner.x - width / 2 + 4, y: corner.y }, text)));
+      }
     },
   };
 }

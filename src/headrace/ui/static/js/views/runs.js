@@ -120,6 +120,36 @@ function progress(run) {
   return `${counted.filter((st) => TERMINAL.has(st.status)).length}/${counted.length}`;
 }
 
+/** The step panel's checks: one row per check, and under each that found violations, the
+ * violating rows it sampled (at most 20) as a table of their columns. */
+function checksSection(st) {
+  const checks = st.checks || [];
+  if (!checks.length) return null;
+  const samples = checks.filter((c) => c.sample && c.sample.length).map((c) => {
+    const columns = [...new Set(c.sample.flatMap((row) => Object.keys(row)))];
+    return h("div", { class: "check-sample", "data-check": c.name },
+      h("h4", {}, `Violating rows of ${c.name}`,
+        c.violations > c.sample.length ? ` (${c.sample.length} of ${fmtNumber(c.violations)})` : ""),
+      h("div", { class: "table-wrap" }, h("table", {},
+        h("thead", {}, h("tr", {}, columns.map((col) => h("th", { scope: "col" }, col)))),
+        h("tbody", {}, c.sample.map((row) => h("tr", {}, columns.map((col) =>
+          h("td", {}, row[col] === null || row[col] === undefined ? "NULL"
+            : typeof row[col] === "object" ? JSON.stringify(row[col]) : String(row[col])))))))));
+  });
+  return [
+    h("h3", {}, "Checks"),
+    h("div", { class: "table-wrap" }, h("table", { id: "step-checks" },
+      h("thead", {}, h("tr", {}, ["Check", "Type", "Dataset", "Severity", "Result", "Violations"]
+        .map((x) => h("th", { scope: "col" }, x)))),
+      h("tbody", {}, checks.map((c) => h("tr", { "data-check": c.name, "data-result": c.status },
+        h("td", {}, c.name), h("td", {}, c.type), h("td", {}, c.dataset), h("td", {}, c.severity),
+        h("td", {}, h("span", { class: `check-result ${c.status}` }, c.status),
+          c.error ? h("pre", { class: "check-error" }, c.error) : null),
+        h("td", { class: "num" }, fmtNumber(c.violations))))))),
+    samples,
+  ];
+}
+
 function inputsText(step) {
   const entries = Object.entries(step.input_versions || {});
   return entries.length ? entries.map(([name, v]) => `${name}@v${v}`).join(", ") : "—";
@@ -204,6 +234,7 @@ export async function runPage(main, [pipelineId, runId], { signal }) {
         h("dt", {}, "Outputs written"), h("dd", {}, Object.entries(st.output_versions || {})
           .map(([n, v]) => `${n}@v${v}`).join(", ") || "—")),
       st.error ? [h("h3", {}, "Error"), h("pre", { class: "step-error", id: "step-error" }, st.error)] : null,
+      checksSection(st),
       h("h3", {}, "Logs"), logs]);
     try {
       const res = await call(`${base}steps/${encodeURIComponent(st.name)}/logs/`, { signal });
@@ -218,6 +249,7 @@ export async function runPage(main, [pipelineId, runId], { signal }) {
     renderHeader();
     renderSteps();
     dag.setStatuses(Object.fromEntries(run.run_steps.map((st) => [st.name, st.status])));
+    dag.setChecks(Object.fromEntries(run.run_steps.map((st) => [st.name, st.checks || []])));
     dag.select(selected);
     renderPanel();
   }
