@@ -97,12 +97,10 @@ def _pipeline_id(db: Database, who: Principal, file: PipelineFile) -> uuid.UUID:
             db, who, file.name, file.description, file.steps, file.parameters
         ).pipeline.id
     current = view.current_version
-    if (
-        current is None
-        or [step_from_dict(s.name, s.config) for s in current.steps] != file.steps
-        or current.parameters != file.parameter_bodies
-    ):
-        pipelines.add_version(db, who, view.pipeline.id, file.steps, file.parameters)
+    stored = [step_from_dict(s.name, s.config) for s in current.steps] if current else []
+    steps = file.steps_reusing(stored)
+    if current is None or stored != steps or current.parameters != file.parameter_bodies:
+        pipelines.add_version(db, who, view.pipeline.id, steps, file.parameters)
         console.print(f"pipeline {file.name}: steps changed, new version")
     return view.pipeline.id
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -99,14 +100,48 @@ def json_schema() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class PipelineFile:
+    """A pipeline file, read and shape-checked. Its steps are resolved when first asked for:
+    inferring the inputs of a step that leaves them out needs sqlglot, whose import a repeat
+    ``headrace run`` of an unchanged file must not pay (``steps_reusing``)."""
+
     path: Path
     name: str
     description: str
-    steps: list[Step]
-    step_bodies: list[dict[str, Any]]  # as the API takes them: SQL inline, inputs listed
+    drafts: list[dict[str, Any]]  # as the API takes them, but ``input_datasets`` may be None
     sources: dict[str, Path]
     parameters: list[Parameter] = field(default_factory=list)
     located: Locator | None = None
+
+    @cached_property
+    def steps(self) -> list[Step]:
+        return self.steps_reusing(())
+
+    @cached_property
+    def step_bodies(self) -> list[dict[str, Any]]:
+        """The steps as the API takes them: SQL inline, inputs listed."""
+        return [StepIn.model_validate(body).model_dump() for body in self._resolved(())]
+
+    def steps_reusing(self, known: Sequence[Step]) -> list[Step]:
+        """The steps, a step that leaves its inputs out taking those of the ``known`` step of
+        its name when its SQL and outputs are the same (the same SQL reads the same tables),
+        and else the tables its SQL reads."""
+        return [StepIn.model_validate(body).to_domain() for body in self._resolved(known)]
+
+    def _resolved(self, known: Sequence[Step]) -> list[dict[str, Any]]:
+        same = {
+            (s.name, s.config.query, s.config.output_datasets): list(s.config.input_datasets)
+            for s in known
+        }
+        resolved = []
+        for draft in self.drafts:
+            config = draft["config"]
+            if config["input_datasets"] is None:
+                query, outputs = config["query"], config["output_datasets"]
+                found = same.get((draft["name"], query, tuple(outputs)))
+                inputs = found if found is not None else _inferred_inputs(query, len(outputs))
+                config = {**config, "input_datasets": inputs}
+            resolved.append({**draft, "config": config})
+        return resolved
 
     @property
     def parameter_bodies(self) -> list[dict[str, Any]]:
@@ -186,6 +221,8 @@ def _by_step_index(raw: Any, loc: Loc) -> Loc:
 
 def _inferred_inputs(query: str, outputs: int) -> list[str]:
     """The tables ``query`` reads (none when it does not parse: validation says why)."""
+    if not query.strip():
+        return []
     from headrace.domain.sql import analyse
 
     return sorted(analyse(query, outputs).reads)
@@ -228,11 +265,8 @@ def _wire_step(index: int, step: FileStep, folder: Path, problems: list[Problem]
                     "query_file.unreadable",
                 )
             )
-    inputs = config.input_datasets
-    if inputs is None:
-        inputs = _inferred_inputs(query, len(config.output_datasets)) if query else []
     body = config.model_dump(exclude={"query_file"})
-    body.update(query=query or "", input_datasets=inputs)
+    body["query"] = query or ""
     return {"name": step.name, "config": body}
 
 
@@ -257,16 +291,14 @@ def load(path: Path) -> PipelineFile:
     except ValidationError as err:
         shape = [Problem(tuple(e["loc"]), e["msg"], e["type"]) for e in err.errors()]
         raise _file_error(located, [*shape, *problems]) from err
-    bodies = [_wire_step(i, s, path.parent, problems) for i, s in enumerate(doc.steps)]
+    drafts = [_wire_step(i, s, path.parent, problems) for i, s in enumerate(doc.steps)]
     if problems:
         raise _file_error(located, problems)
-    steps = [StepIn.model_validate(body) for body in bodies]
     return PipelineFile(
         path=path,
         name=doc.name,
         description=doc.description,
-        steps=[s.to_domain() for s in steps],
-        step_bodies=[s.model_dump() for s in steps],
+        drafts=drafts,
         sources={name: (path.parent / rel).resolve() for name, rel in doc.sources.items()},
         parameters=domain_parameters(doc.parameters),
         located=located,
