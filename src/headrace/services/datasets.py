@@ -25,7 +25,7 @@ from headrace.persistence.repositories import pipelines as pipelines_repo
 from headrace.services import quota
 from headrace.services.clock import utcnow
 from headrace.settings import Settings
-from headrace.storage import ingest, reading
+from headrace.storage import ingest, parquet_import, reading
 from headrace.storage import upsert as upsert_store
 from headrace.storage.delta import WrittenVersion
 from headrace.storage.duck import ServiceDuck, literal
@@ -83,11 +83,13 @@ def record_version(
 
 @dataclass(frozen=True)
 class SourceFile:
-    """An uploaded file, already on local disk."""
+    """An uploaded file, already on local disk; ``ours`` when it is a spool file of ours
+    that the import may take (hard-link) instead of copying."""
 
     path: str
     filename: str | None
     content_type: str | None
+    ours: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,11 @@ def _check_name(name: str, loc: tuple[str, ...]) -> None:
 
 def _check_cells(duck: ServiceDuck, path: str, max_bytes: int) -> None:
     """422 when a Parquet file holds a value larger than ``max_bytes``: a few kB of
-    compressed file can hold gigabytes of text, which every later read would pay for."""
+    compressed file can hold gigabytes of text, which every later read would pay for. The
+    file is read only when its footer cannot prove every value smaller."""
+    meta = parquet_import.plain(path)
+    if meta is not None and parquet_import.cells_within(meta, max_bytes):
+        return
     found = reading.largest_cells(duck, f"read_parquet({literal(path)})", max_bytes)
     if found:
         raise InvalidInput(
@@ -202,7 +208,9 @@ def upload(rt: Runtime, who: Principal, name: str, source: SourceFile) -> Datase
         who,
         name,
         "upload",
-        lambda table, _recorded: ingest.ingest(rt.duck, table, source.path, fmt, shown, admit),
+        lambda table, _recorded: ingest.ingest(
+            rt.duck, table, source.path, fmt, shown, admit, ours=source.ours
+        ),
     )
 
 

@@ -41,7 +41,7 @@ from duckdb.sqltypes import DuckDBPyType
 
 from headrace.domain.problems import Problem
 from headrace.errors import Conflict, InvalidInput
-from headrace.storage import csv_rows, delta, retry
+from headrace.storage import csv_rows, delta, parquet_import, retry
 from headrace.storage.duck import ServiceDuck, literal
 from headrace.storage.mirror import pinning
 from headrace.storage.types import quote, storable_select
@@ -413,11 +413,22 @@ def ingest(
     fmt: Format,
     shown: str,
     admit: Callable[[int], None] | None = None,
+    *,
+    ours: bool = False,
 ) -> delta.WrittenVersion:
     """The file at ``path`` as the next version of ``table``; ``shown`` names it in errors.
-    ``admit`` may refuse the version's bytes before it is committed (``write_version``)."""
+    ``admit`` may refuse the version's bytes before it is committed (``write_version``).
+    A Parquet file that Delta can hold as it is becomes the version unread
+    (``parquet_import.py``): hard-linked when ``ours`` (the caller gives the file away),
+    copied otherwise."""
     if os.path.getsize(path) == 0:
         raise _bad("the file is empty", "file.empty")
+    if fmt is Format.PARQUET:
+        meta = parquet_import.plain(path)
+        if meta is not None and _importable_names(meta.schema.names):
+            return write_version(
+                table, lambda folder: parquet_import.place(path, meta, folder, ours=ours), admit
+            )
     if fmt is not Format.PARQUET:
         fault = _encoding_fault(path)
         if fault is not None:
@@ -436,6 +447,12 @@ def ingest(
     finally:
         if os.path.exists(plain):
             os.remove(plain)
+
+
+def _importable_names(names: list[str]) -> bool:
+    """Column names the DuckDB import would accept as they are; any other file goes through
+    it, to be refused in its words."""
+    return len(names) <= MAX_COLUMNS and all(0 < len(n) <= MAX_NAME_CHARS for n in names)
 
 
 def _ingest_read(

@@ -81,7 +81,9 @@ async def upload_dataset(request: Request, who: Builder, rt: Rt) -> DatasetRead:
         ]
         if problems or form.file is None:
             raise InvalidInput("the form needs the fields 'file' and 'name'", problems)
-        source = datasets.SourceFile(form.file.path, form.file.filename, form.file.content_type)
+        source = datasets.SourceFile(
+            form.file.path, form.file.filename, form.file.content_type, ours=True
+        )
         found = await run_in_threadpool(datasets.upload, rt, who, form.fields["name"], source)
     finally:
         form.discard()
