@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 from click.testing import Result
+from deltalake import DeltaTable
 from typer.testing import CliRunner
 
 from headrace.cli.context import importing
@@ -72,6 +73,29 @@ def test_sources_load_once_and_reload_when_they_change(tmp_path: Path) -> None:
     assert "source people: loaded 1 rows as version 1" in changed.output
     assert "source regions: unchanged (version 0)" in changed.output
     assert "by_town" in changed.output and "biggest" not in changed.output  # past --end
+
+
+def test_a_source_a_step_writes_comes_back_unread_when_its_file_is_unchanged(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "people.csv").write_text("name,town\nada,york\nbob,leeds\n")
+    (tmp_path / "regions.csv").write_text("region\nnorth\n")
+    steps = [
+        *STEPS[:1],
+        _step("regions_of_towns", "SELECT town AS region FROM towns", ["towns"], ["regions"]),
+    ]
+    path, data = _write(tmp_path, steps), tmp_path / "data"
+    first = _run(path, data)
+    assert first.exit_code == 0, first.output
+    assert "source regions: loaded 1 rows as version 0" in first.output
+    again = _run(path, data)
+    assert again.exit_code == 0, again.output
+    assert "source regions: unchanged, version 0 again as 2" in again.output
+    (table,) = [p.parent for p in data.rglob("_delta_log") if len(list(p.glob("*.json"))) == 4]
+    assert (
+        DeltaTable(str(table), version=2).file_uris()
+        == DeltaTable(str(table), version=0).file_uris()
+    )
 
 
 def test_a_failed_run_exits_1_and_a_bad_file_2(tmp_path: Path) -> None:

@@ -68,17 +68,23 @@ def _import_sources(rt: Runtime, who: Principal, file: PipelineFile) -> None:
         digest = _digest(path)
         current = versions.get(name)
         known = state.get(name, {})
-        if (
-            current is not None
-            and known.get("digest") == digest
-            and known.get("version") == current
-        ):
+        loaded = known.get("version") if known.get("digest") == digest else None
+        if current is not None and loaded == current:
             console.print(f"[dim]source {name}: unchanged (version {current})[/dim]")
             continue
         # Loading a file needs the upload machinery (and DuckDB): imported only when one
         # changed, so a repeat run's process never loads DuckDB (its steps run elsewhere).
         from headrace.services import datasets
 
+        if current is not None and isinstance(loaded, int):
+            # The file is as it was loaded, but a run has written the dataset since (a source
+            # that is also a step's output): that version again, without reading the file.
+            record = datasets.republish(rt, who, name, loaded)
+            state[name] = {"digest": digest, "version": record.current_version}
+            console.print(
+                f"source {name}: unchanged, version {loaded} again as {record.current_version}"
+            )
+            continue
         source = datasets.SourceFile(path=str(path), filename=path.name, content_type=None)
         record = datasets.upload(rt, who, name, source)
         rows = record.current.row_count if record.current else 0

@@ -25,7 +25,7 @@ from headrace.persistence.repositories import pipelines as pipelines_repo
 from headrace.services import quota
 from headrace.services.clock import utcnow
 from headrace.settings import Settings
-from headrace.storage import ingest, parquet_import, reading
+from headrace.storage import delta, ingest, parquet_import, reading
 from headrace.storage import upsert as upsert_store
 from headrace.storage.delta import WrittenVersion
 from headrace.storage.duck import ServiceDuck, literal
@@ -212,6 +212,33 @@ def upload(rt: Runtime, who: Principal, name: str, source: SourceFile) -> Datase
             rt.duck, table, source.path, fmt, shown, admit, ours=source.ours
         ),
     )
+
+
+def republish(rt: Runtime, who: Principal, name: str, version: int) -> DatasetRecord:
+    """``version`` of the dataset again as its newest version, sharing that version's files:
+    a source file that has not changed since it became ``version`` is loaded again without
+    being read, when a run has written the dataset since. Recorded as that version was
+    (an upload, with its figures)."""
+    with rt.db.unit_of_work(write=False) as conn:
+        found = repo.by_name(conn, who.org_id, name)
+        kept = (
+            []
+            if found is None
+            else [v for v in repo.version_records(conn, found.id) if v.version == version]
+        )
+    if not kept:
+        raise NotFound(f"dataset {name!r} has no version {version}")
+    (old,) = kept
+
+    def write(table: str, _recorded: int | None) -> WrittenVersion:
+        return WrittenVersion(
+            version=delta.restore(table, version),
+            row_count=old.row_count,
+            bytes=old.bytes,
+            schema=old.schema,
+        )
+
+    return _write(rt, who, name, old.operation, write)
 
 
 def upsert(

@@ -303,6 +303,13 @@ def commit_copy(
     )
 
 
+def restore(table: str, version: int) -> int:
+    """Commit ``version``'s files again as the table's next version, writing no data: the
+    new version reads exactly as that one. Returns the new version."""
+    _open(table).restore(version, post_commithook_properties=KEEP_LOG)
+    return int(_open(table).version())
+
+
 def _add_action(add: tuple[str, int, str], now: int) -> AddAction:
     path, size, stats = add
     return AddAction(
