@@ -11,19 +11,12 @@ from tests.services.receiver import Receiver
 
 
 def test_a_webhook_made_from_the_cli_is_told_of_a_run_and_logs_its_deliveries(cli: Cli) -> None:
+    """The run's start, each version its steps write, and its end, in that order."""
     with Receiver() as receiver:
         made = json.loads(
             cli(
-                "webhooks",
-                "create",
-                receiver.url,
-                "-e",
-                "run.started",
-                "-e",
-                "run.succeeded",
-                "--description",
-                "ci",
-                "--json",
+                *("webhooks", "create", receiver.url, "--description", "ci", "--json"),
+                *("-e", "run.started", "-e", "run.succeeded", "-e", "dataset.version"),
             ).stdout
         )
         receiver.secrets.append(made["secret"])
@@ -33,13 +26,27 @@ def test_a_webhook_made_from_the_cli_is_told_of_a_run_and_logs_its_deliveries(cl
         cli("pipelines", "create", "-f", str(cli.pipeline_file("hooked")))
         run = cli("runs", "start", "hooked", "--wait")
         assert run.exit_code == 0, run.output
-        wait_for(lambda: len(receiver.received) == 2, what="both events delivered")
+        wait_for(lambda: len(receiver.received) == 5, what="every event delivered")
         shown = cli("webhooks", "deliveries", made["id"])
-        assert shown.stdout.count("delivered") == 2
+        assert shown.stdout.count("delivered") == 5
         logged = json.loads(cli("webhooks", "deliveries", made["id"], "--json").stdout)
     assert all(r.verified for r in receiver.received)
-    assert [r.message["type"] for r in receiver.received] == ["run.started", "run.succeeded"]
-    assert sorted(d["event"] for d in logged) == ["run.started", "run.succeeded"]
+    messages = [r.message for r in receiver.received]
+    assert [m["type"] for m in messages] == [
+        "run.started",
+        *["dataset.version"] * 3,
+        "run.succeeded",
+    ]
+    written = [
+        (m["data"]["name"], m["data"]["step_name"], m["data"]["version"]) for m in messages[1:4]
+    ]
+    assert written == [("numbers", "gen", 0), ("doubled", "double", 0), ("total", "total", 0)]
+    assert {m["data"]["run_id"] for m in messages} == {messages[0]["data"]["run_id"]}
+    assert sorted(d["event"] for d in logged) == [
+        *["dataset.version"] * 3,
+        "run.started",
+        "run.succeeded",
+    ]
     assert all(d["attempts"] == 1 and d["status_code"] == 204 for d in logged)
     assert cli("webhooks", "delete", made["id"]).exit_code == 0
     assert "there is no webhook" in one_line_error(cli("webhooks", "deliveries", made["id"]))

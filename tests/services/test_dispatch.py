@@ -211,3 +211,22 @@ def test_deleting_a_webhook_drops_its_queue(setup: Setup) -> None:
         db.dispose()
     assert len(receiver.received) == 1
     assert uuid.UUID(receiver.received[0].headers["webhook-id"])
+
+
+def test_uploads_and_upserts_tell_of_each_new_dataset_version(setup: Setup) -> None:
+    clock = Clock()
+    with Receiver() as receiver:
+        hook(setup.api, receiver, ["dataset.version"])
+        body = {"dataset_name": "cities", "row_unique_identifier": "id", "data": [{"id": 1}]}
+        assert setup.api.put("/datasets/upsert/", json=body).status_code == 200
+        body["data"] = [{"id": 2}]
+        assert setup.api.put("/datasets/upsert/", json=body).status_code == 200
+        upload = {"file": ("rows.csv", b"id\n1\n", "text/csv")}
+        assert setup.api.post("/datasets/", data={"name": "towns"}, files=upload).status_code == 201
+        worker, db = dispatcher(setup.url, setup.settings, clock)
+        assert worker.tick() == 3
+        db.dispose()
+    assert all(r.verified for r in receiver.received)
+    told = [(r.message["data"]["name"], r.message["data"]["version"]) for r in receiver.received]
+    assert told == [("cities", 0), ("cities", 1), ("towns", 0)]
+    assert {r.message["data"]["run_id"] for r in receiver.received} == {None}

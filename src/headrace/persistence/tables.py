@@ -192,13 +192,17 @@ run_events = Table(
     Column(
         "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     ),
-    Column("run_id", Uuid, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", Uuid, ForeignKey("runs.id", ondelete="CASCADE"), nullable=True),
     Column("org_id", Uuid, nullable=False),
-    Column("pipeline_id", Uuid, nullable=False),
+    Column("pipeline_id", Uuid, nullable=True),
     Column("step_name", String(255), nullable=True),
     Column("old_status", String(16), nullable=True),
-    Column("new_status", String(16), nullable=False),
+    Column("new_status", String(16), nullable=True),
     Column("at", UtcDateTime, nullable=False),
+    # set for a dataset's new version (then no status is), with the run and step that wrote
+    # it, if one did
+    Column("dataset_id", Uuid, nullable=True),
+    Column("dataset_version", BigInteger, nullable=True),
     Index("ix_run_events_run_id", "run_id", "id"),
 )
 

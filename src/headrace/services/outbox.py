@@ -18,7 +18,7 @@ from sqlalchemy import Connection
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import events as events_repo
 from headrace.persistence.repositories import outbox_cursors
-from headrace.persistence.repositories.events import RunEvent
+from headrace.persistence.repositories.events import OutboxEvent
 
 BATCH = 500
 
@@ -33,7 +33,7 @@ class Consumer(Protocol):
     @property
     def from_newest(self) -> bool: ...
 
-    def handle(self, conn: Connection, events: list[RunEvent], now: dt.datetime) -> None: ...
+    def handle(self, conn: Connection, events: list[OutboxEvent], now: dt.datetime) -> None: ...
 
 
 def drain_once(db: Database, consumer: Consumer, now: dt.datetime, batch: int = BATCH) -> int:

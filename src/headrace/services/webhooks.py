@@ -28,10 +28,11 @@ from headrace.domain.records import DeliveryRecord, RunRecord, WebhookRecord
 from headrace.errors import InvalidInput, NotFound, Unavailable
 from headrace.persistence.db import Database
 from headrace.persistence.paging import Keyset
+from headrace.persistence.repositories import datasets as datasets_repo
 from headrace.persistence.repositories import deliveries as deliveries_repo
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.persistence.repositories import webhooks as repo
-from headrace.persistence.repositories.events import RunEvent
+from headrace.persistence.repositories.events import DatasetVersionEvent, OutboxEvent, RunEvent
 from headrace.services import public_urls
 from headrace.services.clock import utcnow
 from headrace.services.secret_box import SecretBox
@@ -142,31 +143,59 @@ def run_data(event: RunEvent, run: RunRecord | None) -> dict[str, Any]:
 
 
 class WebhookConsumer:
-    """Queues a delivery of each run event to every webhook of the run's organisation that
-    subscribed to it and existed when it happened (so it may start at the beginning of the
-    outbox: nothing older than the first webhook is sent)."""
+    """Queues a delivery of each event to every webhook of its organisation that subscribed
+    to it and existed when it happened (so it may start at the beginning of the outbox:
+    nothing older than the first webhook is sent)."""
 
     name = "webhooks"
     from_newest = False
 
-    def handle(self, conn: Connection, events: list[RunEvent], now: dt.datetime) -> None:
-        typed = [(e, t) for e in events if (t := of_run_change(e.step, e.old, e.new))]
+    def handle(self, conn: Connection, events: list[OutboxEvent], now: dt.datetime) -> None:
+        typed = [(e, t) for e in events if (t := _event_type(e))]
         if not typed:
             return
         hooks: dict[uuid.UUID, list[WebhookRecord]] = defaultdict(list)
         for hook in repo.of_orgs(conn, {e.org_id for e, _ in typed}):
             hooks[hook.org_id].append(hook)
-        if not hooks:
-            return
         wanted = [(e, t) for e, t in typed if e.org_id in hooks]
-        runs = {r.id: r for r in runs_repo.get_many(conn, list({e.run_id for e, _ in wanted}))}
+        if not wanted:
+            return
+        run_ids = {e.run_id for e, _ in wanted if isinstance(e, RunEvent)}
+        runs = {r.id: r for r in runs_repo.get_many(conn, list(run_ids))}
+        names = datasets_repo.names(
+            conn, {e.dataset_id for e, _ in wanted if isinstance(e, DatasetVersionEvent)}
+        )
         queued = []
         for event, kind in wanted:
-            body = message(kind, event.at, run_data(event, runs.get(event.run_id)))
+            data = (
+                dataset_data(event, names.get(event.dataset_id))
+                if isinstance(event, DatasetVersionEvent)
+                else run_data(event, runs.get(event.run_id))
+            )
+            body = message(kind, event.at, data)
             for hook in hooks[event.org_id]:
                 if kind.value in hook.events and hook.created_at <= event.at:
                     queued.append(_delivery(hook.id, kind, body, now))
         deliveries_repo.add(conn, queued)
+
+
+def _event_type(event: OutboxEvent) -> EventType | None:
+    if isinstance(event, DatasetVersionEvent):
+        return EventType.DATASET_VERSION
+    return of_run_change(event.step, event.old, event.new)
+
+
+def dataset_data(event: DatasetVersionEvent, name: str | None) -> dict[str, Any]:
+    """What a dataset version event tells: which version of which dataset, and which run's
+    step wrote it (null for an upload or an upsert)."""
+    return {
+        "dataset_id": str(event.dataset_id),
+        "name": name,
+        "version": event.version,
+        "run_id": None if event.run_id is None else str(event.run_id),
+        "step_name": event.step,
+        "created_at": event.at.isoformat(),
+    }
 
 
 def _delivery(

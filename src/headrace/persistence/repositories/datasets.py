@@ -11,6 +11,8 @@ from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select,
 
 from headrace.domain.records import DatasetRecord, DatasetVersionRecord, WrittenFigures
 from headrace.persistence.paging import Keyset, page
+from headrace.persistence.repositories import events
+from headrace.persistence.repositories.events import NewDatasetVersion
 from headrace.persistence.tables import dataset_versions, datasets
 
 
@@ -142,7 +144,8 @@ def add_written(
     run_id: uuid.UUID | None = None,
     step_name: str | None = None,
 ) -> None:
-    """Record a committed Delta version with who wrote it: a key, or a run's step."""
+    """Record a committed Delta version with who wrote it (a key, or a run's step), and
+    tell the outbox."""
     add_version(
         conn,
         dataset_id,
@@ -156,6 +159,22 @@ def add_written(
         run_id=run_id,
         step_name=step_name,
     )
+    org_id = conn.execute(select(datasets.c.org_id).where(datasets.c.id == dataset_id)).scalar()
+    assert org_id is not None, f"there is no dataset {dataset_id}"
+    events.append(
+        conn,
+        [NewDatasetVersion(org_id, dataset_id, written.version, run_id, step_name, now)],
+    )
+
+
+def names(conn: Connection, dataset_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The names of these datasets (those that still exist)."""
+    if not dataset_ids:
+        return {}
+    rows = conn.execute(
+        select(datasets.c.id, datasets.c.name).where(datasets.c.id.in_(list(dataset_ids)))
+    )
+    return {r.id: r.name for r in rows}
 
 
 def _version_record(row: Any) -> DatasetVersionRecord:

@@ -1,4 +1,4 @@
-"""outbox consumers' cursors, webhooks and their deliveries
+"""outbox consumers' cursors, webhooks and their deliveries; dataset versions in the outbox
 
 Revision ID: 0006
 Revises: 0005
@@ -16,6 +16,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("run_events") as batch:
+        batch.alter_column("run_id", existing_type=sa.Uuid(), nullable=True)
+        batch.alter_column("pipeline_id", existing_type=sa.Uuid(), nullable=True)
+        batch.alter_column("new_status", existing_type=sa.String(length=16), nullable=True)
+        batch.add_column(sa.Column("dataset_id", sa.Uuid(), nullable=True))
+        batch.add_column(sa.Column("dataset_version", sa.BigInteger(), nullable=True))
     op.create_table(
         "outbox_cursors",
         sa.Column("consumer", sa.String(length=64), nullable=False),
@@ -75,3 +81,10 @@ def downgrade() -> None:
     op.drop_index("ix_webhooks_org_created", table_name="webhooks")
     op.drop_table("webhooks")
     op.drop_table("outbox_cursors")
+    op.execute("DELETE FROM run_events WHERE dataset_id IS NOT NULL")
+    with op.batch_alter_table("run_events") as batch:
+        batch.drop_column("dataset_version")
+        batch.drop_column("dataset_id")
+        batch.alter_column("new_status", existing_type=sa.String(length=16), nullable=False)
+        batch.alter_column("pipeline_id", existing_type=sa.Uuid(), nullable=False)
+        batch.alter_column("run_id", existing_type=sa.Uuid(), nullable=False)
