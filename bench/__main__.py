@@ -17,7 +17,17 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench import cold_start, history, listing, memory, pipeline, size, throughput, warm_server
+from bench import (
+    cold_start,
+    history,
+    listing,
+    memory,
+    pipeline,
+    size,
+    sources,
+    throughput,
+    warm_server,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SECTIONS: dict[str, Callable[[bool], dict[str, Any]]] = {
@@ -29,6 +39,7 @@ SECTIONS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "size": size.measure,
     "memory": memory.measure,
     "history": history.measure,
+    "sources": sources.measure,
 }
 
 

@@ -27,14 +27,15 @@ from bench.stats import Figure, Target
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "shop" / "pipeline.yaml"
 
 
-def _raw_script(out: Path) -> str:
-    """A self-contained script doing the example's work with raw DuckDB."""
+def raw_script(out: Path, pipeline: Path = EXAMPLE, reader: str = "read_csv") -> str:
+    """A self-contained script doing the pipeline's work with raw DuckDB, its sources read
+    with ``reader`` and each step's output written to Parquet in ``out``."""
     from headrace.cli.pipeline_file import load
 
-    file = load(EXAMPLE)
+    file = load(pipeline)
     lines = ["import duckdb", "con = duckdb.connect()"]
     for name, path in file.sources.items():
-        lines.append(f"con.execute(\"CREATE VIEW {name} AS SELECT * FROM read_csv('{path}')\")")
+        lines.append(f"con.execute(\"CREATE VIEW {name} AS SELECT * FROM {reader}('{path}')\")")
     for step in file.steps:
         target = out / f"{step.config.output_datasets[0]}.parquet"
         lines.append(f"con.execute({f'COPY ({step.config.query}) TO {str(target)!r}'!r})")
@@ -50,7 +51,7 @@ def _children_cpu() -> float:
     return used.ru_utime + used.ru_stime
 
 
-def _timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
     """Wall time, and CPU time of the process and of every process it waited for."""
     cpu = _children_cpu()
     start = time.perf_counter()
@@ -67,15 +68,15 @@ def measure(quick: bool) -> dict[str, Any]:
         bare = [sys.executable, "-c", "pass"]
         help_cmd = [HEADRACE, "--help"]
         run_cmd = [HEADRACE, "run", str(EXAMPLE)]
-        raw_cmd = [sys.executable, "-c", _raw_script(folder)]
-        _timed(help_cmd, env, folder)  # writes any missing .pyc, as installing would
-        first, _ = _timed(run_cmd, env, folder)
+        raw_cmd = [sys.executable, "-c", raw_script(folder)]
+        timed(help_cmd, env, folder)  # writes any missing .pyc, as installing would
+        first, _ = timed(run_cmd, env, folder)
         commands = {"bare": bare, "help": help_cmd, "raw": raw_cmd, "run": run_cmd}
         samples: dict[str, list[float]] = {name: [] for name in commands}
         cpu: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(repeat):  # interleaved, so a burst of load hits every kind alike
             for name, command in commands.items():
-                wall, used = _timed(command, env, folder)
+                wall, used = timed(command, env, folder)
                 samples[name].append(wall)
                 cpu[name].append(used)
     bare_f = Figure("python -c pass", samples["bare"])

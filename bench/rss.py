@@ -12,8 +12,12 @@ from bench.server import vm_kb
 
 
 def descendants(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    found: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except FileNotFoundError:  # the process ended meanwhile
+        return found
+    for task in tasks:
         try:
             children = (task / "children").read_text().split()
         except FileNotFoundError:  # the thread ended meanwhile
