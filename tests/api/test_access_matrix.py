@@ -298,3 +298,23 @@ def test_viewer_of_one_org_sees_nothing_of_another(
     viewer = api.with_role("viewer")
     assert [p["id"] for p in viewer.get("/pipelines/").json()] == [mine["id"]]
     assert viewer.get(f"/pipelines/{theirs['id']}/").status_code == 404
+
+
+def test_every_post_replays_its_first_answer_under_its_idempotency_key(
+    api: Api, client: TestClient
+) -> None:
+    """Each POST route, sent twice with one Idempotency-Key by a caller allowed to: the second
+    answer is the first, replayed (a new route has this without a line of its own)."""
+    shared = make_objects(api)
+    posts = [(m, p) for m, p in _routes(client) if m == "POST"]
+    assert len(posts) >= 6
+    for method, path in posts:
+        objects, body = _prepare((method, path), api, shared)
+        url = objects.fill(path)
+        key = {"Idempotency-Key": f"matrix-{uuid.uuid4()}"}
+        first = client.request(method, url, headers=api.headers(key), **body)
+        again = client.request(method, url, headers=api.headers(key), **body)
+        assert first.status_code == ACCESS[method, path].success, (path, first.text)
+        assert (again.status_code, again.content) == (first.status_code, first.content), path
+        assert again.headers["Idempotent-Replayed"] == "true", path
+        assert again.headers.get("Location") == first.headers.get("Location"), path

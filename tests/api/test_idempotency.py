@@ -179,3 +179,31 @@ def test_every_post_documents_the_header_and_its_409(client: TestClient) -> None
         names = [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"]
         assert "Idempotency-Key" in names, path
         assert "409" in operation["responses"], path
+
+
+def test_the_fingerprint_ignores_chunking_and_the_multipart_boundary() -> None:
+    from starlette.datastructures import Headers
+
+    from headrace.api.idempotency import Fingerprint
+
+    def digest(boundary: str, body: bytes, cut: int) -> str:
+        scope = {"method": "POST", "path": "/datasets/", "query_string": b""}
+        headers = Headers({"content-type": f'multipart/form-data; boundary="{boundary}"'})
+        fingerprint = Fingerprint(scope, headers)
+        for start in range(0, len(body), cut):
+            fingerprint.update(body[start : start + cut])
+        return fingerprint.hexdigest()
+
+    def form(boundary: str, value: str) -> bytes:
+        return (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\n{value}\r\n'
+            f"--{boundary}--\r\n"
+        ).encode()
+
+    same = {
+        digest(b, form(b, "rows"), cut)
+        for b in ("short", "a-much-longer-boundary-0123456789")
+        for cut in (1, 2, 7, 4096)
+    }
+    assert len(same) == 1
+    assert digest("short", form("short", "other rows"), 3) not in same
