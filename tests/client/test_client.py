@@ -126,10 +126,63 @@ def test_retries_on_unavailable_and_connection_errors_never_on_4xx() -> None:
         client.get_pipeline("p")
     assert seen == ["GET"]
     seen.clear()
-    client = Client("http://x", "k", retry=fast, transport=_mock([502], seen))
+    client = Client("http://x", "k", retry=fast, transport=_mock([502, 502, 502], seen))
     with pytest.raises(HeadraceApiError) as bad_gateway:
-        client.start_run("p")  # may have been handled: a POST is not sent twice
-    assert (seen, bad_gateway.value.status) == (["POST"], 502)
+        client.start_run("p")  # may have been handled: sent again under its Idempotency-Key
+    assert (seen, bad_gateway.value.status) == (["POST"] * 3, 502)
+
+
+def test_a_post_whose_first_send_is_still_in_flight_is_sent_again() -> None:
+    loc = ["header", "Idempotency-Key"]
+    busy = {"loc": loc, "msg": "in flight", "type": "idempotency_key.busy"}
+    answers = [
+        httpx.Response(409, json={"detail": "busy", "code": "conflict", "errors": [busy]}),
+        httpx.Response(201, json={"id": "r"}),
+        httpx.Response(409, json={"detail": "ended", "code": "conflict", "errors": []}),
+    ]
+    keys: list[str | None] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        keys.append(request.headers.get("Idempotency-Key"))
+        return answers.pop(0)
+
+    client = Client("http://x", "k", retry=Retry(backoff=0), transport=httpx.MockTransport(handle))
+    assert client._http.request("POST", "/pipelines/p/runs/", json={}).json() == {"id": "r"}
+    assert len(keys) == 2 and keys[0] == keys[1]
+    with pytest.raises(HeadraceApiError) as conflict:  # any other 409 is the answer
+        client._http.request("POST", "/pipelines/p/runs/r/cancel/")
+    assert conflict.value.detail == "ended" and len(keys) == 3
+
+
+class _DropsFirstAnswer(httpx.HTTPTransport):
+    """The server handles the first POST, and its answer is lost on the way back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: list[str | None] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        if request.method != "POST":
+            return response
+        self.keys.append(request.headers.get("Idempotency-Key"))
+        if len(self.keys) == 1:
+            response.read()
+            response.close()
+            raise httpx.ReadTimeout("the answer was lost", request=request)
+        return response
+
+
+def test_a_post_whose_answer_was_lost_is_retried_and_starts_one_run(served: Served) -> None:
+    key = served.new_org_key()
+    pipeline = Client(served.url, key).create_pipeline("once", generated_steps())
+    transport = _DropsFirstAnswer()
+    client = Client(served.url, key, retry=Retry(attempts=3, backoff=0), transport=transport)
+    run = client.start_run(pipeline.id)
+    assert len(transport.keys) == 2 and transport.keys[0] == transport.keys[1] is not None
+    assert [r.id for r in client.list_runs(pipeline.id)] == [run.id]
+    other = client.start_run(pipeline.id)  # each call is a request of its own
+    assert other.id != run.id and transport.keys[2] != transport.keys[0]
 
 
 def test_an_unreachable_server_raises_after_the_retries() -> None:

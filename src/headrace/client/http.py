@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,7 +14,8 @@ import httpx
 from headrace.client.errors import HeadraceApiError, ServerUnreachable
 
 # A request that never reached the server is always safe to send again; one that may have been
-# handled (a 502/504 or a dropped answer) only when sending it twice does no harm.
+# handled (a 502/504 or a dropped answer) only when sending it twice does no harm: its method
+# says so, or it is a POST with its Idempotency-Key, which the server answers once.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 RETRY_ANY_METHOD = frozenset({503})
 RETRY_IDEMPOTENT = frozenset({502, 504})
@@ -33,14 +35,33 @@ class Retry:
         return float(min(self.max_backoff, self.backoff * 2**attempt))
 
 
-def _should_retry(method: str, response: httpx.Response | None, error: Exception | None) -> bool:
+def _idempotent(request: httpx.Request) -> bool:
+    return request.method in IDEMPOTENT or "idempotency-key" in request.headers
+
+
+def _should_retry(
+    request: httpx.Request, response: httpx.Response | None, error: Exception | None
+) -> bool:
     if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
         return True
     if error is not None:
-        return method in IDEMPOTENT and isinstance(error, httpx.TransportError)
+        return _idempotent(request) and isinstance(error, httpx.TransportError)
     assert response is not None
     status = response.status_code
-    return status in RETRY_ANY_METHOD or (status in RETRY_IDEMPOTENT and method in IDEMPOTENT)
+    if status == 409 and "idempotency-key" in request.headers:
+        return _first_still_in_flight(response)
+    return status in RETRY_ANY_METHOD or (status in RETRY_IDEMPOTENT and _idempotent(request))
+
+
+def _first_still_in_flight(response: httpx.Response) -> bool:
+    """A 409 that says the first request with this Idempotency-Key is still being handled:
+    sent again a little later, it gets that request's answer."""
+    response.read()
+    try:
+        errors = response.json().get("errors") or []
+    except (ValueError, AttributeError):
+        return False
+    return any(isinstance(e, dict) and e.get("type") == "idempotency_key.busy" for e in errors)
 
 
 def _rewind(files: Files | None) -> None:
@@ -75,12 +96,12 @@ class Http:
             try:
                 response = self.client.send(request, stream=stream)
             except httpx.TransportError as err:
-                if last or not _should_retry(request.method, None, err):
+                if last or not _should_retry(request, None, err):
                     raise ServerUnreachable(
                         f"cannot reach {self.client.base_url}: {err or type(err).__name__}"
                     ) from err
             else:
-                if last or not _should_retry(request.method, response, None):
+                if last or not _should_retry(request, response, None):
                     if response.status_code >= 400:
                         response.read()
                         response.close()
@@ -100,11 +121,14 @@ class Http:
         data: Mapping[str, Any] | None = None,
         files: Files | None = None,
     ) -> httpx.Response:
-        """Send with retries; a 4xx/5xx answer raises ``HeadraceApiError``."""
+        """Send with retries; a 4xx/5xx answer raises ``HeadraceApiError``. A POST carries an
+        ``Idempotency-Key`` of its own, the same on each retry, so that a retried POST whose
+        first answer was lost (a timeout, a 502) never creates twice."""
         clean = {k: v for k, v in (params or {}).items() if v is not None}
+        headers = {"Idempotency-Key": str(uuid.uuid4())} if method == "POST" else None
         # None, not {}: an empty mapping would wipe the query of a Link URL.
         request = self.client.build_request(
-            method, path, params=clean or None, json=json, data=data, files=files
+            method, path, params=clean or None, json=json, data=data, files=files, headers=headers
         )
         return self._send(request, stream=False, files=files)
 
