@@ -23,6 +23,7 @@ class Objects:
     webhook_id: str
     step_name: str = "gen"
     schedule_id: str = ""
+    trigger_id: str = ""
 
     def params(self) -> dict[str, str]:
         """Values for every path parameter of the API."""
@@ -35,6 +36,7 @@ class Objects:
             "webhook_id": self.webhook_id,
             "step_name": self.step_name,
             "schedule_id": self.schedule_id,
+            "trigger_id": self.trigger_id,
         }
 
     def ids(self) -> list[str]:
@@ -46,6 +48,7 @@ class Objects:
             self.dataset_id,
             self.webhook_id,
             self.schedule_id,
+            self.trigger_id,
         ]
 
     def fill(self, path: str) -> str:
@@ -71,6 +74,8 @@ def make_objects(api: Api) -> Objects:
     assert hook.status_code == 201, hook.text
     schedule = api.post(f"/pipelines/{pipeline['id']}/schedules/", json={"cron": "0 0 1 1 *"})
     assert schedule.status_code == 201, schedule.text
+    trigger = api.post(f"/pipelines/{pipeline['id']}/triggers/", json={"datasets": [name]})
+    assert trigger.status_code == 201, trigger.text
     return Objects(
         pipeline_id=pipeline["id"],
         version_id=pipeline["current_version"]["id"],
@@ -80,4 +85,5 @@ def make_objects(api: Api) -> Objects:
         dataset_name=name,
         webhook_id=hook.json()["id"],
         schedule_id=schedule.json()["id"],
+        trigger_id=trigger.json()["id"],
     )

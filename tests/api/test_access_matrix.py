@@ -74,6 +74,9 @@ ACCESS: dict[Route, Rule] = {
     ("GET", "/pipelines/{pipeline_id}/schedules/"): Rule(VIEWER, 200),
     ("PATCH", "/pipelines/{pipeline_id}/schedules/{schedule_id}/"): Rule(BUILDER, 200),
     ("DELETE", "/pipelines/{pipeline_id}/schedules/{schedule_id}/"): Rule(BUILDER, 204),
+    ("POST", "/pipelines/{pipeline_id}/triggers/"): Rule(BUILDER, 201),
+    ("GET", "/pipelines/{pipeline_id}/triggers/"): Rule(VIEWER, 200),
+    ("DELETE", "/pipelines/{pipeline_id}/triggers/{trigger_id}/"): Rule(BUILDER, 204),
     ("POST", "/datasets/"): Rule(BUILDER, 201),
     ("PUT", "/datasets/upsert/"): Rule(BUILDER, 200),
     ("GET", "/datasets/"): Rule(VIEWER, 200),
@@ -109,6 +112,12 @@ def _schedule(owner: Api, objects: Objects) -> Objects:
     return replace(objects, schedule_id=r.json()["id"])
 
 
+def _trigger(owner: Api, objects: Objects) -> Objects:
+    body = {"datasets": [objects.dataset_name]}
+    r = owner.post(f"/pipelines/{objects.pipeline_id}/triggers/", json=body)
+    return replace(objects, trigger_id=r.json()["id"])
+
+
 def _dataset(owner: Api, objects: Objects) -> Objects:
     name = f"doomed_{uuid.uuid4().hex[:8]}"
     body = {"dataset_name": name, "row_unique_identifier": "id", "data": [{"id": 1}]}
@@ -127,6 +136,7 @@ FRESH: dict[Route, Callable[[Api, Objects], Objects]] = {
     ("DELETE", "/datasets/{dataset_id}/"): _dataset,
     ("DELETE", "/webhooks/{webhook_id}/"): _webhook,
     ("DELETE", "/pipelines/{pipeline_id}/schedules/{schedule_id}/"): _schedule,
+    ("DELETE", "/pipelines/{pipeline_id}/triggers/{trigger_id}/"): _trigger,
 }
 
 BODIES: dict[Route, Callable[[Objects], dict[str, Any]]] = {
@@ -140,6 +150,9 @@ BODIES: dict[Route, Callable[[Objects], dict[str, Any]]] = {
     },
     ("POST", "/pipelines/{pipeline_id}/runs/"): lambda o: {"json": {}},
     ("POST", "/pipelines/{pipeline_id}/schedules/"): lambda o: {"json": {"cron": "0 0 1 1 *"}},
+    ("POST", "/pipelines/{pipeline_id}/triggers/"): lambda o: {
+        "json": {"datasets": [o.dataset_name]}
+    },
     ("PATCH", "/pipelines/{pipeline_id}/schedules/{schedule_id}/"): lambda o: {
         "json": {"enabled": False}
     },

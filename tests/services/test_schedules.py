@@ -6,14 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from headrace.domain.records import RunRecord
-from headrace.persistence import tables
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.persistence.repositories import schedules as schedules_repo
@@ -24,33 +21,12 @@ from headrace.services.schedules import ScheduleFields
 from headrace.settings import Settings
 from tests.execution.support import dataset_rows, execute
 from tests.factories import Api, make_pipeline, make_step
+from tests.services.scheduling import Clock, alone  # noqa: F401
 
 START = dt.datetime(2100, 1, 1, 0, 30, tzinfo=dt.UTC)  # never due for a real clock
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
-def _remove_schedules(db: Database) -> None:
-    with db.unit_of_work() as conn:
-        for schedule_id in conn.execute(select(tables.schedules.c.id)).scalars().all():
-            schedules_repo.remove(conn, schedule_id)
-
-
-@pytest.fixture(autouse=True)
-def _only_this_tests_schedules(db: Database) -> Iterator[None]:
-    """Schedulers tick every schedule of the store: other tests' schedules (which a clock
-    this far ahead finds due) go before, this test's after."""
-    _remove_schedules(db)
-    yield
-    _remove_schedules(db)
+pytestmark = pytest.mark.usefixtures("alone")  # only this test's schedules tick
 
 
 def _schedule(api: Api, db: Database, pipeline_id: str, clock: Clock, **fields: Any) -> uuid.UUID:

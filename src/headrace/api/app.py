@@ -15,7 +15,17 @@ from headrace.api.docs import offline_app
 from headrace.api.idempotency import Idempotency
 from headrace.api.key_first import KeyFirst
 from headrace.api.metrics import Metrics, RequestLatency
-from headrace.api.routes import datasets, events, keys, pipelines, runs, schedules, ui, webhooks
+from headrace.api.routes import (
+    datasets,
+    events,
+    keys,
+    pipelines,
+    runs,
+    schedules,
+    triggers,
+    ui,
+    webhooks,
+)
 from headrace.api.routes.metrics import make_router as metrics_router
 from headrace.api.streams import StreamSlots
 from headrace.errors import Unavailable
@@ -114,7 +124,7 @@ def create_app(
             raise Unavailable("the metadata store does not answer")
         return {"status": "ok", "version": __version__}
 
-    for module in (keys, pipelines, runs, events, datasets, schedules, webhooks, ui):
+    for module in (keys, pipelines, runs, events, datasets, schedules, triggers, webhooks, ui):
         app.include_router(module.router)
     app.include_router(metrics_router(settings.metrics_require_auth, settings.metrics_token))
     return app

@@ -202,3 +202,20 @@ class ScheduleRecord:
     next_fire_at: dt.datetime | None
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class TriggerRecord:
+    """A pipeline's dataset trigger: ``consumed`` is the version of each listed dataset its
+    last run was started for (or that was current when it was made); ``pending_since`` when
+    its debounce window opened (None: no window open)."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    pipeline_id: uuid.UUID
+    datasets: list[str]
+    mode: str
+    debounce_seconds: float
+    consumed: dict[str, int | None]
+    pending_since: dt.datetime | None
+    created_at: dt.datetime

@@ -8,8 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from headrace.domain.records import ScheduleRecord
+from headrace.domain.records import ScheduleRecord, TriggerRecord
 from headrace.domain.schedules import CATCHUP
+from headrace.domain.triggers import MODES
 from headrace.schemas.common import Strict
 
 
@@ -77,4 +78,37 @@ class ScheduleRead(BaseModel):
             next_fire_times=[t.astimezone(zone) for t in upcoming],
             created_at=schedule.created_at,
             updated_at=schedule.updated_at,
+        )
+
+
+class TriggerCreate(Strict):
+    """Start a run of the pipeline's current version when listed datasets get new versions.
+    Any string for ``mode`` here: a bad one is listed with the trigger's other problems."""
+
+    datasets: list[str]
+    mode: str = Field("any", json_schema_extra={"enum": list(MODES)})
+    debounce_seconds: float = 10.0
+
+
+class TriggerRead(BaseModel):
+    id: uuid.UUID
+    pipeline_id: uuid.UUID
+    datasets: list[str]
+    mode: str
+    debounce_seconds: float
+    consumed: dict[str, int | None]  # the version of each dataset its last run was for
+    pending_since: dt.datetime | None  # when its open debounce window opened
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, trigger: TriggerRecord) -> TriggerRead:
+        return cls(
+            id=trigger.id,
+            pipeline_id=trigger.pipeline_id,
+            datasets=trigger.datasets,
+            mode=trigger.mode,
+            debounce_seconds=trigger.debounce_seconds,
+            consumed=trigger.consumed,
+            pending_since=trigger.pending_since,
+            created_at=trigger.created_at,
         )

@@ -24,7 +24,9 @@ from headrace.persistence.paging import Keyset
 from headrace.persistence.repositories import pipelines as repo
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.persistence.repositories import schedules as schedules_repo
+from headrace.persistence.repositories import triggers as triggers_repo
 from headrace.services.clock import utcnow
+from headrace.services.trigger_loops import loop_problems
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,7 @@ def delete(db: Database, who: Principal, pipeline_id: uuid.UUID) -> None:
             )
         runs_repo.remove_for_pipeline(conn, pipeline_id)
         schedules_repo.remove_for_pipeline(conn, pipeline_id)
+        triggers_repo.remove_for_pipeline(conn, pipeline_id)
         repo.remove(conn, pipeline_id)
 
 
@@ -187,7 +190,11 @@ def add_version(
 ) -> VersionRecord:
     check_steps(steps, parameters)
     with db.unit_of_work() as conn:
-        load(conn, who, pipeline_id, lock=True)
+        pipeline = load(conn, who, pipeline_id, lock=True)
+        outputs = {d for s in steps for d in s.config.output_datasets}
+        problems = loop_problems(conn, pipeline, ("steps",), writes=outputs)
+        if problems:
+            raise InvalidInput(problems[0].msg, problems)
         return repo.add_version(
             conn, pipeline_id=pipeline_id, steps=steps, now=utcnow(), parameters=parameters
         )

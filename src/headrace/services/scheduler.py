@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 
 from headrace.persistence.db import Database
-from headrace.services import schedules
+from headrace.services import schedules, triggers
 from headrace.services.clock import utcnow
 from headrace.settings import Settings
 
@@ -40,6 +40,7 @@ class Scheduler:
         """Start the runs due now; their ids."""
         now = self.clock()
         started = schedules.fire_due(self.db, self.settings, now)
+        started += triggers.fire_due(self.db, self.settings, now)
         if started and self.on_started is not None:
             self.on_started()
         return started
