@@ -20,6 +20,7 @@ from rich.table import Table
 from bench import (
     cold_start,
     history,
+    idempotency,
     listing,
     memory,
     pipeline,
@@ -40,6 +41,7 @@ SECTIONS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "memory": memory.measure,
     "history": history.measure,
     "sources": sources.measure,
+    "idempotency": idempotency.measure,
 }
 
 

@@ -28,6 +28,7 @@ class Request:
     path: str
     body: bytes | None = None
     content_type: str | None = None
+    headers: Mapping[str, str] | None = None  # beside the connection's own
 
 
 def get(path: str) -> Request:
@@ -48,7 +49,7 @@ class Connection:
 
     def send(self, request: Request) -> bytes:
         """The body of the answer to ``request``; raises on a status outside 2xx."""
-        headers = self._headers
+        headers = self._headers | dict(request.headers or {})
         if request.content_type is not None:
             headers = headers | {"Content-Type": request.content_type}
         self._conn.request(request.method, request.path, request.body, headers)
