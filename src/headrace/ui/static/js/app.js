@@ -8,6 +8,7 @@ import { datasetPage, datasetsList } from "./views/datasets.js";
 import { pipelinePage, pipelinesList } from "./views/pipelines.js";
 import { findRun, runPage, runsList } from "./views/runs.js";
 import { signIn } from "./views/signin.js";
+import { webhookPage, webhooksList } from "./views/webhooks.js";
 
 // Every id in a page's address is a UUID, matched as written: nothing is decoded, so a
 // "%2F" or "../" in the address can never turn into another API path.
@@ -22,6 +23,8 @@ const ROUTES = [
   [route("/runs/{id}"), findRun, "pipelines"],
   [route("/datasets"), datasetsList, "datasets"],
   [route("/datasets/{id}"), datasetPage, "datasets"],
+  [route("/webhooks"), webhooksList, "webhooks"],
+  [route("/webhooks/{id}"), webhookPage, "webhooks"],
 ];
 
 const main = document.getElementById("main");
