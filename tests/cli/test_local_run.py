@@ -4,9 +4,6 @@ by step, the exit code (0 succeeded, 1 the run did not, 2 the file or a service 
 from __future__ import annotations
 
 import gc
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +14,7 @@ from typer.testing import CliRunner
 
 from headrace.cli.context import importing
 from headrace.cli.main import app
+from tests.cli.fresh_run import fresh_run
 
 
 def _write(folder: Path, steps: list[dict[str, Any]]) -> Path:
@@ -127,39 +125,15 @@ def test_start_up_imports_are_frozen_and_collection_resumes() -> None:
         gc.unfreeze()  # back to the oldest generation, as the rest of the test process
 
 
-_FRESH_RUN = """
-import sys
-from typer.testing import CliRunner
-from headrace.cli.main import app
-result = CliRunner().invoke(app, ["run", sys.argv[1]])
-print(result.output)
-print("exit", result.exit_code, "duckdb loaded", "_duckdb" in sys.modules)
-"""
-
-
-def _fresh_run(path: Path, data: Path) -> str:
-    """``headrace run`` in a new interpreter (this one has DuckDB loaded long since)."""
-    env = {**os.environ, "HEADRACE_DATA_DIR": str(data), "HEADRACE_LOG_LEVEL": "WARNING"}
-    done = subprocess.run(
-        [sys.executable, "-c", _FRESH_RUN, str(path)],
-        env={**env, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def test_a_repeat_run_never_loads_duckdb_and_still_reports_sql_errors(tmp_path: Path) -> None:
     # Its steps run in their own processes; the one running the run needs DuckDB only to
     # load a changed source, or to read a DuckDB error a step sent back.
     (tmp_path / "people.csv").write_text("name,town\nada,york\n")
     (tmp_path / "regions.csv").write_text("region\nnorth\n")
     path = _write(tmp_path, STEPS)
-    assert "exit 0 duckdb loaded True" in _fresh_run(path, tmp_path / "data")  # loads sources
-    assert "exit 0 duckdb loaded False" in _fresh_run(path, tmp_path / "data")
+    assert "exit 0 duckdb loaded True" in fresh_run(path, tmp_path / "data")  # loads sources
+    assert "exit 0 duckdb loaded False" in fresh_run(path, tmp_path / "data")
     broken = [*STEPS, _step("cast", "SELECT CAST(n AS DATE) AS d FROM biggest", ["biggest"], ["d"])]
-    failed = _fresh_run(_write(tmp_path, broken), tmp_path / "data")
+    failed = fresh_run(_write(tmp_path, broken), tmp_path / "data")
     assert "exit 1 duckdb loaded True" in failed
     assert "Failed" in failed and "Conversion Error" in failed  # a step's failure, not Error

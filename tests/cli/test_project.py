@@ -10,6 +10,7 @@ from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
 
 from headrace.cli.main import app
+from tests.cli.fresh_run import fresh_run
 
 
 def _headrace(*args: str, data: Path) -> tuple[int, str]:
@@ -53,44 +54,18 @@ def test_init_never_overwrites(tmp_path: Path) -> None:
     assert not (tmp_path / "sql").exists()
 
 
-_FRESH_RUN = """
-import sys
-from typer.testing import CliRunner
-from headrace.cli.main import app
-result = CliRunner().invoke(app, ["run", sys.argv[1]])
-print(result.output)
-print("exit", result.exit_code, "sqlglot loaded", "sqlglot" in sys.modules)
-"""
-
-
 def test_a_repeat_run_of_an_unchanged_project_infers_nothing(tmp_path: Path) -> None:
     """Inferring inputs needs sqlglot: a repeat run of the same file takes them from the
     version it stored, and never imports it (a changed step is inferred again)."""
-    import os
-    import subprocess
-    import sys
-
     assert _headrace("init", str(tmp_path), data=tmp_path / "data")[0] == 0
-    env = {**os.environ, "HEADRACE_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"}
-
-    def fresh_run() -> str:
-        pipeline = str(tmp_path / "pipeline.yaml")
-        done = subprocess.run(
-            [sys.executable, "-c", _FRESH_RUN, pipeline],
-            env={**env, "HEADRACE_LOG_LEVEL": "WARNING"},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    assert "exit 0 sqlglot loaded True" in fresh_run()
-    assert "exit 0 sqlglot loaded False" in fresh_run()
+    pipeline = tmp_path / "pipeline.yaml"
+    data = tmp_path / "data"
+    assert "sqlglot loaded True" in fresh_run(pipeline, data)
+    again = fresh_run(pipeline, data)
+    assert "exit 0 " in again and "sqlglot loaded False" in again
     sql = tmp_path / "sql" / "customer_totals.sql"
     sql.write_text(sql.read_text().replace("count(*) AS orders", "count(*) AS order_count"))
-    (tmp_path / "pipeline.yaml").write_text(
-        (tmp_path / "pipeline.yaml").read_text().replace("SELECT customer, orders,", "SELECT *,")
-    )
-    changed = fresh_run()
-    assert "steps changed, new version" in changed and "exit 0 sqlglot loaded True" in changed
+    pipeline.write_text(pipeline.read_text().replace("SELECT customer, orders,", "SELECT *,"))
+    changed = fresh_run(pipeline, data)
+    assert "exit 0 " in changed and "steps changed, new version" in changed
+    assert "sqlglot loaded True" in changed
