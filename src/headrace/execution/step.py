@@ -50,7 +50,23 @@ def step_input(snapshot: delta.Snapshot, duck: ServiceDuck) -> StepInput:
 _ABOUT_FILES = re.compile(r"file|director|disk|space left", re.IGNORECASE)
 
 
-def _sql_outcome(err: Exception, interrupt: Interrupt) -> StepOutcome | None:
+def _out_of_memory(err: Exception, limits: SandboxLimits) -> str:
+    """One sentence for a step that outgrew its limits. DuckDB's own message goes on to
+    advise settings (``SET threads``, ``PRAGMA max_temp_directory_size``) that the sandbox
+    does not let a step change."""
+    if "max_temp_directory_size" in str(err):
+        return (
+            f"the step ran out of memory and of its {limits.max_temp_size} of spill space on "
+            "disk (HEADRACE_STEP_SPILL_LIMIT), so it was stopped and wrote nothing"
+        )
+    return (
+        f"the step ran out of memory: a part of its query that cannot spill to disk needed "
+        f"more than its {limits.memory_limit} (HEADRACE_STEP_MEMORY_LIMIT), so it was "
+        "stopped and wrote nothing"
+    )
+
+
+def _sql_outcome(err: Exception, interrupt: Interrupt, limits: SandboxLimits) -> StepOutcome | None:
     """The outcome of a DuckDB error or the sandbox's OutputTooLarge the step's process sent
     back (or ``Interrupt.attach`` raised), None for any other error. No DuckDB error exists
     in a process that never loaded DuckDB (unpickling one loads it), so a process whose
@@ -69,7 +85,7 @@ def _sql_outcome(err: Exception, interrupt: Interrupt) -> StepOutcome | None:
             status, f"the step {reason}" if status is StepStatus.FAILED else "cancelled"
         )
     if isinstance(err, duckdb.OutOfMemoryException):
-        return StepOutcome(StepStatus.FAILED, f"out of memory: {err}")
+        return StepOutcome(StepStatus.FAILED, _out_of_memory(err, limits))
     if isinstance(err, duckdb.IOException) and _ABOUT_FILES.search(str(err)):
         # The sandbox refuses user file access with PermissionException; an I/O error about
         # files is ours (an unwritable or full warehouse), so the run is Error, not Failed.
@@ -214,7 +230,7 @@ class StepRunner:
         except (HeadraceError, OSError, delta.CommitFailedError) as err:
             outcome = StepOutcome(StepStatus.ERROR, f"{type(err).__name__}: {err}")
         except Exception as err:
-            sql_outcome = _sql_outcome(err, interrupt)
+            sql_outcome = _sql_outcome(err, interrupt, self.limits)
             if sql_outcome is None:  # anything else is our failure, never the user's
                 log.exception("step %s of run %s failed unexpectedly", step_name, run_id)
             outcome = sql_outcome or StepOutcome(StepStatus.ERROR, f"{type(err).__name__}: {err}")
