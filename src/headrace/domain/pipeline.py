@@ -31,6 +31,9 @@ class DataTransform:
     job_type: str = "data-transform"
     # Judged on the written outputs before they are committed (domain/checks.py).
     checks: tuple[Check, ...] = ()
+    # False: the step always runs, even when an earlier run computed the same result
+    # (``domain/fingerprint.py``), e.g. SQL that reads something other than its inputs.
+    cache: bool = True
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -40,6 +43,8 @@ class DataTransform:
             "input_datasets": list(self.input_datasets),
             "output_datasets": list(self.output_datasets),
         }
+        if not self.cache:  # absent when true, like checks when there are none
+            out["cache"] = False
         if self.checks:  # absent when there are none: configs stored before checks match
             out["checks"] = [c.to_dict() for c in self.checks]
         return out
@@ -76,5 +81,6 @@ def step_from_dict(name: str, config: dict[str, object]) -> Step:
             input_datasets=tuple(str(i) for i in inputs),
             output_datasets=tuple(str(o) for o in outputs),
             checks=tuple(check_from_dict(c) for c in checks),
+            cache=config.get("cache", True) is not False,
         ),
     )

@@ -43,8 +43,8 @@ class _Reader(threading.local):
 _reader = _Reader()
 
 
-def _parse(sql: str) -> list[exp.Expr | None]:
-    """``sqlglot.parse(sql, read="duckdb")``."""
+def parse(sql: str) -> list[exp.Expr | None]:
+    """``sqlglot.parse(sql, read="duckdb")``, with this thread's tokenizer and parser."""
     return _reader.parser.parse(_reader.tokenizer.tokenize(sql), sql)
 
 
@@ -186,7 +186,7 @@ def analyse(sql: str, outputs: int) -> SqlAnalysis:
         out.fail("the query is empty", "sql.empty")
         return out
     try:
-        statements = [s for s in _parse(sql) if s is not None]
+        statements = [s for s in parse(sql) if s is not None]
     except ParseError as err:
         first = err.errors[0] if err.errors else {}
         where = f" at line {first.get('line')}, column {first.get('col')}" if first else ""

@@ -67,6 +67,9 @@ class DataTransformConfig(Strict):
     input_datasets: list[str] = Field(default_factory=list)
     output_datasets: list[str]
     checks: list[CheckIn] = Field(default_factory=list, exclude_if=_absent)
+    # False: never reuse an earlier run's result of this step (always run it). Shown only
+    # when false, so a stored config reads back as it was written.
+    cache: bool = Field(True, exclude_if=lambda value: value is True)
 
 
 StepConfigIn = DataTransformConfig
@@ -87,6 +90,7 @@ class StepIn(Strict):
                 query_type=c.query_type,
                 job_type=c.job_type,
                 checks=tuple(check.to_domain() for check in c.checks),
+                cache=c.cache,
             ),
         )
 
