@@ -64,6 +64,7 @@ ACCESS: dict[Route, Rule] = {
     ("GET", "/pipelines/{pipeline_id}/versions/"): Rule(VIEWER, 200),
     ("GET", "/pipelines/{pipeline_id}/versions/{version_id}/"): Rule(VIEWER, 200),
     ("POST", "/pipelines/{pipeline_id}/runs/"): Rule(BUILDER, 201),
+    ("POST", "/pipelines/{pipeline_id}/runs/plan/"): Rule(VIEWER, 200),
     ("GET", "/pipelines/{pipeline_id}/runs/"): Rule(VIEWER, 200),
     ("GET", "/pipelines/{pipeline_id}/runs/{run_id}/"): Rule(VIEWER, 200),
     ("POST", "/pipelines/{pipeline_id}/runs/{run_id}/cancel/"): Rule(BUILDER, 200),
@@ -156,6 +157,7 @@ BODIES: dict[Route, Callable[[Objects], dict[str, Any]]] = {
     ("PATCH", "/pipelines/{pipeline_id}/schedules/{schedule_id}/"): lambda o: {
         "json": {"enabled": False}
     },
+    ("POST", "/pipelines/{pipeline_id}/runs/plan/"): lambda o: {"json": {}},
     # the owner's dataset name: the owner adds a version, another organisation gets its own
     ("POST", "/datasets/"): lambda o: {
         "data": {"name": o.dataset_name},

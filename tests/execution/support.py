@@ -46,9 +46,10 @@ def run_pipeline(api: Api, runtime: Runtime, pipeline_id: str, **body: Any) -> d
 
 
 def write_dataset(api: Api, runtime: Runtime, name: str, query: str) -> dict[str, Any]:
-    """A new version of dataset ``name``, written by a one-step pipeline of its own."""
+    """A new version of dataset ``name``, written by a one-step pipeline of its own (never
+    reused: the same query twice writes two versions)."""
     pipeline = make_pipeline(api, [make_step("w", query, [], [name])])
-    run = run_pipeline(api, runtime, pipeline["id"])
+    run = run_pipeline(api, runtime, pipeline["id"], use_cache=False)
     assert run["status"] == "Succeeded", run
     return run
 

@@ -140,7 +140,7 @@ def test_a_step_past_the_quota_fails_and_keeps_nothing(limited: Limited, db: Dat
     pipeline = make_pipeline(a, [make_step("hash", HASHES, [], ["hashed"])])
 
     def run(api: Api, pipeline_id: str) -> dict[str, Any]:
-        made = make_run(api, pipeline_id)
+        made = make_run(api, pipeline_id, use_cache=False)
         execute(limited.runtime, made["id"])
         return steps(get_run(api, pipeline_id, made["id"]))["hash"]
 

@@ -65,6 +65,10 @@ class RunStepRecord:
     output_versions: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     checks: list[dict[str, Any]] = field(default_factory=list)
+    # Skipped because the result of this step of that run was reused (it took saved_seconds).
+    reused_from_run_id: uuid.UUID | None = None
+    reused_from_step: str | None = None
+    saved_seconds: float | None = None
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,26 @@ run_steps = Table(
     # until the step ran its checks.
     Column("checks", JSON, nullable=True),
     UniqueConstraint("run_id", "name"),
+    # Set when the step was Skipped because an earlier run's result of it was reused: that
+    # step, and the seconds it took (what reusing it saved).
+    Column("reused_from_run_id", Uuid, nullable=True),
+    Column("reused_from_step", String(255), nullable=True),
+    Column("saved_seconds", Float, nullable=True),
+)
+
+# The reuse index: the fingerprint (``domain/fingerprint.py``) of each step that succeeded,
+# looked up by organisation and fingerprint when a run is planned (``services/planning.py``).
+step_fingerprints = Table(
+    "step_fingerprints",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("org_id", Uuid, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("run_id", Uuid, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("step_name", String(255), nullable=False),
+    Index("ix_step_fingerprints_org_fingerprint", "org_id", "fingerprint"),
 )
 
 step_logs = Table(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from headrace.domain.records import RunRecord, RunStepRecord
-from headrace.schemas.common import Strict
+from headrace.schemas.common import ErrorItem, Strict
 from headrace.schemas.pipelines import PipelineVersionRead
 
 
@@ -20,6 +20,15 @@ class RunCreate(Strict):
     # {name: value} for the version's declared parameters (JSON; dates and timestamps as
     # ISO 8601 text); checked against their types, every problem listed at once.
     parameters: dict[str, Any] = Field(default_factory=dict)
+    # False: run every selected step, even one an earlier run computed from the same inputs.
+    use_cache: bool = True
+
+
+class ReusedFrom(BaseModel):
+    """The earlier run's step whose result a Skipped step reused."""
+
+    run_id: uuid.UUID
+    step_name: str
 
 
 class CheckResultRead(BaseModel):
@@ -49,6 +58,8 @@ class RunStepMetadata(BaseModel):
     output_versions: dict[str, Any] = {}
     error: str | None = None
     checks: list[CheckResultRead] = []
+    reused_from: ReusedFrom | None = None
+    saved_seconds: float | None = None
 
     @classmethod
     def of(cls, step: RunStepRecord) -> RunStepMetadata:
@@ -64,6 +75,12 @@ class RunStepMetadata(BaseModel):
             output_versions=step.output_versions,
             error=step.error,
             checks=[CheckResultRead.model_validate(c) for c in step.checks],
+            reused_from=(
+                ReusedFrom(run_id=step.reused_from_run_id, step_name=step.reused_from_step)
+                if step.reused_from_run_id is not None and step.reused_from_step is not None
+                else None
+            ),
+            saved_seconds=step.saved_seconds,
         )
 
 
@@ -109,3 +126,25 @@ class RunRead(BaseModel):
             parameters=run.parameters,
             waiting_reason=run.waiting_reason,
         )
+
+
+class PlannedStep(BaseModel):
+    """What a run would do with one step: ``reads`` gives each input's version, or
+    ``"step NAME"`` for an output of a step of the run that runs first."""
+
+    name: str
+    action: Literal["run", "reuse", "skip"]
+    reason: str
+    reads: dict[str, int | str | None]
+    reused_from: ReusedFrom | None = None
+
+
+class RunPlanRead(BaseModel):
+    """A plan: what ``POST …/runs/`` with the same body would do now. ``problems`` are what
+    would make that request a 422; the plan is given all the same."""
+
+    version_id: uuid.UUID
+    version_number: int
+    steps: list[PlannedStep]
+    argo_manifest: dict[str, Any]
+    problems: list[ErrorItem]

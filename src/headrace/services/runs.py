@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import uuid
@@ -14,7 +15,7 @@ from sqlalchemy import Connection
 from headrace.domain.access import Principal
 from headrace.domain.concurrency import held_back
 from headrace.domain.dag import Dag
-from headrace.domain.parameters import Parameter, resolve
+from headrace.domain.parameters import Parameter, resolve, typed
 from headrace.domain.pipeline import Step, step_from_dict
 from headrace.domain.problems import Loc, Problem
 from headrace.domain.records import (
@@ -27,16 +28,17 @@ from headrace.domain.records import (
 from headrace.domain.runs import RunStatus, StepStatus
 from headrace.errors import Conflict, InvalidInput, NotFound
 from headrace.execution.argo.manifest import ManifestSettings, RunIdentity, render_manifest
-from headrace.execution.plan import ExecutionPlan, SelectionError, compile_plan, select
+from headrace.execution.plan import ExecutionPlan, SelectionError, select, task_names
 from headrace.execution.status import local_metadata
 from headrace.persistence.db import Database
 from headrace.persistence.paging import Keyset
-from headrace.persistence.repositories import datasets as datasets_repo
 from headrace.persistence.repositories import pipelines as pipelines_repo
 from headrace.persistence.repositories import runs as repo
+from headrace.services import planning
 from headrace.services.clock import utcnow
 from headrace.services.lifecycle import Lifecycle
 from headrace.services.pipelines import load as load_pipeline
+from headrace.services.planning import RunDecision
 from headrace.settings import Settings
 
 # Steps of an earlier run that a retry runs again, with everything downstream of them.
@@ -92,41 +94,20 @@ def workflow_name(pipeline_name: str, run_id: uuid.UUID) -> str:
     return f"{slug}-{run_id.hex[:12]}"
 
 
-def _check_inputs(
-    conn: Connection, org_id: uuid.UUID, plan: ExecutionPlan, pinned: set[str]
-) -> None:
-    """Every dataset a selected step reads from outside the run must already have a version."""
-    needed = [d for d in plan.external_inputs if d not in pinned]
-    have = datasets_repo.current_versions(conn, org_id, needed)
-    missing = set(needed) - set(have)  # a set: a step may read thousands of datasets
-    problems = [
-        Problem(
-            ("steps", step.name, "config", "input_datasets"),
-            f"dataset {name!r} has no version yet and no selected step writes it",
-            "run.missing_input",
-        )
-        for step in plan.steps
-        for name in step.inputs
-        if name in missing
-    ]
+def _refuse(problems: Sequence[Problem]) -> None:
+    """A run is not made while any step of it would read a dataset that does not exist."""
     if problems:
-        raise InvalidInput("the run would read datasets that do not exist", problems)
+        raise InvalidInput("the run would read datasets that do not exist", list(problems))
 
 
-def _new_run(
+def _manifest(
     settings: Settings,
     pipeline: PipelineRecord,
     version: VersionRecord,
     plan: ExecutionPlan,
-    *,
-    start: str | None,
-    end: str | None,
-    retry_of: uuid.UUID | None,
-    reused: Sequence[RunStepRecord],
-    trigger: dict[str, Any] | None = None,
-    parameters: dict[str, Any] | None = None,
-) -> RunRecord:
-    run_id = uuid.uuid4()
+    run_id: uuid.UUID,
+) -> tuple[RunIdentity, dict[str, Any], list[Problem]]:
+    """The run's Argo manifest, and the problem when it is over the size limit."""
     identity = RunIdentity(
         workflow_name=workflow_name(pipeline.name, run_id),
         run_id=str(run_id),
@@ -136,14 +117,41 @@ def _new_run(
     )
     manifest = render_manifest(plan, identity, manifest_settings(settings))
     size = len(json.dumps(manifest, separators=(",", ":")))
+    problems = []
     if size > settings.manifest_max_bytes:
-        raise InvalidInput(
-            f"the run's Argo manifest would be {size} bytes, over the limit of "
-            f"{settings.manifest_max_bytes}; run part of the pipeline "
-            "(start_job_name/end_job_name)",
-            [Problem(("body",), "manifest too large", "run.manifest_too_large")],
+        problems.append(
+            Problem(
+                ("body",),
+                f"the run's Argo manifest would be {size} bytes, over the limit of "
+                f"{settings.manifest_max_bytes}; run part of the pipeline "
+                "(start_job_name/end_job_name)",
+                "run.manifest_too_large",
+            )
         )
+    return identity, manifest, problems
+
+
+def _new_run(
+    settings: Settings,
+    pipeline: PipelineRecord,
+    version: VersionRecord,
+    decision: RunDecision,
+    *,
+    start: str | None,
+    end: str | None,
+    retry_of: uuid.UUID | None,
+    trigger: dict[str, Any] | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> RunRecord:
+    _refuse(decision.problems)
+    run_id = uuid.uuid4()
+    identity, manifest, too_large = _manifest(
+        settings, pipeline, version, decision.execution, run_id
+    )
+    if too_large:
+        raise InvalidInput(too_large[0].msg, [replace(too_large[0], msg="manifest too large")])
     position = {s.name: i for i, s in enumerate(version.steps)}
+    tasks = task_names(list(position))
     steps = [
         RunStepRecord(
             name=s.name,
@@ -151,18 +159,24 @@ def _new_run(
             status=StepStatus.PENDING.value,
             position=position[s.name],
         )
-        for s in plan.steps
+        for s in decision.execution.steps
     ]
+    now = utcnow()
     steps += [
         RunStepRecord(
-            name=r.name,
-            run_name=r.run_name,
+            name=d.name,
+            run_name=f"{identity.workflow_name}.{tasks[d.name]}",
             status=StepStatus.SKIPPED.value,
-            position=position[r.name],
-            finished_at=utcnow(),
-            output_versions=r.output_versions,
+            position=position[d.name],
+            finished_at=now,
+            input_versions={k: v for k, v in d.reads.items() if isinstance(v, int)},
+            output_versions=d.reused_from.output_versions,
+            reused_from_run_id=d.reused_from.run_id,
+            reused_from_step=d.reused_from.step_name,
+            saved_seconds=d.reused_from.seconds,
         )
-        for r in reused
+        for d in decision.reused()
+        if d.reused_from is not None
     ]
     steps.sort(key=lambda s: s.position)
     run = RunRecord(
@@ -177,7 +191,7 @@ def _new_run(
         retry_of=retry_of,
         argo_manifest=manifest,
         argo_metadata={},
-        created_at=utcnow(),
+        created_at=now,
         started_at=None,
         finished_at=None,
         steps=steps,
@@ -221,6 +235,88 @@ def run_parameters(
     return values
 
 
+def _decide_new(
+    conn: Connection,
+    pipeline: PipelineRecord,
+    version: VersionRecord,
+    *,
+    start: str | None,
+    end: str | None,
+    parameters: dict[str, Any],
+    trigger: dict[str, Any],
+    use_cache: bool,
+) -> RunDecision:
+    """The decision behind a new run and behind its plan: the same call for both."""
+    steps = domain_steps(version)
+    try:
+        dag = Dag.build(steps)
+        selected = select(dag, start, end)
+    except SelectionError as err:
+        raise InvalidInput("the step selection is not valid", err.problems) from err
+    return planning.decide(
+        conn,
+        pipeline.org_id,
+        steps,
+        dag,
+        selected,
+        use_cache=use_cache,
+        parameters=_typed(version, parameters, trigger),
+    )
+
+
+def _typed(
+    version: VersionRecord, values: dict[str, Any], trigger: dict[str, Any]
+) -> dict[str, Any]:
+    """The run's parameter values as its steps bind them (``StepStart.parameters``), which
+    is how they enter a step's fingerprint when it ends."""
+    declared = [Parameter.from_dict(p) for p in version.parameters]
+    when = trigger.get("scheduled_for")
+    return typed(declared, values, dt.datetime.fromisoformat(when) if when else None)
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """What a run would do, made by the code that makes the run, creating nothing."""
+
+    version: VersionRecord
+    decision: RunDecision
+    argo_manifest: dict[str, Any]
+    problems: list[Problem]
+
+
+def plan(
+    db: Database,
+    settings: Settings,
+    who: Principal,
+    pipeline_id: uuid.UUID,
+    *,
+    start: str | None,
+    end: str | None,
+    version_id: uuid.UUID | None,
+    parameters: dict[str, Any] | None = None,
+    use_cache: bool = True,
+) -> PlanView:
+    """The plan of the run ``create`` would make now with the same arguments. Its manifest
+    is rendered for a run id that no run has (the run made later gets its own)."""
+    with db.unit_of_work(write=False) as conn:
+        pipeline = load_pipeline(conn, who, pipeline_id)
+        version = _version(conn, pipeline, version_id, db.versions)
+        decision = _decide_new(
+            conn,
+            pipeline,
+            version,
+            start=start,
+            end=end,
+            parameters=run_parameters(version, parameters or {}),
+            trigger={"type": "manual"},
+            use_cache=use_cache,
+        )
+    _, manifest, too_large = _manifest(
+        settings, pipeline, version, decision.execution, uuid.uuid4()
+    )
+    return PlanView(version, decision, manifest, [*decision.problems, *too_large])
+
+
 def create(
     db: Database,
     settings: Settings,
@@ -231,6 +327,7 @@ def create(
     end: str | None,
     version_id: uuid.UUID | None,
     parameters: dict[str, Any] | None = None,
+    use_cache: bool = True,
 ) -> RunView:
     with db.unit_of_work() as conn:
         pipeline = load_pipeline(conn, who, pipeline_id)
@@ -245,6 +342,7 @@ def create(
             end=end,
             parameters=run_parameters(version, parameters or {}),
             trigger={"type": "manual"},
+            use_cache=use_cache,
         )
     return RunView(run=run, version=version)
 
@@ -260,27 +358,29 @@ def start_run(
     end: str | None,
     parameters: dict[str, Any],
     trigger: dict[str, Any],
+    use_cache: bool = True,
 ) -> RunRecord:
     """Insert a new Pending run of ``version`` in the caller's transaction: what a request,
     a schedule's tick and a dataset trigger all do. ``parameters`` are already resolved."""
-    steps = domain_steps(version)
-    try:
-        dag = Dag.build(steps)
-        selected = select(dag, start, end)
-    except SelectionError as err:
-        raise InvalidInput("the step selection is not valid", err.problems) from err
-    plan = compile_plan(steps, selected, dag)
-    _check_inputs(conn, pipeline.org_id, plan, pinned=set())
+    decision = _decide_new(
+        conn,
+        pipeline,
+        version,
+        start=start,
+        end=end,
+        parameters=parameters,
+        trigger=trigger,
+        use_cache=use_cache,
+    )
     waiting = _held_back(conn, pipeline)
     run = _new_run(
         settings,
         pipeline,
         version,
-        plan,
+        decision,
         start=start,
         end=end,
         retry_of=None,
-        reused=(),
         trigger=trigger,
         parameters=parameters,
     )
@@ -310,8 +410,9 @@ def _held_back(conn: Connection, pipeline: PipelineRecord) -> str | None:
 def retry(
     db: Database, settings: Settings, who: Principal, pipeline_id: uuid.UUID, run_id: uuid.UUID
 ) -> RunView:
-    """A new run of the same version: steps that did not succeed and their downstream run again;
-    the steps that succeeded are Skipped and their outputs are read at the versions they wrote."""
+    """A new run of the same version: steps that did not succeed and their downstream run again
+    (or are reused, when an earlier result matches); the steps that succeeded are Skipped and
+    their outputs are read at the versions they wrote."""
     with db.unit_of_work() as conn:
         pipeline = load_pipeline(conn, who, pipeline_id)
         earlier = _load(conn, pipeline_id, run_id)
@@ -330,23 +431,31 @@ def retry(
                 again |= dag.descendants(step.name)
         in_run = {s.name for s in earlier.steps}
         again &= in_run
-        reused = [
-            s
+        carried = {
+            s.name: s
             for s in earlier.steps
             if s.name not in again and s.status in (StepStatus.SUCCEEDED, StepStatus.SKIPPED)
-        ]
-        plan = compile_plan(steps, again, dag)
-        pinned = {d for s in reused for d in s.output_versions}
-        _check_inputs(conn, pipeline.org_id, plan, pinned=pinned)
+        }
+        decision = planning.decide(
+            conn,
+            pipeline.org_id,
+            steps,
+            dag,
+            again,
+            use_cache=True,
+            parameters=_typed(version, earlier.parameters, earlier.trigger),
+            carried=carried,
+            carried_from=earlier.id,
+            unselected_reason=f"not selected in run {earlier.id}",
+        )
         run = _new_run(
             settings,
             pipeline,
             version,
-            plan,
+            decision,
             start=earlier.start_job_name,
             end=earlier.end_job_name,
             retry_of=earlier.id,
-            reused=reused,
             trigger=_retry_trigger(earlier),
             parameters=earlier.parameters,
         )

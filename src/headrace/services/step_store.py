@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from headrace.domain.fingerprint import recipe
 from headrace.domain.parameters import Parameter, typed
 from headrace.domain.records import RunRef
 from headrace.domain.runs import StepStatus
@@ -24,11 +25,13 @@ from headrace.execution.base import StepEnd, StepNotStartable, StepStart
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import datasets as datasets_repo
 from headrace.persistence.repositories import pipelines as pipelines_repo
+from headrace.persistence.repositories import reuse as reuse_repo
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.services import quota
 from headrace.services.clock import utcnow
 from headrace.services.graphs import VersionGraphs
 from headrace.services.lifecycle import Lifecycle
+from headrace.services.planning import engine_version, step_fingerprint
 
 log = logging.getLogger("headrace.step")
 
@@ -48,6 +51,7 @@ class DatabaseStepStore:
         self.storage_quota = storage_quota  # settings.org_storage_quota_bytes; 0: none
         self.lifecycle = lifecycle or Lifecycle(db)
         self.graphs = graphs
+        self.engine = engine_version()
 
     def begin(self, run_id: uuid.UUID, step_name: str, line: str) -> StepStart:
         with self.db.unit_of_work() as conn:
@@ -122,6 +126,9 @@ class DatabaseStepStore:
                 checks=end.checks,
             )
             runs_repo.add_logs(conn, ref.id, name, end.lines)
+            key = self._fingerprint(start, end)
+            if key is not None:
+                reuse_repo.add(conn, ref.org_id, key, ref.id, name)
             if not self.lifecycle.move_step(
                 conn,
                 ref,
@@ -134,6 +141,18 @@ class DatabaseStepStore:
                 # Ended meanwhile (its run was cancelled, its worker's lease taken over): what
                 # it wrote is recorded; its status stays the one it already has.
                 log.warning("step %s of run %s ended %s too late", name, ref.id, end.status)
+
+    def _fingerprint(self, start: StepStart, end: StepEnd) -> str | None:
+        """The fingerprint of a step that succeeded, from the versions it read and the
+        datasets it wrote, for later runs to find its result (``services/planning.py``)."""
+        if end.status is not StepStatus.SUCCEEDED or end.input_versions is None:
+            return None
+        config = start.step.config
+        ids = {n: i for n, (i, _) in start.datasets.items()}
+        ids.update(zip(config.output_datasets, (i for i, _ in end.written), strict=True))
+        inputs = {n: (ids[n], v) for n, v in end.input_versions.items()}
+        outputs = {n: ids[n] for n in config.output_datasets}
+        return step_fingerprint(recipe(config), inputs, outputs, start.parameters, self.engine)
 
 
 def step_of_node(db: Database, run_id: uuid.UUID, node: str) -> str:

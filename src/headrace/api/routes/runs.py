@@ -14,7 +14,8 @@ from headrace.api.deps import Bell, Builder, Config, Db, Paging, Rt, Viewer
 from headrace.api.openapi import errors
 from headrace.api.routing import SlashRouter
 from headrace.domain.runs import RunStatus
-from headrace.schemas.runs import RunCreate, RunRead
+from headrace.schemas.common import ErrorItem
+from headrace.schemas.runs import PlannedStep, ReusedFrom, RunCreate, RunPlanRead, RunRead
 from headrace.services import runs
 
 router = SlashRouter(tags=["runs"])
@@ -34,9 +35,49 @@ def create_run(
         end=body.end_job_name,
         version_id=body.version_id,
         parameters=body.parameters,
+        use_cache=body.use_cache,
     )
     bell.ring()
     return run_json.models([view])[0]
+
+
+@router.post("/pipelines/{pipeline_id}/runs/plan/", response_model=RunPlanRead)
+def plan_run(
+    pipeline_id: uuid.UUID, body: RunCreate, who: Viewer, db: Db, settings: Config
+) -> RunPlanRead:
+    """What ``POST …/runs/`` with this body would do now, creating nothing: each step's
+    action (run, reuse, skip) and why, the version of each input it reads, the manifest."""
+    found = runs.plan(
+        db,
+        settings,
+        who,
+        pipeline_id,
+        start=body.start_job_name,
+        end=body.end_job_name,
+        version_id=body.version_id,
+        parameters=body.parameters,
+        use_cache=body.use_cache,
+    )
+    return RunPlanRead(
+        version_id=found.version.id,
+        version_number=found.version.number,
+        steps=[
+            PlannedStep(
+                name=d.name,
+                action=d.action.value,
+                reason=d.reason,
+                reads=d.reads,
+                reused_from=(
+                    ReusedFrom(run_id=d.reused_from.run_id, step_name=d.reused_from.step_name)
+                    if d.reused_from is not None
+                    else None
+                ),
+            )
+            for d in found.decision.steps
+        ],
+        argo_manifest=found.argo_manifest,
+        problems=[ErrorItem(loc=list(p.loc), msg=p.msg, type=p.type) for p in found.problems],
+    )
 
 
 @router.get("/pipelines/{pipeline_id}/runs/", response_model=list[RunRead])

@@ -25,7 +25,14 @@ from sqlalchemy.types import NullType
 
 from headrace.domain.records import RunHead, RunRecord, RunRef, RunStepRecord
 from headrace.persistence.paging import Keyset, KeysetParameters, page
-from headrace.persistence.tables import pipelines, run_events, run_steps, runs, step_logs
+from headrace.persistence.tables import (
+    pipelines,
+    run_events,
+    run_steps,
+    runs,
+    step_fingerprints,
+    step_logs,
+)
 
 ACTIVE = ("Pending", "Running")
 
@@ -78,6 +85,9 @@ def add(conn: Connection, run: RunRecord) -> None:
                 "input_versions": s.input_versions,
                 "output_versions": s.output_versions,
                 "error": s.error,
+                "reused_from_run_id": s.reused_from_run_id,
+                "reused_from_step": s.reused_from_step,
+                "saved_seconds": s.saved_seconds,
             }
             for s in run.steps
         ],
@@ -120,6 +130,9 @@ def _step(r: Row[Any]) -> RunStepRecord:
         output_versions=r.output_versions or {},
         error=r.error,
         checks=r.checks or [],
+        reused_from_run_id=r.reused_from_run_id,
+        reused_from_step=r.reused_from_step,
+        saved_seconds=r.saved_seconds,
     )
 
 
@@ -281,6 +294,7 @@ def remove_for_pipeline(conn: Connection, pipeline_id: uuid.UUID) -> None:
     ids = select(runs.c.id).where(runs.c.pipeline_id == pipeline_id).scalar_subquery()
     conn.execute(delete(step_logs).where(step_logs.c.run_id.in_(ids)))
     conn.execute(delete(run_events).where(run_events.c.run_id.in_(ids)))
+    conn.execute(delete(step_fingerprints).where(step_fingerprints.c.run_id.in_(ids)))
     conn.execute(delete(run_steps).where(run_steps.c.run_id.in_(ids)))
     conn.execute(delete(runs).where(runs.c.pipeline_id == pipeline_id))
 
