@@ -111,3 +111,48 @@ def test_show_lists_each_check_with_its_violations(cli: Cli) -> None:
     assert "error" in unique and "failed" in unique and '{"id": 1, "duplicates": 2}' in unique
     [rows] = [line for line in shown.splitlines() if "some_rows" in line]
     assert "warn" in rows and "passed" in rows
+
+
+def test_plan_shows_what_start_then_does_and_reused_steps_are_marked(cli: Cli) -> None:
+    cli("pipelines", "create", "-f", str(cli.pipeline_file("reused")))
+    first = json.loads(cli("runs", "start", "reused", "--wait", "--json").stdout)
+    planned = cli("runs", "plan", "reused")
+    assert planned.exit_code == 0, planned.output
+    assert "0 to run, 3 reused, 0 skipped" in planned.stdout
+    assert f"same SQL and inputs as step double of run {first['id']}" in planned.stdout
+    as_json = json.loads(cli("runs", "plan", "reused", "--no-cache", "--json").stdout)
+    assert [s["action"] for s in as_json["steps"]] == ["run", "run", "run"]
+    second = json.loads(cli("runs", "start", "reused", "--wait", "--json").stdout)
+    assert second["status"] == "Succeeded"
+    shown = cli("runs", "show", "reused", second["id"])
+    assert shown.stdout.count("Skipped (reused)") == 3
+    assert f"reused from run {first['id']} step total" in shown.stdout
+    listed = cli("runs", "list", "reused").stdout.splitlines()
+    [row] = [line for line in listed if second["id"] in line]
+    assert "0/3" in row and " 3 " in row
+
+
+def test_retry_of_an_old_version_says_so_and_offers_the_current_one(cli: Cli) -> None:
+    steps = [
+        make_step("gen", "SELECT range AS n FROM range(3)", [], ["numbers"]),
+        make_step("bad", "SELECT n::VARCHAR::DATE AS d FROM numbers", ["numbers"], ["bad_out"]),
+    ]
+    cli("pipelines", "create", "-f", str(cli.pipeline_file("fixing", steps)))
+    failed = json.loads(cli("runs", "start", "fixing", "--wait", "--json").stdout)
+    assert failed["status"] == "Failed"
+    steps[1]["config"]["query"] = "SELECT n + 1 AS d FROM numbers"
+    with Client(cli.env["HEADRACE_URL"], cli.env["HEADRACE_API_KEY"]) as hr:
+        hr.create_version(failed["pipeline_id"], steps)
+    retried = cli("runs", "retry", "fixing", failed["id"])
+    assert retried.exit_code == 0, retried.output
+    assert f"retrying run {failed['id']}: version 1 of fixing" in retried.stdout
+    assert "the pipeline has a newer version, 2" in retried.stdout
+    assert f"headrace runs retry fixing {failed['id']} --current" in retried.stdout
+    current = cli("runs", "retry", "fixing", failed["id"], "--current", "--wait", "--json")
+    assert current.exit_code == 0, current.output
+    assert "running the current version 2 of fixing" in current.stderr
+    run = json.loads(current.stdout)
+    assert run["pipeline_version"]["number"] == 2
+    by_step = {s["name"]: s for s in run["run_steps"]}
+    assert by_step["gen"]["reused_from"] == {"run_id": failed["id"], "step_name": "gen"}
+    assert by_step["bad"]["status"] == "Succeeded"

@@ -23,6 +23,7 @@ from headrace.client.models import (
     PipelineRead,
     PipelineVersionRead,
     RunEvent,
+    RunPlanRead,
     RunRead,
     StepIn,
     WebhookCreated,
@@ -55,6 +56,22 @@ _STREAM_READ_TIMEOUT = 60.0
 
 def _steps(steps: Steps) -> list[dict[str, Any]]:
     return [StepIn.model_validate(s).model_dump() for s in steps]
+
+
+def _run_body(
+    start: str | None,
+    end: str | None,
+    version_id: Id | None,
+    parameters: dict[str, Any] | None,
+    use_cache: bool,
+) -> dict[str, Any]:
+    return {
+        "start_job_name": start,
+        "end_job_name": end,
+        "version_id": str(version_id) if version_id else None,
+        "parameters": parameters or {},
+        "use_cache": use_cache,
+    }
 
 
 def _not_found(what: str, name: str) -> HeadraceApiError:
@@ -282,17 +299,29 @@ class Client:
         end: str | None = None,
         version_id: Id | None = None,
         parameters: dict[str, Any] | None = None,
+        use_cache: bool = True,
     ) -> RunRead:
         """A run of the current (or given) version, whole or from ``start`` to ``end``, with
-        ``parameters`` for the version's declared ones."""
-        body = {
-            "start_job_name": start,
-            "end_job_name": end,
-            "version_id": str(version_id) if version_id else None,
-            "parameters": parameters or {},
-        }
+        ``parameters`` for the version's declared ones; ``use_cache=False`` runs every
+        selected step even when an earlier result matches."""
+        body = _run_body(start, end, version_id, parameters, use_cache)
         response = self._http.request("POST", f"/pipelines/{pipeline_id}/runs/", json=body)
         return RunRead.model_validate(response.json())
+
+    def plan_run(
+        self,
+        pipeline_id: Id,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        version_id: Id | None = None,
+        parameters: dict[str, Any] | None = None,
+        use_cache: bool = True,
+    ) -> RunPlanRead:
+        """What ``start_run`` with the same arguments would do now, creating nothing."""
+        body = _run_body(start, end, version_id, parameters, use_cache)
+        response = self._http.request("POST", f"/pipelines/{pipeline_id}/runs/plan/", json=body)
+        return RunPlanRead.model_validate(response.json())
 
     def list_runs(
         self,

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from headrace.schemas.datasets import DatasetDetailRead, DatasetRead, DatasetVersionRead
 from headrace.schemas.keys import ApiKeyCreated, ApiKeyRead
 from headrace.schemas.pipelines import PipelineRead, PipelineVersionRead, StepIn, StepRead
-from headrace.schemas.runs import RunRead, RunStepMetadata
+from headrace.schemas.runs import PlannedStep, ReusedFrom, RunPlanRead, RunRead, RunStepMetadata
 from headrace.schemas.webhooks import DeliveryRead, WebhookCreated, WebhookRead
 
 __all__ = [
@@ -22,7 +22,10 @@ __all__ = [
     "DeliveryRead",
     "PipelineRead",
     "PipelineVersionRead",
+    "PlannedStep",
+    "ReusedFrom",
     "RunEvent",
+    "RunPlanRead",
     "RunRead",
     "RunStepMetadata",
     "StepIn",

@@ -1,4 +1,4 @@
-"""``headrace runs start|list|show|cancel|retry|logs``."""
+"""``headrace runs start|plan|list|show|cancel|retry|logs``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from headrace.cli.remote.output import command, emit_json, show_table, when
 
 if TYPE_CHECKING:
     from headrace.client import Client
-    from headrace.client.models import RunRead
+    from headrace.client.models import PipelineRead, RunRead, RunStepMetadata
 
 app = typer.Typer(help="Runs of a pipeline.", no_args_is_help=True)
 
@@ -21,6 +21,18 @@ PipelineArg = Annotated[str, typer.Argument(help="Name or id of the pipeline.")]
 RunArg = Annotated[str, typer.Argument(help="Id of the run.")]
 Wait = Annotated[
     bool, typer.Option("--wait", help="Follow the run until it ends; exit 0 only if it succeeded.")
+]
+First = Annotated[str | None, typer.Option("--start", help="First step to run.")]
+Last = Annotated[str | None, typer.Option("--end", help="Last step to run.")]
+Params = Annotated[
+    list[str] | None,
+    typer.Option("--param", "-p", help="A parameter as NAME=VALUE (repeatable)."),
+]
+NoCache = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache", help="Run every selected step, even one an earlier run computed already."
+    ),
 ]
 
 
@@ -50,24 +62,29 @@ def _finish(client: Client, run: RunRead, wait: bool, as_json: bool) -> None:
 @command
 def start(
     pipeline: PipelineArg,
-    first: Annotated[str | None, typer.Option("--start", help="First step to run.")] = None,
-    last: Annotated[str | None, typer.Option("--end", help="Last step to run.")] = None,
-    param: Annotated[
-        list[str] | None,
-        typer.Option("--param", "-p", help="A parameter as NAME=VALUE (repeatable)."),
-    ] = None,
+    first: First = None,
+    last: Last = None,
+    param: Params = None,
+    no_cache: NoCache = False,
     wait: Wait = False,
     as_json: Json = False,
 ) -> None:
-    """Run the pipeline's current version, whole or from --start to --end, with parameters."""
+    """Run the pipeline's current version, whole or from --start to --end, with parameters;
+    steps an earlier run computed from the same inputs are reused (unless --no-cache)."""
     from headrace.cli.remote.config import connect
 
     with connect() as client:
         found = client.find_pipeline(pipeline)
-        declared = found.current_version.parameters if found.current_version else []
-        values = parse_params(param or [], {p["name"]: p["type"] for p in declared})
-        run = client.start_run(found.id, start=first, end=last, parameters=values)
+        values = _declared_params(found, param)
+        run = client.start_run(
+            found.id, start=first, end=last, parameters=values, use_cache=not no_cache
+        )
         _finish(client, run, wait, as_json)
+
+
+def _declared_params(found: PipelineRead, param: list[str] | None) -> dict[str, Any]:
+    declared = found.current_version.parameters if found.current_version else []
+    return parse_params(param or [], {p["name"]: p["type"] for p in declared})
 
 
 def parse_params(given: list[str], types: dict[str, str]) -> dict[str, Any]:
@@ -111,9 +128,71 @@ def started_by(run: RunRead) -> str:
     return kind
 
 
+@app.command("plan")
+@command
+def plan(
+    pipeline: PipelineArg,
+    first: First = None,
+    last: Last = None,
+    param: Params = None,
+    no_cache: NoCache = False,
+    as_json: Json = False,
+) -> None:
+    """What `runs start` would do now, creating nothing: for each step run, reuse or skip,
+    why, and the version of each input it would read."""
+    from headrace.cli.remote.config import connect
+
+    with connect() as client:
+        found = client.find_pipeline(pipeline)
+        values = _declared_params(found, param)
+        planned = client.plan_run(
+            found.id, start=first, end=last, parameters=values, use_cache=not no_cache
+        )
+    if as_json:
+        emit_json(planned)
+        return
+    rows = [
+        (
+            s.name,
+            s.action,
+            ", ".join(
+                f"{name}@{read if isinstance(read, str) else f'v{read}'}"
+                for name, read in s.reads.items()
+            ),
+            s.reason,
+        )
+        for s in planned.steps
+    ]
+    title = f"plan of {found.name}, version {planned.version_number}"
+    show_table(title, ("step", "action", "reads", "why"), rows)
+    counts = {a: sum(1 for s in planned.steps if s.action == a) for a in ("run", "reuse", "skip")}
+    typer.echo(f"{counts['run']} to run, {counts['reuse']} reused, {counts['skip']} skipped")
+    for problem in planned.problems:
+        typer.echo(f"problem: {'.'.join(str(x) for x in problem.loc)}: {problem.msg}", err=True)
+    if planned.problems:
+        raise typer.Exit(1)
+
+
 def _progress(run: RunRead) -> str:
     done = sum(1 for s in run.run_steps if s.status == "Succeeded")
     return f"{done}/{len(run.run_steps)}"
+
+
+def _reused(run: RunRead) -> str:
+    count = sum(1 for s in run.run_steps if s.reused_from is not None)
+    return str(count) if count else ""
+
+
+def _status(step: RunStepMetadata) -> str:
+    """A reused step is Skipped, but not as a step a partial run leaves out is."""
+    return f"{step.status} (reused)" if step.reused_from is not None else step.status
+
+
+def _reused_from(step: RunStepMetadata) -> str:
+    if step.reused_from is None:
+        return ""
+    saved = "" if step.saved_seconds is None else f", saved {step.saved_seconds:.2f} s"
+    return f"reused from run {step.reused_from.run_id} step {step.reused_from.step_name}{saved}"
 
 
 @app.command("list")
@@ -145,6 +224,7 @@ def list_runs(
             r.name,
             r.status,
             _progress(r),
+            _reused(r),
             started_by(r),
             _why(r),
             when(r.created_at),
@@ -152,7 +232,17 @@ def list_runs(
         )
         for r in runs
     ]
-    columns = ("id", "name", "status", "succeeded", "started by", "why", "created", "finished")
+    columns = (
+        "id",
+        "name",
+        "status",
+        "succeeded",
+        "reused",
+        "started by",
+        "why",
+        "created",
+        "finished",
+    )
     show_table(f"runs of {found.name}", columns, rows)
 
 
@@ -160,15 +250,15 @@ def _steps_table(run: RunRead) -> None:
     rows = [
         (
             s.name,
-            s.status,
+            _status(s),
             s.rows_written,
             when(s.started_at),
             when(s.finished_at),
-            s.error,
+            s.error or _reused_from(s),
         )
         for s in run.run_steps
     ]
-    columns = ("step", "status", "rows", "started", "finished", "error")
+    columns = ("step", "status", "rows", "started", "finished", "error / reused from")
     show_table(f"{run.name}: {run.status}", columns, rows)
 
 
@@ -229,14 +319,58 @@ def cancel(pipeline: PipelineArg, run_id: RunArg, as_json: Json = False) -> None
         typer.echo(f"run {run.name} ({run.id}): {run.status}, cancel requested")
 
 
+def _retry_note(found: PipelineRead, earlier: RunRead, current: bool) -> list[str]:
+    """Which version a retry reruns, and the current version when it is newer."""
+    version = earlier.pipeline_version
+    newest = found.current_version
+    if current and newest is not None:
+        return [
+            f"running the current version {newest.number} of {found.name} instead of retrying "
+            f"version {version.number}: unchanged steps are reused"
+        ]
+    lines = [f"retrying run {earlier.id}: version {version.number} of {found.name}"]
+    if newest is not None and newest.id != version.id:
+        lines.append(
+            f"the pipeline has a newer version, {newest.number}; to run it instead, reusing "
+            f"every step that did not change: headrace runs retry {found.name} {earlier.id} "
+            "--current"
+        )
+    return lines
+
+
 @app.command("retry")
 @command
-def retry(pipeline: PipelineArg, run_id: RunArg, wait: Wait = False, as_json: Json = False) -> None:
-    """A new run of what did not succeed (and everything downstream of it)."""
+def retry(
+    pipeline: PipelineArg,
+    run_id: RunArg,
+    current: Annotated[
+        bool,
+        typer.Option(
+            "--current",
+            help="Run the pipeline's current version instead (a retry reruns the run's own "
+            "version); steps that did not change are reused.",
+        ),
+    ] = False,
+    wait: Wait = False,
+    as_json: Json = False,
+) -> None:
+    """A new run of what did not succeed (and everything downstream of it), of the run's own
+    version; says so when the pipeline has a newer one."""
     from headrace.cli.remote.config import connect
 
     with connect() as client:
-        run = client.retry_run(client.find_pipeline(pipeline).id, run_id)
+        found = client.find_pipeline(pipeline)
+        earlier = client.get_run(found.id, run_id)
+        for line in _retry_note(found, earlier, current):
+            typer.echo(line, err=as_json)
+        if current:
+            # the run's parameters that the current version still declares
+            declared = found.current_version.parameters if found.current_version else []
+            names = {p["name"] for p in declared}
+            kept = {k: v for k, v in earlier.parameters.items() if k in names}
+            run = client.start_run(found.id, parameters=kept)
+        else:
+            run = client.retry_run(found.id, run_id)
         _finish(client, run, wait, as_json)
 
 
