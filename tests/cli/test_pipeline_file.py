@@ -221,10 +221,43 @@ def test_validate_and_run_say_where_each_problem_is(tmp_path: Path) -> None:
     code, output = _headrace("pipelines", "validate", "-f", str(path), "--json", data=tmp_path)
     assert code == 1
     [problem] = json.loads(output)["problems"]
-    assert (problem["file"], problem["line"], problem["column"]) == (str(path), 9, 7)
+    # inside the SQL: the end of WHERE, which sqlglot names
+    assert (problem["file"], problem["line"], problem["column"]) == (str(path), 9, 34)
     assert problem["loc"] == ["steps", "broken", "config", "query"]
     code, output = _headrace("pipelines", "validate", "-f", str(path), data=tmp_path)
-    assert f"  {path}:9:7: steps.broken.config.query: the query cannot be parsed" in output
+    assert f"  {path}:9:34: steps.broken.config.query: the query cannot be parsed" in output
     code, output = _headrace("run", str(path), data=tmp_path / "data")
     assert code == 2
-    assert f"{path}:9:7: steps.broken.config.query: the query cannot be parsed" in output
+    assert f"{path}:9:34: steps.broken.config.query: the query cannot be parsed" in output
+
+
+def test_a_problem_inside_a_block_of_sql_points_at_its_line(tmp_path: Path) -> None:
+    from headrace.domain.validation import validate_steps
+
+    path = _write(
+        tmp_path,
+        """\
+name: p
+steps:
+  - name: block
+    config:
+      output_datasets: [b]
+      query: |
+        SELECT 1 AS a
+        FROM (
+  - name: quoted
+    config:
+      output_datasets: [q]
+      query: "SELECT n FROM q WHERE"
+  - name: unlocated
+    config:
+      output_datasets: [u]
+      query: SELECT * FROM nowhere
+      input_datasets: []
+""",
+    )
+    file = load(path)
+    found = {p.loc[1]: file.position(p) for p in validate_steps(file.steps)}
+    assert (found["block"].line, found["block"].column) == (8, 14)  # "FROM (" ends at column 14
+    assert (found["quoted"].line, found["quoted"].column) == (12, 35)
+    assert (found["unlocated"].line, found["unlocated"].column) == (16, 7)  # the query key

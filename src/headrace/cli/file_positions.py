@@ -23,14 +23,27 @@ class Position:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+@dataclass(frozen=True)
+class _Text:
+    """Where a text value's first character is, and how it was written."""
+
+    line: int  # from 0, as yaml's marks
+    column: int  # from 0
+    style: str | None  # None: plain; '"' or "'": quoted; '|' or '>': a block
+
+
 class Positions:
     """The position of every key and list item of one document, by its location (the keys
     and indexes leading to it); a location not written (a missing field) is placed at the
     nearest enclosing value that is."""
 
-    def __init__(self, file: Path, found: dict[Loc, tuple[int, int]]) -> None:
+    def __init__(
+        self, file: Path, found: dict[Loc, tuple[int, int]], texts: dict[Loc, _Text], text: str
+    ) -> None:
         self.file = file
         self._found = found
+        self._texts = texts
+        self._lines = text.splitlines()
 
     def of(self, loc: Loc) -> Position:
         for end in range(len(loc), -1, -1):
@@ -39,12 +52,31 @@ class Positions:
                 return Position(self.file, *at)
         return Position(self.file, 1, 1)
 
+    def inside(self, loc: Loc, line: int, column: int) -> Position | None:
+        """Where ``line``:``column`` of the text value at ``loc`` is in the file (a block
+        keeps its lines; a one-line value its columns); None when that cannot be said."""
+        text = self._texts.get(loc)
+        if text is None:
+            return None
+        if text.style in ("|", ">"):
+            first = text.line + 1  # the block's lines start below its indicator
+            if first >= len(self._lines):
+                return None
+            indent = len(self._lines[first]) - len(self._lines[first].lstrip(" "))
+            return Position(self.file, first + line, indent + column)
+        if line != 1:
+            return None
+        quoted = 1 if text.style in ('"', "'") else 0
+        return Position(self.file, text.line + 1, text.column + quoted + column)
+
 
 def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _walk(node: yaml.Node, loc: Loc, found: dict[Loc, tuple[int, int]]) -> None:
+def _walk(
+    node: yaml.Node, loc: Loc, found: dict[Loc, tuple[int, int]], texts: dict[Loc, _Text]
+) -> None:
     import yaml
 
     if isinstance(node, yaml.MappingNode):
@@ -52,11 +84,14 @@ def _walk(node: yaml.Node, loc: Loc, found: dict[Loc, tuple[int, int]]) -> None:
             if isinstance(key, yaml.ScalarNode):
                 here = (*loc, key.value)
                 found[here] = _mark(key)  # the key: where an editor shows ``field: problem``
-                _walk(value, here, found)
+                _walk(value, here, found, texts)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             found[(*loc, index)] = _mark(item)
-            _walk(item, (*loc, index), found)
+            _walk(item, (*loc, index), found, texts)
+    elif isinstance(node, yaml.ScalarNode):
+        mark = node.start_mark
+        texts[loc] = _Text(mark.line, mark.column, node.style)
 
 
 def load_with_positions(file: Path, text: str) -> tuple[Any, Positions]:
@@ -71,6 +106,7 @@ def load_with_positions(file: Path, text: str) -> tuple[Any, Positions]:
     finally:
         loader.dispose()
     found: dict[Loc, tuple[int, int]] = {(): (1, 1)}
+    texts: dict[Loc, _Text] = {}
     if node is not None:
-        _walk(node, (), found)
-    return data, Positions(file, found)
+        _walk(node, (), found, texts)
+    return data, Positions(file, found, texts, text)

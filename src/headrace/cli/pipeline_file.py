@@ -176,17 +176,19 @@ class Locator:
     query_files: dict[str, Path]  # step name → its SQL file
 
     def position(self, problem: Problem) -> Position:
+        """Where the problem was written; for a problem of a step's SQL that says where in
+        the SQL, that place, in its ``query_file`` or inside the inline ``query``."""
         loc = _by_step_index(self.raw, problem.loc)
         named = _by_step_name(self.raw, loc)
         if len(named) >= 4 and named[2:4] == ("config", "query"):
+            at = _SQL_AT.search(problem.msg)
+            line, column = (int(at.group(1)), int(at.group(2))) if at else (1, 1)
             sql_file = self.query_files.get(str(named[1]))
             if sql_file is not None:
-                at = _SQL_AT.search(problem.msg)
-                return (
-                    Position(sql_file, *(int(x) for x in at.groups()))
-                    if at
-                    else Position(sql_file, 1, 1)
-                )
+                return Position(sql_file, line, column)
+            inside = self.positions.inside(loc[:4], line, column) if at else None
+            if inside is not None:
+                return inside
         return self.positions.of(loc)
 
     def describe(self, problem: Problem) -> str:
