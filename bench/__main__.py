@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import (
+    bigger,
     cold_start,
     history,
     idempotency,
@@ -42,7 +43,10 @@ SECTIONS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "history": history.measure,
     "sources": sources.measure,
     "idempotency": idempotency.measure,
+    "bigger": bigger.measure,
 }
+# Sections only ``--only`` runs: they take many minutes and gigabytes of disk.
+ON_REQUEST = {"bigger"}
 
 
 def _value(value: float, unit: str) -> str:
@@ -114,7 +118,7 @@ def main() -> None:
         f"[dim]machine: {report['cpus']} CPUs; 1,000,000-step Python loop "
         f"{report['python_loop_ms']:.0f} ms; CPU pressure {_cpu_pressure()}[/dim]\n"
     )
-    for name in args.only or list(SECTIONS):
+    for name in args.only or [s for s in SECTIONS if s not in ON_REQUEST]:
         load_before, pressure_before = _load(), _cpu_pressure()
         started = time.perf_counter()
         section = SECTIONS[name](args.quick)

@@ -30,7 +30,7 @@ CUSTOMERS = 100_000
 PRODUCTS = 5_000
 
 
-def _sources(folder: Path, orders: int) -> dict[str, str]:
+def write_sources(folder: Path, orders: int) -> dict[str, str]:
     """The example's three sources as Parquet files, shaped like its CSV files."""
     con = duckdb.connect()
     queries = {
@@ -58,7 +58,7 @@ def _sources(folder: Path, orders: int) -> dict[str, str]:
     return paths
 
 
-def _measured(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, int]:
+def measured(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int, int]:
     """Wall seconds, the largest process's peak kB and the whole tree's peak kB."""
     start = time.perf_counter()
     process = subprocess.Popen(
@@ -78,7 +78,7 @@ def measure(quick: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="headrace-bench-sources-") as tmp:
         folder = Path(tmp)
         spec = shop.definition()
-        spec["sources"] = _sources(folder, orders)
+        spec["sources"] = write_sources(folder, orders)
         pipeline = folder / "pipeline.yaml"
         pipeline.write_text(yaml.safe_dump(spec, sort_keys=False))
         data = folder / "data"
@@ -95,7 +95,7 @@ def measure(quick: bool) -> dict[str, Any]:
             for kind in kinds:
                 if kind == "first":
                     shutil.rmtree(data, ignore_errors=True)
-                seconds, largest, whole = _measured(
+                seconds, largest, whole = measured(
                     raw_cmd if kind == "raw" else run_cmd, env, folder
                 )
                 wall[kind].append(seconds)
