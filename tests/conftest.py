@@ -173,7 +173,6 @@ MARKED_TESTS = {
         "test_a_repeat_run_never_loads_duckdb_and_still_reports_sql_errors",
     ): "slow",
     ("execution/test_hostile_runs.py", "test_a_live_server_serves_through_hostile_runs"): "slow",
-    ("cli/test_project.py", "test_a_repeat_run_of_an_unchanged_project_infers_nothing"): "slow",
     (
         "execution/test_step_process.py",
         "test_a_process_killed_for_its_memory_is_never_reused",

@@ -1,5 +1,5 @@
 """``headrace run`` in a new interpreter, for tests of what a run imports (the test process
-has DuckDB and sqlglot loaded long since)."""
+has DuckDB loaded long since)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,13 @@ from typer.testing import CliRunner
 from headrace.cli.main import app
 result = CliRunner().invoke(app, ["run", sys.argv[1]])
 print(result.output)
-print("exit", result.exit_code, "duckdb loaded", "_duckdb" in sys.modules,
-      "sqlglot loaded", "sqlglot" in sys.modules)
+print("exit", result.exit_code, "duckdb loaded", "_duckdb" in sys.modules)
 """
 
 
 def fresh_run(path: Path, data: Path) -> str:
     """The output of ``headrace run path`` on ``data``, ending with a line ``exit <code>
-    duckdb loaded <bool> sqlglot loaded <bool>``."""
+    duckdb loaded <bool>``."""
     env = {**os.environ, "HEADRACE_DATA_DIR": str(data), "HEADRACE_LOG_LEVEL": "WARNING"}
     done = subprocess.run(
         [sys.executable, "-c", _SCRIPT, str(path)],

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from headrace.cli.pipeline_file import PipelineFileError, json_schema, load
 from headrace.domain.problems import Problem
@@ -261,3 +262,15 @@ steps:
     assert (found["block"].line, found["block"].column) == (8, 14)  # "FROM (" ends at column 14
     assert (found["quoted"].line, found["quoted"].column) == (12, 35)
     assert (found["unlocated"].line, found["unlocated"].column) == (16, 7)  # the query key
+
+
+def test_the_example_points_at_the_schema_and_satisfies_it() -> None:
+    from jsonschema import Draft202012Validator
+
+    example = REPO / "examples" / "shop" / "pipeline.yaml"
+    first = example.read_text().splitlines()[0]
+    assert first.startswith("# yaml-language-server: $schema=")
+    schema_path = (example.parent / first.split("$schema=", 1)[1]).resolve()
+    assert schema_path == REPO / "schemas" / "pipeline-file.schema.json"
+    document = yaml.safe_load(example.read_text())
+    assert list(Draft202012Validator(json_schema()).iter_errors(document)) == []

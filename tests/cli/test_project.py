@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
 
 from headrace.cli.main import app
-from tests.cli.fresh_run import fresh_run
 
 
 def _headrace(*args: str, data: Path) -> tuple[int, str]:
@@ -54,18 +54,31 @@ def test_init_never_overwrites(tmp_path: Path) -> None:
     assert not (tmp_path / "sql").exists()
 
 
-def test_a_repeat_run_of_an_unchanged_project_infers_nothing(tmp_path: Path) -> None:
-    """Inferring inputs needs sqlglot: a repeat run of the same file takes them from the
-    version it stored, and never imports it (a changed step is inferred again)."""
-    assert _headrace("init", str(tmp_path), data=tmp_path / "data")[0] == 0
-    pipeline = tmp_path / "pipeline.yaml"
+def test_a_repeat_run_of_an_unchanged_project_infers_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repeat run of the same file takes the inputs a step left out from the version it
+    stored; only a step whose SQL changed is inferred again."""
+    from headrace.cli import pipeline_file
+
+    inferred: list[str] = []
+    infer = pipeline_file._inferred_inputs
+
+    def counted(query: str, outputs: int) -> list[str]:
+        inferred.append(query)
+        return infer(query, outputs)
+
+    monkeypatch.setattr(pipeline_file, "_inferred_inputs", counted)
     data = tmp_path / "data"
-    assert "sqlglot loaded True" in fresh_run(pipeline, data)
-    again = fresh_run(pipeline, data)
-    assert "exit 0 " in again and "sqlglot loaded False" in again
-    sql = tmp_path / "sql" / "customer_totals.sql"
-    sql.write_text(sql.read_text().replace("count(*) AS orders", "count(*) AS order_count"))
+    assert _headrace("init", str(tmp_path), data=data)[0] == 0
+    pipeline = tmp_path / "pipeline.yaml"
+    assert _headrace("run", str(pipeline), data=data)[0] == 0
+    assert len(inferred) == 2
+    inferred.clear()
+    code, output = _headrace("run", str(pipeline), data=data)
+    assert code == 0 and "steps changed" not in output
+    assert inferred == []
     pipeline.write_text(pipeline.read_text().replace("SELECT customer, orders,", "SELECT *,"))
-    changed = fresh_run(pipeline, data)
-    assert "exit 0 " in changed and "steps changed, new version" in changed
-    assert "sqlglot loaded True" in changed
+    code, output = _headrace("run", str(pipeline), data=data)
+    assert code == 0 and "steps changed, new version" in output
+    assert len(inferred) == 1 and inferred[0].startswith("SELECT *,")

@@ -72,7 +72,7 @@ class FileStepConfig(DataTransformConfig):
 
 
 class FileStep(Strict):
-    name: str
+    name: str = Field(description="Unique in the pipeline: the name partial runs use.")
     config: FileStepConfig
 
 
@@ -81,14 +81,16 @@ class PipelineDocument(Strict):
 
     model_config = ConfigDict(title="headrace pipeline file")
 
-    name: str
+    name: str = Field(description="The pipeline's name in the organisation.")
     description: str = ""
     sources: dict[str, str] = Field(
         default_factory=dict,
         description="Dataset name → a local file (CSV, Parquet, JSON lines) loaded by "
         "`headrace run`, relative to this file.",
     )
-    steps: list[FileStep]
+    steps: list[FileStep] = Field(
+        description="The steps; each runs after the steps that write its inputs."
+    )
     parameters: list[ParameterIn] = Field(default_factory=list)
 
 
@@ -101,8 +103,8 @@ def json_schema() -> dict[str, Any]:
 @dataclass(frozen=True)
 class PipelineFile:
     """A pipeline file, read and shape-checked. Its steps are resolved when first asked for:
-    inferring the inputs of a step that leaves them out needs sqlglot, whose import a repeat
-    ``headrace run`` of an unchanged file must not pay (``steps_reusing``)."""
+    inferring the inputs of a step that leaves them out parses its SQL, which a repeat
+    ``headrace run`` of an unchanged file need not do (``steps_reusing``)."""
 
     path: Path
     name: str
