@@ -276,6 +276,18 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(
         10, gt=0, description="How long one delivery may take before it counts as failed."
     )
+    openlineage_url: str | None = Field(
+        None,
+        description="Base URL of an OpenLineage backend (e.g. Marquez, http://marquez:5000): "
+        "each run's START and COMPLETE/FAIL/ABORT events are POSTed to it from the workers; "
+        "unset, none are made.",
+    )
+    openlineage_endpoint: str = Field(
+        "api/v1/lineage", description="Path of the lineage endpoint under openlineage_url."
+    )
+    openlineage_api_key: SecretStr | None = Field(
+        None, description="Sent as `Authorization: Bearer <key>` to the OpenLineage backend."
+    )
     delivery_poll_seconds: float = Field(
         1.0,
         gt=0,

@@ -16,6 +16,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 @dataclass
 class Received:
+    path: str
     headers: dict[str, str]
     body: bytes
     verified: bool
@@ -33,10 +34,14 @@ class Receiver:
     _server: ThreadingHTTPServer | None = None
 
     @property
-    def url(self) -> str:
+    def base_url(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/hooks/headrace"
+        return f"http://{host!s}:{port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/hooks/headrace"
 
     def __enter__(self) -> Receiver:
         receiver = self
@@ -46,7 +51,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 verified = any(_verifies(s, body, headers) for s in receiver.secrets)
-                receiver.received.append(Received(headers, body, verified))
+                receiver.received.append(Received(self.path, headers, body, verified))
                 failing = len(receiver.received) <= receiver.fail_first
                 self.send_response(500 if failing else 204)
                 self.send_header("Content-Length", "0")

@@ -23,6 +23,7 @@ from headrace.persistence.db import Database
 from headrace.persistence.repositories import deliveries as repo
 from headrace.services.clock import utcnow
 from headrace.services.outbox import Consumer, drain
+from headrace.settings import Settings
 
 if TYPE_CHECKING:
     from headrace.runtime import Runtime
@@ -143,14 +144,25 @@ class Dispatcher:
                 stopping.wait(poll_seconds)
 
 
+def consumers(db: Database, settings: Settings) -> list[Consumer]:
+    """The outbox's consumers that the settings turn on."""
+    from headrace.services.webhooks import WebhookConsumer
+
+    found: list[Consumer] = [WebhookConsumer()]
+    if settings.openlineage_url:
+        from headrace.services.lineage import LineageConsumer
+
+        found.append(LineageConsumer(db))
+    return found
+
+
 def start_dispatcher(runtime: Runtime) -> Callable[[], None]:
     """The dispatcher of ``runtime``'s worker process on a daemon thread of its own (a slow
     receiver must not hold up runs); call what is returned to stop it."""
     from headrace.services.senders import open_senders
-    from headrace.services.webhooks import WebhookConsumer
 
     senders, close = open_senders(runtime.db, runtime.settings)
-    dispatcher = Dispatcher(runtime.db, [WebhookConsumer()], senders)
+    dispatcher = Dispatcher(runtime.db, consumers(runtime.db, runtime.settings), senders)
     stopping = threading.Event()
     thread = threading.Thread(
         target=dispatcher.serve,

@@ -1,4 +1,5 @@
-"""The senders of the dispatcher (``services/dispatch.py``), one per sink.
+"""The senders of the dispatcher (``services/dispatch.py``), one per sink: webhooks, and the
+OpenLineage backend (``HEADRACE_OPENLINEAGE_URL``, an operator's, sent to as configured).
 
 ``WebhookSender`` signs each attempt as Standard Webhooks specifies (the ``standardwebhooks``
 package: ``v1,`` and the base64 HMAC-SHA256 of ``id.timestamp.body``) and sends it to the
@@ -87,10 +88,33 @@ class WebhookSender:
         return answered(response.status_code)
 
 
+class LineageSender:
+    def __init__(self, settings: Settings, http: httpx.Client) -> None:
+        assert settings.openlineage_url is not None
+        base = settings.openlineage_url.rstrip("/")
+        self.url = f"{base}/{settings.openlineage_endpoint.lstrip('/')}"
+        self.headers = {"content-type": "application/json", "user-agent": USER_AGENT}
+        if settings.openlineage_api_key is not None:
+            key = settings.openlineage_api_key.get_secret_value()
+            self.headers["authorization"] = f"Bearer {key}"
+        self.http = http
+
+    def send(self, delivery: DeliveryRecord, now: dt.datetime) -> Outcome:
+        try:
+            response = self.http.post(self.url, content=delivery.payload, headers=self.headers)
+        except httpx.HTTPError as err:
+            return Outcome(None, _failure(err))
+        return answered(response.status_code)
+
+
 def open_senders(db: Database, settings: Settings) -> tuple[dict[str, Sender], Callable[[], None]]:
     """The senders of every sink this process sends to, and what closes them."""
     http = httpx.Client(
         timeout=settings.webhook_timeout_seconds, follow_redirects=False, trust_env=False
     )
     senders: dict[str, Sender] = {WEBHOOK_SINK: WebhookSender(db, settings, http)}
+    if settings.openlineage_url:
+        from headrace.services.lineage import SINK as LINEAGE_SINK
+
+        senders[LINEAGE_SINK] = LineageSender(settings, http)
     return senders, http.close
