@@ -51,6 +51,29 @@ def test_metrics_report_runs_steps_durations_and_request_latency(
     assert _trigger_latency_count(r.text) == before + 1
 
 
+def test_metrics_count_reused_steps_and_the_seconds_they_saved(runtime: Runtime, api: Api) -> None:
+    from tests.execution.support import run_pipeline
+
+    pipeline = make_pipeline(api)
+    first = run_pipeline(api, runtime, pipeline["id"])
+    before = api.client.get("/metrics").text
+    second = run_pipeline(api, runtime, pipeline["id"])
+    after = api.client.get("/metrics").text
+    took = {s["name"]: s for s in first["run_steps"]}
+    saved = [s["saved_seconds"] for s in second["run_steps"]]
+    assert saved == [
+        (
+            dt.datetime.fromisoformat(took[n]["finished_at"])
+            - dt.datetime.fromisoformat(took[n]["started_at"])
+        ).total_seconds()
+        for n in ("gen", "double", "total")
+    ]
+    count = "headrace_run_steps_reused"
+    assert _value(after, count) - _value(before, count) == 3
+    seconds = "headrace_reuse_saved_seconds"
+    assert abs(_value(after, seconds) - _value(before, seconds) - sum(saved)) < 1e-6
+
+
 def _trigger_latency_count(text: str) -> float:
     """How many run triggers the app has timed (the app is shared by the session's tests)."""
     key = (

@@ -53,6 +53,16 @@ class StoreCollector(Collector):
             found.queue_wait_seconds,
         )
         yield GaugeMetricFamily(
+            "headrace_run_steps_reused",
+            "Run steps not executed because an earlier run's result of them was reused.",
+            value=found.reused_steps,
+        )
+        yield GaugeMetricFamily(
+            "headrace_reuse_saved_seconds",
+            "What the reused steps took when they were computed: the time reuse saved.",
+            value=found.saved_seconds,
+        )
+        yield GaugeMetricFamily(
             "headrace_workers_active",
             "Workers holding an unexpired lease on a run.",
             value=sum(1 for w in found.workers if w.active),

@@ -35,6 +35,8 @@ class StoreMetrics:
     step_seconds: Histogram
     queue_wait_seconds: Histogram
     workers: list[Worker]
+    reused_steps: int = 0  # steps Skipped because an earlier result was reused
+    saved_seconds: float = 0.0  # what those results took to compute
 
 
 def collect(db: Database, lease_seconds: float) -> StoreMetrics:
@@ -48,8 +50,9 @@ def collect(db: Database, lease_seconds: float) -> StoreMetrics:
         durations = Histogram(DURATION_BOUNDS, *stats.step_durations(conn, DURATION_BOUNDS))
         waits = Histogram(DURATION_BOUNDS, *stats.queue_waits(conn, DURATION_BOUNDS))
         leases = stats.worker_leases(conn)
+        reused, saved = stats.reuse(conn)
     workers = [
         Worker(worker_id=w, last_heartbeat=until - lease, active=until > now)
         for w, until in sorted(leases.items())
     ]
-    return StoreMetrics(runs, steps, durations, waits, workers)
+    return StoreMetrics(runs, steps, durations, waits, workers, reused, saved)

@@ -28,6 +28,16 @@ def steps_by_status(conn: Connection) -> dict[str, int]:
     return {status: int(n) for status, n in rows}
 
 
+def reuse(conn: Connection) -> tuple[int, float]:
+    """How many run steps reused an earlier result, and the seconds those results took."""
+    row = conn.execute(
+        select(func.count(), func.coalesce(func.sum(run_steps.c.saved_seconds), 0.0)).where(
+            run_steps.c.reused_from_run_id.is_not(None)
+        )
+    ).one()
+    return int(row[0]), float(row[1])
+
+
 def _histogram(
     conn: Connection, seconds: ColumnElement[Any], source: Any, bounds: Sequence[float]
 ) -> tuple[list[int], int, float]:
