@@ -64,6 +64,10 @@ def test_sources_load_once_and_reload_when_they_change(tmp_path: Path) -> None:
     assert "source people: unchanged (version 0)" in again.output
     assert "source regions: unchanged (version 0)" in again.output
     assert "steps changed" not in again.output
+    assert again.output.count("Skipped (reused)") == 2  # nothing changed: nothing runs
+    forced = _run(path, tmp_path / "data", "--no-cache")
+    assert forced.exit_code == 0, forced.output
+    assert "(reused)" not in forced.output and forced.output.count("Succeeded") == 3
 
     (tmp_path / "people.csv").write_text("name,town\nada,york\n")
     changed = _run(path, tmp_path / "data", "--end", "by_town")

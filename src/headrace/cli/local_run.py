@@ -113,7 +113,7 @@ def _pipeline_id(db: Database, who: Principal, file: PipelineFile) -> uuid.UUID:
 
 def _table(run: RunRecord, elapsed: float) -> Table:
     table = Table(title=f"{run.name}: {run.status} ({elapsed:.2f} s)")
-    for column in ("step", "status", "rows", "time", "error"):
+    for column in ("step", "status", "rows", "time", "error / reused from"):
         table.add_column(column, overflow="fold")
     for step in run.steps:
         status = StepStatus(step.status)
@@ -122,12 +122,14 @@ def _table(run: RunRecord, elapsed: float) -> Table:
             if step.started_at and step.finished_at
             else ""
         )
+        reused = step.reused_from_run_id is not None
         table.add_row(
             step.name,
-            f"[{_STYLE[status]}]{status.value}[/]",
+            f"[{_STYLE[status]}]{status.value}{' (reused)' if reused else ''}[/]",
             "" if step.rows_written is None else str(step.rows_written),
             took,
-            step.error or "",
+            step.error
+            or (f"run {step.reused_from_run_id} step {step.reused_from_step}" if reused else ""),
         )
     return table
 
@@ -139,7 +141,14 @@ def _load_run(db: Database, run_id: uuid.UUID) -> RunRecord:
     return found
 
 
-def run_file(path: Path, start: str | None, end: str | None, steps: ReadyProcesses) -> int:
+def run_file(
+    path: Path,
+    start: str | None,
+    end: str | None,
+    steps: ReadyProcesses,
+    *,
+    use_cache: bool = True,
+) -> int:
     """Run the pipeline in ``path`` with the step processes ``steps`` (the caller's: started
     before its imports); the exit code is 0 only when the run succeeded."""
     started = time.perf_counter()
@@ -155,7 +164,16 @@ def run_file(path: Path, start: str | None, end: str | None, steps: ReadyProcess
         who = keys.local_principal(db)
         _import_sources(rt, who, file)
         pipeline_id = _pipeline_id(db, who, file)
-        view = runs.create(db, settings, who, pipeline_id, start=start, end=end, version_id=None)
+        view = runs.create(
+            db,
+            settings,
+            who,
+            pipeline_id,
+            start=start,
+            end=end,
+            version_id=None,
+            use_cache=use_cache,
+        )
         worker = Worker(db, settings, local_executor(rt))
         run_id = worker.claim(only=view.run.id)
         assert run_id is not None

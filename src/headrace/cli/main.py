@@ -55,8 +55,13 @@ def run(
         str | None, typer.Option("--start", help="First step of a partial run.")
     ] = None,
     end: Annotated[str | None, typer.Option("--end", help="Last step of a partial run.")] = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Run every step, even one an earlier run computed."),
+    ] = False,
 ) -> None:
-    """Run a pipeline file on the embedded default, without a server."""
+    """Run a pipeline file on the embedded default, without a server; steps an earlier run
+    computed from the same inputs are reused (unless --no-cache)."""
     from headrace.cli.context import importing
     from headrace.execution.step_process import ReadyProcesses
 
@@ -66,7 +71,7 @@ def run(
         with importing():
             from headrace.cli.local_run import run_file
 
-        code = run_file(pipeline_file, start, end, steps)
+        code = run_file(pipeline_file, start, end, steps, use_cache=not no_cache)
     finally:
         steps.close()
     raise typer.Exit(code)
