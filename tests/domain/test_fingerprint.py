@@ -52,7 +52,10 @@ def test_a_change_of_meaning_changes_it(query: str) -> None:
 
 
 def test_the_rest_of_the_config_enters_it() -> None:
+    from headrace.domain.checks import Check
+
     base = recipe(STEP)
+    assert recipe(replace(STEP, checks=(Check(type="not_null", column="id"),))).key != base.key
     assert recipe(replace(STEP, output_datasets=("other",))).key != base.key
     assert recipe(replace(STEP, input_datasets=("orders", "extra"))).key != base.key
 

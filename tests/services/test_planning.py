@@ -200,3 +200,27 @@ def _renamed(value: Any, old: str, new: str) -> Any:
     if isinstance(value, str):
         return value.replace(old, new)
     return value
+
+
+def test_the_parameter_values_a_step_uses_decide_its_reuse(runtime: Runtime, api: Api) -> None:
+    declared = [
+        {"name": "day", "type": "date", "default": "2024-02-29"},
+        {"name": "label", "type": "string", "default": "a"},
+    ]
+    body = {
+        "name": "dated",
+        "steps": [make_step("d", "SELECT $day + range::INTEGER AS d FROM range(3)", [], ["days"])],
+        "parameters": declared,
+    }
+    r = api.post("/pipelines/", json=body)
+    assert r.status_code == 201, r.text
+    pipeline = r.json()
+    first = run_pipeline(api, runtime, pipeline["id"])
+    assert steps(first)["d"]["status"] == "Succeeded", steps(first)["d"]["error"]
+    # a parameter the SQL does not use changes nothing; the one it uses does
+    unused = {"parameters": {"label": "b"}}
+    assert _actions(_plan(api, pipeline["id"], **unused)) == {"d": "reuse"}
+    again = run_pipeline(api, runtime, pipeline["id"], **unused)
+    assert steps(again)["d"]["reused_from"] == {"run_id": first["id"], "step_name": "d"}
+    other_day = {"parameters": {"day": "2024-03-01"}}
+    assert _actions(_plan(api, pipeline["id"], **other_day)) == {"d": "run"}
