@@ -69,6 +69,7 @@ def test_start_a_run_and_watch_its_steps_turn_green(page: Page, org: Org, screen
     # A partial run from `double`: gen is skipped, and the last run shows in the list.
     page.get_by_role("link", name="chain").click()
     page.locator("#run-start").select_option("double")
+    page.locator("#run-use-cache").uncheck()  # run them again, though nothing changed
     page.get_by_role("button", name="Start run").click()
     expect(graph.locator("g.node.step[data-step='total']")).to_have_attribute(
         "data-status", "Succeeded"
@@ -332,3 +333,50 @@ def test_a_failed_check_shows_a_badge_and_its_violating_rows(
     expect(panel.locator("#step-checks tr[data-check='unique_x']")).to_have_attribute(
         "data-result", "warned"
     )
+
+
+def test_plan_before_start_reused_steps_and_retry_of_an_older_version(
+    page: Page, org: Org, screens: Screens
+) -> None:
+    steps = [
+        make_step("gen", "SELECT range AS n FROM range(3)", [], ["numbers"]),
+        make_step("bad", "SELECT n::VARCHAR::DATE AS d FROM numbers", ["numbers"], ["bad_out"]),
+    ]
+    pipeline = org.post("/pipelines/", json={"name": "fixing", "steps": steps})
+    pid = pipeline["id"]
+    failed = org.wait_run(pid, org.post(f"/pipelines/{pid}/runs/", json={})["id"])
+    assert failed["status"] == "Failed"
+    steps[1]["config"]["query"] = "SELECT n + 1 AS d FROM numbers"
+    org.post(f"/pipelines/{pid}/versions/", json={"steps": steps})
+
+    sign_in(page, org)
+    page.get_by_role("link", name="fixing").click()
+    page.get_by_role("button", name="Plan").click()
+    plan = page.locator("#run-plan")
+    expect(plan.locator("tr[data-step='gen']")).to_have_attribute("data-action", "reuse")
+    expect(plan.locator("tr[data-step='bad']")).to_have_attribute("data-action", "run")
+    expect(page.locator(".plan-summary")).to_contain_text("1 to run, 1 reused, 0 skipped")
+    screens.shot(page, "run-plan")
+    page.locator("#run-use-cache").uncheck()
+    page.get_by_role("button", name="Plan").click()
+    expect(plan.locator("tr[data-step='gen']")).to_have_attribute("data-action", "run")
+    expect(plan.locator("tr[data-step='gen']")).to_contain_text("use_cache: false on the run")
+
+    # The failed run of version 1: Retry says which version it reruns and offers version 2.
+    page.goto(f"{org.url}/ui/#/pipelines/{pid}/runs/{failed['id']}")
+    note = page.locator("#retry-note")
+    expect(note).to_contain_text("Retry reruns version v1.")
+    expect(note).to_contain_text("The pipeline has a newer version, v2")
+    page.get_by_role("button", name="Run the current version").click()
+    expect(page).not_to_have_url(re.compile(failed["id"]))
+    expect(page.locator("#run-status")).to_have_attribute("data-status", "Succeeded")
+    gen = page.locator("#run-steps tr[data-step='gen']")
+    expect(gen).to_have_attribute("data-status", "Skipped")
+    expect(gen.locator(".reused")).to_have_attribute("data-reused-from", failed["id"])
+    expect(page.locator("#run-steps tr[data-step='bad']")).to_have_attribute(
+        "data-status", "Succeeded"
+    )
+    expect(page.get_by_role("button", name="Run the current version")).to_be_hidden()
+    gen.get_by_role("button", name="gen").click()
+    expect(page.locator("#step-reused")).to_contain_text("reused from")
+    screens.shot(page, "run-reused")

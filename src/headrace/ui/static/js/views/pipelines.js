@@ -64,29 +64,68 @@ function parameterInput(p) {
   return { label: h("label", {}, `${p.name} (${p.type}) `, input), value };
 }
 
+/** What a run would do, from POST …/runs/plan/: each step's action, why, what it reads. */
+function planTable(plan) {
+  const reads = (st) => Object.entries(st.reads).map(([n, v]) =>
+    `${n}@${typeof v === "number" ? `v${v}` : v === null ? "none" : v}`).join(", ") || "—";
+  const count = (action) => plan.steps.filter((st) => st.action === action).length;
+  return [
+    h("p", { class: "plan-summary" },
+      `Version v${plan.version_number}: ${count("run")} to run, ${count("reuse")} reused, ${count("skip")} skipped`),
+    h("div", { class: "table-wrap" }, h("table", { id: "run-plan" },
+      h("thead", {}, h("tr", {}, ["Step", "Action", "Why", "Reads"].map((x) => h("th", { scope: "col" }, x)))),
+      h("tbody", {}, plan.steps.map((st) => h("tr", { "data-step": st.name, "data-action": st.action },
+        h("td", {}, st.name), h("td", {}, h("span", { class: `plan-action ${st.action}` }, st.action)),
+        h("td", {}, st.reason), h("td", {}, reads(st))))))),
+    plan.problems.length ? h("ul", { class: "plan-problems" },
+      plan.problems.map((p) => h("li", {}, `${p.loc.join(".")}: ${p.msg}`))) : null,
+  ];
+}
+
 function runForm(pipeline, steps, parameters = []) {
   const options = (label) => [h("option", { value: "" }, label),
     ...steps.map((st) => h("option", { value: st.name }, st.name))];
   const start = h("select", { id: "run-start", name: "start" }, options("first step"));
   const end = h("select", { id: "run-end", name: "end" }, options("last step"));
+  const cache = h("input", { type: "checkbox", id: "run-use-cache", name: "use_cache", checked: true });
   const message = h("div", { class: "form-message" });
+  const planned = h("div", { id: "plan", class: "plan" });
   const button = h("button", { type: "submit" }, "Start run");
+  const planButton = h("button", { type: "button", class: "secondary", id: "plan-run" }, "Plan");
   const inputs = parameters.map(parameterInput);
   const form = h("form", { class: "run-form", "aria-label": "Start a run" },
-    h("label", {}, "From ", start), h("label", {}, "to ", end), inputs.map((i) => i.label), button, message);
+    h("label", {}, "From ", start), h("label", {}, "to ", end), inputs.map((i) => i.label),
+    h("label", { title: "Reuse the results of steps an earlier run computed from the same inputs" },
+      cache, " reuse unchanged steps"),
+    planButton, button, message, planned);
+  const body = () => {
+    const values = {};
+    parameters.forEach((p, i) => {
+      const v = inputs[i].value();
+      if (v !== undefined) values[p.name] = v;
+    });
+    return {
+      start_job_name: start.value || null, end_job_name: end.value || null, parameters: values,
+      use_cache: cache.checked,
+    };
+  };
+  planButton.addEventListener("click", async () => {
+    planButton.disabled = true;
+    mount(message);
+    try {
+      mount(planned, planTable(await postJson(apiPath`/pipelines/${pipeline.id}/runs/plan/`, body())));
+    } catch (err) {
+      mount(planned);
+      mount(message, errorBox(err));
+    }
+    planButton.disabled = false;
+  });
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     button.disabled = true;
     mount(message);
     try {
-      const values = {};
-      parameters.forEach((p, i) => {
-        const v = inputs[i].value();
-        if (v !== undefined) values[p.name] = v;
-      });
-      const run = await postJson(apiPath`/pipelines/${pipeline.id}/runs/`, {
-        start_job_name: start.value || null, end_job_name: end.value || null, parameters: values,
-      });
+      const run = await postJson(apiPath`/pipelines/${pipeline.id}/runs/`, body());
       location.hash = `#/pipelines/${pipeline.id}/runs/${run.id}`;
     } catch (err) {
       mount(message, errorBox(err));

@@ -72,6 +72,7 @@ export async function runsList(main, [pipelineId], { signal, query }) {
         h("td", {}, fmtTime(run.started_at || run.created_at)),
         h("td", {}, run.started_at ? fmtDuration(run.started_at, run.finished_at) : "—"),
         h("td", {}, selection(run)),
+        h("td", { class: "num reused-count" }, String(run.run_steps.filter((st) => st.reused_from).length || "")),
         h("td", { class: "started-by" }, startedBy(run)),
         h("td", { class: "why" }, why(run))));
     }
@@ -96,7 +97,7 @@ export async function runsList(main, [pipelineId], { signal, query }) {
     h("h1", {}, `Runs of ${pipeline.name}`),
     h("div", { class: "filters" }, h("label", {}, "Status ", statusSel), h("label", {}, "Version ", versionSel)),
     h("div", { class: "table-wrap" }, h("table", { id: "runs" },
-      h("thead", {}, h("tr", {}, ["Run", "Status", "Version", "Started", "Duration", "Steps", "Started by", "Why"]
+      h("thead", {}, h("tr", {}, ["Run", "Status", "Version", "Started", "Duration", "Steps", "Reused", "Started by", "Why"]
         .map((x) => h("th", { scope: "col" }, x)))),
       body)),
     empty, more);
@@ -150,6 +151,15 @@ function checksSection(st) {
   ];
 }
 
+/** "reused from <run>": the earlier run whose result a Skipped step reused. */
+function reusedFrom(pipelineId, st) {
+  if (!st.reused_from) return null;
+  const from = st.reused_from;
+  return h("span", { class: "reused", "data-reused-from": from.run_id },
+    "reused from ", h("a", { href: `#/pipelines/${pipelineId}/runs/${from.run_id}` }, shortId(from.run_id)),
+    from.step_name === st.name ? "" : ` (${from.step_name})`);
+}
+
 function inputsText(step) {
   const entries = Object.entries(step.input_versions || {});
   return entries.length ? entries.map(([name, v]) => `${name}@v${v}`).join(", ") : "—";
@@ -166,6 +176,9 @@ export async function runPage(main, [pipelineId, runId], { signal }) {
   const actionMsg = h("div", { class: "form-message" });
   const cancelBtn = h("button", { type: "button", id: "cancel", class: "danger" }, "Cancel");
   const retryBtn = h("button", { type: "button", id: "retry" }, "Retry");
+  const currentBtn = h("button", { type: "button", id: "run-current", class: "secondary", hidden: true },
+    "Run the current version");
+  const retryNote = h("p", { id: "retry-note", class: "small muted" });
   const graph = h("div", { class: "graph", id: "graph" });
   const stepsBody = h("tbody", {});
   const panel = h("section", { id: "step-panel", class: "card", hidden: true });
@@ -198,6 +211,14 @@ export async function runPage(main, [pipelineId, runId], { signal }) {
       h("dt", {}, "Progress"), h("dd", { id: "run-progress" }, progress(run))));
     cancelBtn.disabled = terminal;
     retryBtn.disabled = !terminal || run.status === "Succeeded";
+    // A retry reruns the run's own version; say so, and offer the current one when newer.
+    const current = pipeline.current_version;
+    const newer = current && current.id !== run.pipeline_config_version_id;
+    currentBtn.hidden = retryBtn.disabled || !newer;
+    mount(retryNote, retryBtn.disabled ? null : [
+      `Retry reruns version v${run.pipeline_version.number}.`,
+      newer ? ` The pipeline has a newer version, v${current.number}: running it reuses every step that did not change.` : "",
+    ]);
   }
 
   function renderSteps() {
@@ -207,7 +228,7 @@ export async function runPage(main, [pipelineId, runId], { signal }) {
       onclick: () => select(st.name),
     },
       h("td", {}, h("button", { type: "button", class: "link" }, st.name)),
-      h("td", {}, statusBadge(st.status)),
+      h("td", {}, statusBadge(st.status), " ", reusedFrom(pipelineId, st)),
       h("td", {}, fmtTime(st.started_at)),
       h("td", {}, fmtTime(st.finished_at)),
       h("td", {}, st.started_at ? fmtDuration(st.started_at, st.finished_at) : "—"),
@@ -232,7 +253,9 @@ export async function runPage(main, [pipelineId, runId], { signal }) {
         h("dt", {}, "Rows written"), h("dd", {}, fmtNumber(st.rows_written)),
         h("dt", {}, "Inputs read"), h("dd", {}, inputsText(st)),
         h("dt", {}, "Outputs written"), h("dd", {}, Object.entries(st.output_versions || {})
-          .map(([n, v]) => `${n}@v${v}`).join(", ") || "—")),
+          .map(([n, v]) => `${n}@v${v}`).join(", ") || "—"),
+        st.reused_from ? [h("dt", {}, "Reused"), h("dd", { id: "step-reused" }, reusedFrom(pipelineId, st),
+          st.saved_seconds != null ? `, saved ${st.saved_seconds.toFixed(2)} s` : "")] : null),
       st.error ? [h("h3", {}, "Error"), h("pre", { class: "step-error", id: "step-error" }, st.error)] : null,
       checksSection(st),
       h("h3", {}, "Logs"), logs]);
@@ -261,6 +284,16 @@ export async function runPage(main, [pipelineId, runId], { signal }) {
       renderAll();
     } catch (err) { mount(actionMsg, errorBox(err)); }
   });
+  currentBtn.addEventListener("click", async () => {
+    mount(actionMsg);
+    try {
+      // the run's parameters that the current version still declares
+      const declared = new Set((pipeline.current_version.parameters || []).map((p) => p.name));
+      const parameters = Object.fromEntries(Object.entries(run.parameters || {}).filter(([k]) => declared.has(k)));
+      const fresh = await postJson(apiPath`/pipelines/${pipelineId}/runs/`, { parameters });
+      location.hash = `#/pipelines/${pipelineId}/runs/${fresh.id}`;
+    } catch (err) { mount(actionMsg, errorBox(err)); }
+  });
   retryBtn.addEventListener("click", async () => {
     mount(actionMsg);
     try {
@@ -274,8 +307,8 @@ export async function runPage(main, [pipelineId, runId], { signal }) {
       h("a", { href: `#/pipelines/${pipelineId}` }, pipeline.name), " / ",
       h("a", { href: `#/pipelines/${pipelineId}/runs` }, "runs"), " / ", run.name),
     h("div", { class: "title-row" }, h("h1", {}, run.name), live,
-      h("div", { class: "actions" }, cancelBtn, retryBtn)),
-    actionMsg, header,
+      h("div", { class: "actions" }, cancelBtn, retryBtn, currentBtn)),
+    retryNote, actionMsg, header,
     h("section", {}, h("h2", {}, "Graph"), graph),
     h("section", {}, h("h2", {}, "Steps"), h("div", { class: "table-wrap" }, h("table", { id: "run-steps" },
       h("thead", {}, h("tr", {}, ["Step", "Status", "Started", "Finished", "Duration", "Rows written", "Inputs read", "Error"]
