@@ -1,16 +1,21 @@
 # The commands of the README: `make demo`, `make check` and `make test`. Each builds .venv on
-# first use.
+# first use, from uv.lock (`make lock` after changing the dependencies in pyproject.toml).
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTHON ?= python3
 
-.PHONY: install demo serve check test pytest lint bench stress clean kubectl
+.PHONY: install demo serve check test pytest lint bench stress lock clean kubectl
 
-$(STAMP): pyproject.toml
+UV_VERSION := 0.13.9
+
+# Exactly the versions of uv.lock, every extra (server, pandas, polars, dev), headrace itself
+# editable. --inexact: uv keeps itself and pip in the venv.
+$(STAMP): pyproject.toml uv.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet 'uv==$(UV_VERSION)'
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --quiet --frozen --inexact --all-extras
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -53,6 +58,9 @@ bench: $(STAMP)
 stress: $(STAMP)
 	scripts/postgres-up
 	HEADRACE_STRESS=1 $(BIN)/pytest -n 2 tests
+
+lock: $(STAMP)
+	$(BIN)/uv lock
 
 clean:
 	rm -rf $(VENV) .headrace .headrace-demo .pytest_cache .mypy_cache .ruff_cache

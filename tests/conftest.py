@@ -178,6 +178,10 @@ MARKED_TESTS = {
         "test_a_process_killed_for_its_memory_is_never_reused",
     ): "slow",
     ("s3/test_runs.py", "test_pods_on_an_s3_warehouse_match_the_local_executor"): "slow",
+    # builds a fresh virtualenv from uv.lock; resolves the dependencies again
+    ("test_packaging.py", "test_the_client_imports_without_the_servers_libraries"): "slow",
+    ("test_packaging.py", "test_the_remote_cli_runs_and_server_commands_name_the_extra"): "slow",
+    ("test_packaging.py", "test_the_lock_matches_pyproject"): "slow",
     (
         "persistence/test_migrate.py",
         "test_migrations_started_together_run_one_after_the_other",

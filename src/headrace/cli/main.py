@@ -206,9 +206,24 @@ class _Headrace(LazyGroup):
     }
 
 
-def _root() -> None:
-    """Runs before every command; doing nothing, it makes typer build a group (of ``_Headrace``)
-    from an app with no registered commands."""
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from headrace import __version__
+
+        typer.echo(f"headrace {__version__}")
+        raise typer.Exit()
+
+
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
+        ),
+    ] = False,
+) -> None:
+    """Runs before every command (``--version`` aside, doing nothing): it also makes typer
+    build a group (of ``_Headrace``) from an app with no registered commands."""
 
 
 app = typer.Typer(
@@ -234,6 +249,13 @@ def main() -> None:
         code: str | int | None = 0
     except SystemExit as done:
         code = done.code
+    except ModuleNotFoundError as err:  # `pip install headrace` without the server's extra
+        from headrace.cli.extras import missing_extra
+
+        message = missing_extra(err)
+        if message is None:
+            raise
+        code = f"error: {message}"
     others = [t for t in threading.enumerate() if t is not threading.main_thread()]
     if any(t.is_alive() and not t.daemon for t in others) or isinstance(code, str):
         sys.exit(code)  # a thread to wait for, or a message to print: the ordinary way

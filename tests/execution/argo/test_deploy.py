@@ -129,8 +129,9 @@ def test_every_pod_follows_the_restricted_pod_security_profile() -> None:
 
 def test_the_dockerfile_user_is_the_pods_user() -> None:
     users = {pod["securityContext"]["runAsUser"] for pod in _pods().values()}
-    lines = (ROOT / "Dockerfile").read_text().splitlines()
-    assert [f"USER {u}" for u in users] == [line for line in lines if line.startswith("USER")]
+    assert [f"USER {u}" for u in users] == [
+        line for line in _dockerfile() if line.startswith("USER")
+    ]
 
 
 def test_every_container_has_requests_and_limits() -> None:
@@ -265,11 +266,34 @@ def test_deployments_select_their_pods_and_the_service_finds_the_api() -> None:
     assert all(p["targetPort"] in port_names for p in service["spec"]["ports"])
 
 
-def test_dockerfile_serves_by_default() -> None:
-    lines = [
+def _dockerfile() -> list[str]:
+    return [
         line.strip()
         for line in (ROOT / "Dockerfile").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    assert lines[0].startswith("FROM python:3.11-slim")
+
+
+def test_dockerfile_serves_by_default_as_the_pods_user() -> None:
+    lines = _dockerfile()
     assert lines[-1] == 'CMD ["headrace", "serve", "--host", "0.0.0.0"]'
+    assert "USER 10001" in lines
+
+
+def test_dockerfile_installs_dependencies_from_the_lock_before_the_source() -> None:
+    """Multi-stage: the dependency layer depends on the lock alone (its exported
+    requirements), so a change to src/ reuses it; the final stage holds no build tools."""
+    lines = _dockerfile()
+    stages = [i for i, line in enumerate(lines) if line.startswith("FROM ")]
+    assert len(stages) >= 3
+    export = next(i for i, line in enumerate(lines) if "uv export --frozen" in line)
+    deps = next(i for i, line in enumerate(lines) if "-r /requirements.txt" in line)
+    source = next(i for i, line in enumerate(lines) if line.startswith("COPY src"))
+    assert export < deps < source
+    between = lines[export + 1 : deps]
+    assert not [
+        line for line in between if line.startswith("COPY") and "/requirements.txt" not in line
+    ]
+    final = lines[stages[-1] :]
+    assert not any("uv " in line for line in final if line.startswith("RUN"))
+    assert any(line.startswith("COPY --from=") for line in final)
