@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import headrace
 from headrace.client import Client, HeadraceApiError, Retry, ServerUnreachable
 from headrace.client.sse import apply
 from tests.factories import generated_steps, make_step
@@ -68,7 +69,7 @@ def test_runs_wait_events_logs_cancel_retry(hr: Client) -> None:
 def test_datasets_and_keys(hr: Client, served: Served, tmp_path: Path) -> None:
     csv = tmp_path / "t.csv"
     csv.write_text("id,v\n1,a\n2,b\n")
-    assert hr.health() == {"status": "ok"}
+    assert hr.health() == {"status": "ok", "version": headrace.__version__}
     uploaded = hr.upload_dataset(csv, "t")
     assert uploaded.row_count == 2
     merged = hr.upsert_rows("t", "id", [{"id": 2, "v": "B"}, {"id": 3, "v": "c"}])

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Protocol, TypeVar
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Literal, Protocol, TypeVar
 
 import httpx
 
-from headrace.client.errors import HeadraceApiError, ServerUnreachable
+from headrace.client import frames
+from headrace.client.diff import version_diff
+from headrace.client.errors import (
+    HeadraceApiError,
+    HeadraceClientError,
+    NotFoundError,
+    ServerUnreachable,
+)
 from headrace.client.http import Http, Retry
 from headrace.client.models import (
     ApiKeyCreated,
@@ -31,6 +41,11 @@ from headrace.client.models import (
 )
 from headrace.client.sse import parse
 from headrace.domain.runs import TERMINAL_RUN
+
+if TYPE_CHECKING:  # the DataFrame libraries are optional, and pyarrow is imported when used
+    import pandas as pd
+    import polars as pl
+    import pyarrow as pa
 
 Id = uuid.UUID | str
 
@@ -75,19 +90,72 @@ def _run_body(
 
 
 def _not_found(what: str, name: str) -> HeadraceApiError:
-    return HeadraceApiError(404, "not_found", f"there is no {what} {name!r}", [], "GET", "")
+    return NotFoundError(404, "not_found", f"there is no {what} {name!r}", [], "GET", "")
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """What ``push_pipeline`` did: the pipeline as it now is, whether it was created, and
+    what changed against its previous version (empty: nothing did, no version was added)."""
+
+    pipeline: PipelineRead
+    created: bool
+    changes: list[str]
+
+
+Progress = Callable[[int, int | None], None]
+"""Called as bytes move: (bytes so far, total bytes or None when unknown)."""
+
+
+class _Counted(io.RawIOBase):
+    """A file read for an upload, reporting each read to ``progress``."""
+
+    def __init__(self, raw: BinaryIO, total: int, progress: Progress) -> None:
+        self._raw, self._total, self._progress, self._done = raw, total, progress, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._done = self._raw.seek(offset, whence)  # a retry rewinds
+        return self._done
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self._raw.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        self._done += len(chunk)
+        self._progress(self._done, self._total)
+        return len(chunk)
+
+
+def _env(name: str, given: str | None) -> str:
+    value = given if given is not None else os.environ.get(name)
+    if not value:
+        raise HeadraceClientError(
+            f"no {name.removeprefix('HEADRACE_').lower()} given: pass it, or set {name}"
+        )
+    return value
 
 
 class Client:
     """A synchronous client of one headrace server, as one API key.
 
-    Every 4xx/5xx raises ``HeadraceApiError``; no answer at all (after retries with backoff)
-    raises ``ServerUnreachable``. List methods return iterators over every page."""
+    ``Client()`` reads the server from ``HEADRACE_URL`` and the key from
+    ``HEADRACE_API_KEY``. Every 4xx/5xx raises a ``HeadraceApiError`` of its kind
+    (``NotFoundError``, ``InvalidInputError``, ...); no answer at all (after retries with
+    jittered backoff, honouring ``Retry-After``) raises ``ServerUnreachable``. List methods
+    return iterators over every page. ``AsyncClient`` has the same methods, awaitable."""
 
     def __init__(
         self,
-        base_url: str,
-        api_key: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
         *,
         timeout: float = 30.0,
         retry: Retry | None = None,
@@ -95,7 +163,11 @@ class Client:
     ) -> None:
         self.timeout = timeout
         self._http = Http(
-            base_url, api_key, timeout=timeout, retry=retry or Retry(), transport=transport
+            _env("HEADRACE_URL", base_url),
+            _env("HEADRACE_API_KEY", api_key),
+            timeout=timeout,
+            retry=retry or Retry(),
+            transport=transport,
         )
 
     def __enter__(self) -> Client:
@@ -156,10 +228,16 @@ class Client:
 
     # Datasets
 
-    def upload_dataset(self, path: Path, name: str) -> DatasetRead:
-        """Upload a CSV, Parquet or JSON-lines file as a new dataset or a new version."""
+    def upload_dataset(
+        self, path: Path, name: str, *, progress: Progress | None = None
+    ) -> DatasetRead:
+        """Upload a CSV, Parquet or JSON-lines file as a new dataset or a new version;
+        ``progress`` is told the bytes sent so far."""
         media = _MEDIA_TYPES.get(path.suffix.lower(), "application/octet-stream")
-        with path.open("rb") as f:
+        with path.open("rb") as raw:
+            f: IO[bytes] = raw
+            if progress is not None:
+                f = io.BufferedReader(_Counted(raw, path.stat().st_size, progress))
             response = self._http.request(
                 "POST", "/datasets/", data={"name": name}, files={"file": (path.name, f, media)}
             )
@@ -215,16 +293,45 @@ class Client:
         *,
         version: int | None = None,
         format: Literal["parquet", "csv"] = "parquet",
+        progress: Progress | None = None,
     ) -> Path:
-        """Write the dataset (a version of it) to ``target``, streamed."""
+        """Write the dataset (a version of it) to ``target``, streamed; ``progress`` is told
+        the bytes received so far."""
         params = {"version": version, "format": format}
         with (
             self._http.stream("GET", f"/datasets/{dataset_id}/download/", params=params) as r,
             target.open("wb") as f,
         ):
+            length = r.headers.get("content-length")
+            total = int(length) if length and length.isdigit() else None
             for chunk in r.iter_bytes():
                 f.write(chunk)
+                if progress is not None:
+                    progress(r.num_bytes_downloaded, total)
         return target
+
+    def read_dataset(self, name: str, version: int | None = None) -> pa.Table:
+        """The dataset named (or with the id) ``name``, its current or given version, as a
+        pyarrow Table. To read a large table without the server in between, use its
+        ``table_uri`` (``get_dataset``) with Polars, DuckDB or Spark where it is reachable."""
+        import pyarrow.parquet as pq
+
+        found = self.find_dataset(name)
+        params = {"version": version, "format": "parquet"}
+        response = self._http.request("GET", f"/datasets/{found.id}/download/", params=params)
+        table: pa.Table = pq.read_table(io.BytesIO(response.content))
+        return table
+
+    def read_pandas(self, name: str, version: int | None = None) -> pd.DataFrame:
+        """``read_dataset`` as a pandas DataFrame (``pip install 'headrace[pandas]'``)."""
+        frames.need("pandas")
+        return self.read_dataset(name, version).to_pandas()
+
+    def read_polars(self, name: str, version: int | None = None) -> pl.DataFrame:
+        """``read_dataset`` as a Polars DataFrame (``pip install 'headrace[polars]'``)."""
+        polars = frames.need("polars")
+        frame: pl.DataFrame = polars.from_arrow(self.read_dataset(name, version))
+        return frame
 
     def delete_dataset(self, dataset_id: Id) -> None:
         self._http.request("DELETE", f"/datasets/{dataset_id}/")
@@ -260,6 +367,31 @@ class Client:
     def find_pipeline(self, name_or_id: str) -> PipelineRead:
         """A pipeline by id, or by name (looked up in the listing)."""
         return self._find(name_or_id, self.get_pipeline, self.list_pipelines, "pipeline")
+
+    def push_pipeline(
+        self,
+        name: str,
+        steps: Steps,
+        *,
+        description: str = "",
+        parameters: Sequence[dict[str, Any]] = (),
+    ) -> Pushed:
+        """Create the pipeline, or add a version when its steps or parameters differ from the
+        current version's (``changes``: the lines ``headrace pipelines push`` prints);
+        nothing changes when they are the same. The description is updated in place."""
+        bodies, declared = _steps(steps), list(parameters)
+        try:
+            found = self.find_pipeline(name)
+        except NotFoundError:
+            made = self.create_pipeline(name, bodies, description=description, parameters=declared)
+            return Pushed(made, True, [])
+        if description != found.description:
+            found = self.update_pipeline(found.id, description=description)
+        changes = version_diff(found.current_version, bodies, declared)
+        if changes:
+            self.create_version(found.id, bodies, parameters=declared)
+            found = self.get_pipeline(found.id)
+        return Pushed(found, False, changes)
 
     def update_pipeline(
         self, pipeline_id: Id, *, name: str | None = None, description: str | None = None
@@ -409,9 +541,8 @@ class Client:
         else:
             try:
                 return get(ident)
-            except HeadraceApiError as err:
-                if err.status != 404:
-                    raise
+            except NotFoundError:
+                pass
         for item in listing():
             if item.name == name_or_id:
                 return item

@@ -1,8 +1,13 @@
-"""What the client raises: one type for every 4xx/5xx answer, one for an unreachable server."""
+"""What the client raises: ``HeadraceApiError`` for every 4xx/5xx answer, a subclass by kind
+(``NotFoundError``, ``ConflictError``, ``InvalidInputError``, ``AuthenticationError``,
+``PermissionDeniedError``, ``RateLimitError``, ...) so callers catch what they handle, and
+``ServerUnreachable`` when there was no answer at all."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime
+import email.utils
 import re
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -39,10 +44,25 @@ class HeadraceApiError(HeadraceClientError):
         Field required``), so that repetition is dropped from the detail, not the problem."""
         return describe(self.detail, self.errors)
 
+    @property
+    def problems(self) -> list[ErrorItem]:
+        """Every problem the server listed, each with its location."""
+        return self.errors
+
     @classmethod
     def of(cls, response: httpx.Response) -> HeadraceApiError:
-        """Parse the error body; a body that is not ours (a proxy's page) still gives a
-        readable detail and a ``http_<status>`` code."""
+        """Parse the error body into the error class of its status; a body that is not ours
+        (a proxy's page) still gives a readable detail and a ``http_<status>`` code."""
+        kind = _BY_STATUS.get(response.status_code)
+        if kind is None:
+            kind = ServerError if response.status_code >= 500 else HeadraceApiError
+        error = kind._parse(response)
+        if isinstance(error, RateLimitError):
+            error.retry_after = retry_after(response)
+        return error
+
+    @classmethod
+    def _parse(cls, response: httpx.Response) -> HeadraceApiError:
         body: Any = None
         with contextlib.suppress(ValueError):
             body = response.json()
@@ -65,6 +85,70 @@ class HeadraceApiError(HeadraceClientError):
             request.method,
             str(request.url),
         )
+
+
+class AuthenticationError(HeadraceApiError):
+    """401: no API key, or one that is unknown or revoked."""
+
+
+class PermissionDeniedError(HeadraceApiError):
+    """403: the key's role may not do this, or the organisation is not the key's."""
+
+
+class NotFoundError(HeadraceApiError):
+    """404: no such object in the key's organisation."""
+
+
+class ConflictError(HeadraceApiError):
+    """409: the request conflicts with the current state (a name taken, a run ended)."""
+
+
+class PayloadTooLargeError(HeadraceApiError):
+    """413: the body or file is larger than the server accepts, or past the storage quota."""
+
+
+class InvalidInputError(HeadraceApiError):
+    """422: the input has problems; ``problems`` lists every one with its location."""
+
+
+class RateLimitError(HeadraceApiError):
+    """429: too many at once; ``retry_after`` is the wait the server asked for, if any."""
+
+    retry_after: float | None = None
+
+
+class ServerError(HeadraceApiError):
+    """5xx: the server failed or is unavailable; not the request's fault."""
+
+
+_BY_STATUS: dict[int, type[HeadraceApiError]] = {
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    413: PayloadTooLargeError,
+    422: InvalidInputError,
+    429: RateLimitError,
+}
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The ``Retry-After`` of an answer in seconds (given as seconds or as an HTTP date),
+    or None when there is none or it cannot be read."""
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, (when - datetime.datetime.now(datetime.UTC)).total_seconds())
 
 
 class ServerUnreachable(HeadraceClientError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -11,13 +12,14 @@ from typing import IO, Any
 
 import httpx
 
-from headrace.client.errors import HeadraceApiError, ServerUnreachable
+from headrace.client.errors import HeadraceApiError, ServerUnreachable, retry_after
 
 # A request that never reached the server is always safe to send again; one that may have been
 # handled (a 502/504 or a dropped answer) only when sending it twice does no harm: its method
 # says so, or it is a POST with its Idempotency-Key, which the server answers once.
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-RETRY_ANY_METHOD = frozenset({503})
+# 429 and 503 say the request was not handled: safe to send again whatever the method.
+RETRY_ANY_METHOD = frozenset({429, 503})
 RETRY_IDEMPOTENT = frozenset({502, 504})
 
 Files = Mapping[str, tuple[str, IO[bytes], str]]
@@ -25,14 +27,27 @@ Files = Mapping[str, tuple[str, IO[bytes], str]]
 
 @dataclass(frozen=True)
 class Retry:
-    """``attempts`` tries in all, waiting ``backoff`` seconds, doubled each time, in between."""
+    """``attempts`` tries in all. In between, a random wait up to ``backoff`` seconds doubled
+    each time (at most ``max_backoff``): "full jitter", so clients that failed together do
+    not all come back together. An answer's ``Retry-After`` is honoured instead, up to
+    ``max_retry_after`` seconds (a longer wait is not retried: the error is raised)."""
 
     attempts: int = 4
     backoff: float = 0.25
     max_backoff: float = 4.0
+    max_retry_after: float = 60.0
 
     def delay(self, attempt: int) -> float:
-        return float(min(self.max_backoff, self.backoff * 2**attempt))
+        """Seconds to wait before try ``attempt + 1``: jittered, growing."""
+        return random.uniform(0, min(self.max_backoff, self.backoff * 2**attempt))
+
+    def delay_after(self, response: httpx.Response, attempt: int) -> float | None:
+        """Seconds to wait before trying again after ``response``: its ``Retry-After`` when
+        it has one (None when that is longer than ``max_retry_after``), else ``delay``."""
+        asked = retry_after(response)
+        if asked is None:
+            return self.delay(attempt)
+        return asked if asked <= self.max_retry_after else None
 
 
 def _idempotent(request: httpx.Request) -> bool:
@@ -101,13 +116,16 @@ class Http:
                         f"cannot reach {self.client.base_url}: {err or type(err).__name__}"
                     ) from err
             else:
-                if last or not _should_retry(request, response, None):
+                wait = None if last else self.retry.delay_after(response, attempt)
+                if wait is None or not _should_retry(request, response, None):
                     if response.status_code >= 400:
                         response.read()
                         response.close()
                         raise HeadraceApiError.of(response)
                     return response
                 response.close()
+                time.sleep(wait)
+                continue
             time.sleep(self.retry.delay(attempt))
         raise AssertionError("unreachable")
 

@@ -27,11 +27,12 @@ def upload(
 ) -> None:
     """Upload a file as a new dataset, or as a new version of an existing one."""
     from headrace.cli.remote.config import connect
+    from headrace.cli.remote.transfer import transfer_bar
 
     if not file.is_file():
         raise CliError(f"no such file: {file}")
-    with connect() as client:
-        made = client.upload_dataset(file, name)
+    with connect() as client, transfer_bar(f"uploading {file.name}") as progress:
+        made = client.upload_dataset(file, name, progress=progress)
     if as_json:
         emit_json(made)
     else:
@@ -111,6 +112,7 @@ def download(
 ) -> None:
     """Save a dataset (or one version of it) as Parquet or CSV."""
     from headrace.cli.remote.config import connect
+    from headrace.cli.remote.transfer import transfer_bar
 
     if file_format not in ("parquet", "csv"):
         raise CliError(f"--format must be parquet or csv, not {file_format!r}")
@@ -118,5 +120,8 @@ def download(
     with connect() as client:
         found = client.find_dataset(dataset)
         target = output or Path(f"{found.name}.{kind}")
-        client.download_dataset(found.id, target, version=version, format=kind)
+        with transfer_bar(f"downloading {target.name}") as progress:
+            client.download_dataset(
+                found.id, target, version=version, format=kind, progress=progress
+            )
     typer.echo(f"wrote {target} ({target.stat().st_size} bytes)")

@@ -13,8 +13,7 @@ from headrace.cli.remote.output import command, emit_json, show_table, when
 
 if TYPE_CHECKING:
     from headrace.cli.pipeline_file import PipelineFile
-    from headrace.client.models import PipelineRead, PipelineVersionRead
-    from headrace.domain.pipeline import Step
+    from headrace.client.models import PipelineRead
 
 app = typer.Typer(help="Pipelines of your organisation.", no_args_is_help=True)
 
@@ -47,14 +46,6 @@ def _located(doc: PipelineFile) -> Iterator[None]:
         ]
         listed = "; ".join(doc.where(p) for p in problems)
         raise PipelineFileError(f"{listed} [{err.status} {err.code}]", problems) from err
-
-
-def _steps(version: PipelineVersionRead | None) -> list[Step]:
-    from headrace.domain.pipeline import step_from_dict
-
-    if version is None:
-        return []
-    return [step_from_dict(s.name, s.config.model_dump()) for s in version.steps]
 
 
 def _summary(pipeline: PipelineRead) -> list[object]:
@@ -131,38 +122,21 @@ def push(file: File, as_json: Json = False) -> None:
     """Create the file's pipeline, or add a version when its steps differ from the current
     one (printing what changed); nothing happens when they are the same."""
     from headrace.cli.remote.config import connect
-    from headrace.cli.remote.diff import step_diff
-    from headrace.client import HeadraceApiError
 
     doc = _load(file)
     with connect() as client, _located(doc):
-        try:
-            found = client.find_pipeline(doc.name)
-        except HeadraceApiError as err:
-            if err.status != 404:
-                raise
-            made = client.create_pipeline(
-                doc.name,
-                doc.step_bodies,
-                description=doc.description,
-                parameters=doc.parameter_bodies,
-            )
-            if as_json:
-                emit_json(made)
-            else:
-                typer.echo(f"created pipeline {made.name} ({made.id}), version 1")
-            return
-        if doc.description != found.description:
-            found = client.update_pipeline(found.id, description=doc.description)
-        changes = step_diff(_steps(found.current_version), doc.steps)
-        declared = found.current_version.parameters if found.current_version else []
-        if declared != doc.parameter_bodies:
-            changes.append("parameters changed")
-        if changes:
-            client.create_version(found.id, doc.step_bodies, parameters=doc.parameter_bodies)
-            found = client.get_pipeline(found.id)
+        pushed = client.push_pipeline(
+            doc.name,
+            doc.step_bodies,
+            description=doc.description,
+            parameters=doc.parameter_bodies,
+        )
+    found, changes = pushed.pipeline, pushed.changes
     if as_json:
         emit_json(found)
+        return
+    if pushed.created:
+        typer.echo(f"created pipeline {found.name} ({found.id}), version 1")
         return
     number = found.current_version.number if found.current_version else "-"
     if not changes:
