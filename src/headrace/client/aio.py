@@ -112,6 +112,7 @@ class AsyncClient:
     get_version = _awaitable(Client.get_version)
     # Runs
     start_run = _awaitable(Client.start_run)
+    plan_run = _awaitable(Client.plan_run)
     list_runs = _async_iterator(Client.list_runs)
     get_run = _awaitable(Client.get_run)
     cancel_run = _awaitable(Client.cancel_run)
