@@ -25,6 +25,7 @@ from bench import (
     listing,
     memory,
     pipeline,
+    reuse,
     size,
     sources,
     throughput,
@@ -43,6 +44,7 @@ SECTIONS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "history": history.measure,
     "sources": sources.measure,
     "idempotency": idempotency.measure,
+    "reuse": reuse.measure,
     "bigger": bigger.measure,
 }
 # Sections only ``--only`` runs: they take many minutes and gigabytes of disk.
