@@ -140,6 +140,7 @@ MARKED_PATHS = {
     "ui": "browser",  # drives Chromium through Playwright
     "reliability": "faults",  # restarts PostgreSQL, kills servers mid-write
     "services/test_worker.py": "faults",  # SIGKILLs a worker mid-run
+    "services/test_scheduler_faults.py": "faults",  # worker processes, one SIGKILLed mid-tick
     "api/test_fuzz.py": "fuzz",  # schemathesis over every operation
     # each test starts `headrace serve`, workers or the CLI as separate processes
     "api/test_hostile_bombs.py": "slow",
