@@ -95,7 +95,49 @@ def _import_sources(rt: Runtime, who: Principal, file: PipelineFile) -> None:
 
 
 def _pipeline_id(db: Database, who: Principal, file: PipelineFile) -> uuid.UUID:
-    """The pipeline of the file, with a new version when its steps changed."""
+    """The pipeline of the file, with a new version when its steps changed, and the
+    schedules, triggers and limits it declares (which a ``headrace serve`` on the same data
+    directory then follows)."""
+    pipeline_id = _versioned(db, who, file)
+    if file.automation.schedules or file.automation.triggers or _limited(file):
+        _automate(db, who, pipeline_id, file)
+    return pipeline_id
+
+
+def _limited(file: PipelineFile) -> bool:
+    return file.automation.limits != {"max_active_runs": None, "on_limit": "queue"}
+
+
+def _automate(db: Database, who: Principal, pipeline_id: uuid.UUID, file: PipelineFile) -> None:
+    from headrace.cli.automation import SCHEDULE_FIELDS, TRIGGER_FIELDS, plan
+    from headrace.schemas.schedules import ScheduleRead, TriggerRead
+    from headrace.services import schedules, triggers
+    from headrace.services.schedules import ScheduleFields
+    from headrace.services.triggers import TriggerFields
+
+    wanted = file.automation
+    pipelines.update(db, who, pipeline_id, name=None, description=None, limits=wanted.limits)
+    existing = [
+        (str(v.schedule.id), ScheduleRead.of(v.schedule, []).model_dump(mode="json"))
+        for v in schedules.list_for_pipeline(db, who, pipeline_id)
+    ]
+    made = plan(existing, wanted.schedules, SCHEDULE_FIELDS)
+    for schedule_id in made.delete:
+        schedules.delete(db, who, pipeline_id, uuid.UUID(schedule_id))
+    for body in made.create:
+        schedules.create(db, who, pipeline_id, ScheduleFields(**body))
+    existing = [
+        (str(t.id), TriggerRead.of(t).model_dump(mode="json"))
+        for t in triggers.list_for_pipeline(db, who, pipeline_id)
+    ]
+    made = plan(existing, wanted.triggers, TRIGGER_FIELDS)
+    for trigger_id in made.delete:
+        triggers.delete(db, who, pipeline_id, uuid.UUID(trigger_id))
+    for body in made.create:
+        triggers.create(db, who, pipeline_id, TriggerFields(**body))
+
+
+def _versioned(db: Database, who: Principal, file: PipelineFile) -> uuid.UUID:
     try:
         view = pipelines.find(db, who, file.name)
     except NotFound:

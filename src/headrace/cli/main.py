@@ -203,6 +203,8 @@ class _Headrace(LazyGroup):
         "datasets": Elsewhere("headrace.cli.remote.datasets"),
         "keys": Elsewhere("headrace.cli.remote.keys"),
         "webhooks": Elsewhere("headrace.cli.remote.webhooks"),
+        "schedules": Elsewhere("headrace.cli.remote.schedules"),
+        "triggers": Elsewhere("headrace.cli.remote.triggers"),
     }
 
 

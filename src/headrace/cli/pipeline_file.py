@@ -25,12 +25,14 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, ValidationError
 
+from headrace.cli.automation import Automation
 from headrace.cli.file_positions import Position, Positions, load_with_positions
 from headrace.domain.parameters import Parameter
 from headrace.domain.pipeline import JOB_TYPES, QUERY_TYPES, Step
 from headrace.domain.problems import Loc, Problem
 from headrace.schemas.common import Strict
 from headrace.schemas.pipelines import DataTransformConfig, ParameterIn, StepIn, domain_parameters
+from headrace.schemas.schedules import ScheduleCreate, TriggerCreate
 
 
 class PipelineFileError(Exception):
@@ -92,6 +94,14 @@ class PipelineDocument(Strict):
         description="The steps; each runs after the steps that write its inputs."
     )
     parameters: list[ParameterIn] = Field(default_factory=list)
+    schedules: list[ScheduleCreate] = Field(
+        default_factory=list, description="Cron schedules; `pipelines push` makes them so."
+    )
+    triggers: list[TriggerCreate] = Field(
+        default_factory=list, description="Dataset triggers; `pipelines push` makes them so."
+    )
+    max_active_runs: int | None = Field(None, description="At most this many runs at once.")
+    on_limit: str = Field("queue", json_schema_extra={"enum": ["queue", "skip"]})
 
 
 def json_schema() -> dict[str, Any]:
@@ -113,6 +123,8 @@ class PipelineFile:
     sources: dict[str, Path]
     parameters: list[Parameter] = field(default_factory=list)
     located: Locator | None = None
+    # What runs the pipeline by itself, as the API takes it: schedules, triggers, limits.
+    automation: Automation = field(default_factory=lambda: Automation([], [], {}))
 
     @cached_property
     def steps(self) -> list[Step]:
@@ -306,6 +318,11 @@ def load(path: Path) -> PipelineFile:
         sources={name: (path.parent / rel).resolve() for name, rel in doc.sources.items()},
         parameters=domain_parameters(doc.parameters),
         located=located,
+        automation=Automation(
+            schedules=[s.model_dump() for s in doc.schedules],
+            triggers=[t.model_dump() for t in doc.triggers],
+            limits={"max_active_runs": doc.max_active_runs, "on_limit": doc.on_limit},
+        ),
     )
 
 

@@ -35,7 +35,9 @@ from headrace.client.models import (
     RunEvent,
     RunPlanRead,
     RunRead,
+    ScheduleRead,
     StepIn,
+    TriggerRead,
     WebhookCreated,
     WebhookRead,
 )
@@ -394,11 +396,52 @@ class Client:
         return Pushed(found, False, changes)
 
     def update_pipeline(
-        self, pipeline_id: Id, *, name: str | None = None, description: str | None = None
+        self,
+        pipeline_id: Id,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        limits: Mapping[str, Any] | None = None,
     ) -> PipelineRead:
-        body = {k: v for k, v in (("name", name), ("description", description)) if v is not None}
+        """Rename, describe, or set ``limits`` (``max_active_runs``: a number or None for no
+        limit, ``on_limit``: queue or skip)."""
+        body: dict[str, Any] = {
+            k: v for k, v in (("name", name), ("description", description)) if v is not None
+        }
+        body.update(limits or {})
         response = self._http.request("PATCH", f"/pipelines/{pipeline_id}/", json=body)
         return PipelineRead.model_validate(response.json())
+
+    def create_schedule(self, pipeline_id: Id, **fields: Any) -> ScheduleRead:
+        """A schedule: ``cron``, and ``timezone``, ``catchup``, ``parameters``, ``enabled``,
+        ``start_job_name``, ``end_job_name`` as the API takes them."""
+        path = f"/pipelines/{pipeline_id}/schedules/"
+        return ScheduleRead.model_validate(self._http.request("POST", path, json=fields).json())
+
+    def list_schedules(self, pipeline_id: Id) -> list[ScheduleRead]:
+        found = self._http.request("GET", f"/pipelines/{pipeline_id}/schedules/").json()
+        return [ScheduleRead.model_validate(s) for s in found]
+
+    def update_schedule(self, pipeline_id: Id, schedule_id: Id, **changes: Any) -> ScheduleRead:
+        path = f"/pipelines/{pipeline_id}/schedules/{schedule_id}/"
+        return ScheduleRead.model_validate(self._http.request("PATCH", path, json=changes).json())
+
+    def delete_schedule(self, pipeline_id: Id, schedule_id: Id) -> None:
+        self._http.request("DELETE", f"/pipelines/{pipeline_id}/schedules/{schedule_id}/")
+
+    def create_trigger(
+        self, pipeline_id: Id, datasets: Sequence[str], *, mode: str = "any", debounce: float = 10
+    ) -> TriggerRead:
+        body = {"datasets": list(datasets), "mode": mode, "debounce_seconds": debounce}
+        path = f"/pipelines/{pipeline_id}/triggers/"
+        return TriggerRead.model_validate(self._http.request("POST", path, json=body).json())
+
+    def list_triggers(self, pipeline_id: Id) -> list[TriggerRead]:
+        found = self._http.request("GET", f"/pipelines/{pipeline_id}/triggers/").json()
+        return [TriggerRead.model_validate(t) for t in found]
+
+    def delete_trigger(self, pipeline_id: Id, trigger_id: Id) -> None:
+        self._http.request("DELETE", f"/pipelines/{pipeline_id}/triggers/{trigger_id}/")
 
     def delete_pipeline(self, pipeline_id: Id) -> None:
         self._http.request("DELETE", f"/pipelines/{pipeline_id}/")

@@ -11,6 +11,7 @@ from headrace.schemas.datasets import DatasetDetailRead, DatasetRead, DatasetVer
 from headrace.schemas.keys import ApiKeyCreated, ApiKeyRead
 from headrace.schemas.pipelines import PipelineRead, PipelineVersionRead, StepIn, StepRead
 from headrace.schemas.runs import PlannedStep, ReusedFrom, RunPlanRead, RunRead, RunStepMetadata
+from headrace.schemas.schedules import ScheduleRead, TriggerRead
 from headrace.schemas.webhooks import DeliveryRead, WebhookCreated, WebhookRead
 
 __all__ = [
@@ -28,8 +29,10 @@ __all__ = [
     "RunPlanRead",
     "RunRead",
     "RunStepMetadata",
+    "ScheduleRead",
     "StepIn",
     "StepRead",
+    "TriggerRead",
     "WebhookCreated",
     "WebhookRead",
 ]

@@ -12,7 +12,10 @@ import typer
 from headrace.cli.remote.output import command, emit_json, show_table, when
 
 if TYPE_CHECKING:
+    import uuid
+
     from headrace.cli.pipeline_file import PipelineFile
+    from headrace.client import Client
     from headrace.client.models import PipelineRead
 
 app = typer.Typer(help="Pipelines of your organisation.", no_args_is_help=True)
@@ -110,10 +113,13 @@ def create(file: File, as_json: Json = False) -> None:
         made = client.create_pipeline(
             doc.name, doc.step_bodies, description=doc.description, parameters=doc.parameter_bodies
         )
+        automated = _automate(client, made.id, doc)
     if as_json:
         emit_json(made)
         return
     typer.echo(f"created pipeline {made.name} ({made.id}), version 1 with {len(doc.steps)} steps")
+    for line in automated:
+        typer.echo(line)
 
 
 @app.command("push")
@@ -131,10 +137,14 @@ def push(file: File, as_json: Json = False) -> None:
             description=doc.description,
             parameters=doc.parameter_bodies,
         )
-    found, changes = pushed.pipeline, pushed.changes
+        automated = _automate(client, pushed.pipeline.id, doc)
+        found = client.get_pipeline(pushed.pipeline.id) if automated else pushed.pipeline
+    changes = pushed.changes
     if as_json:
         emit_json(found)
         return
+    for line in automated:
+        typer.echo(line)
     if pushed.created:
         typer.echo(f"created pipeline {found.name} ({found.id}), version 1")
         return
@@ -145,6 +155,42 @@ def push(file: File, as_json: Json = False) -> None:
     for line in changes:
         typer.echo(line)
     typer.echo(f"{found.name}: new version {number}")
+
+
+def _automate(client: Client, pipeline_id: uuid.UUID, doc: PipelineFile) -> list[str]:
+    """Make the pipeline's schedules, triggers and limits what the file says; what changed."""
+    from headrace.cli.automation import (
+        SCHEDULE_FIELDS,
+        TRIGGER_FIELDS,
+        describe,
+        limits_changed,
+        plan,
+    )
+
+    wanted = doc.automation
+    lines = []
+    current = client.get_pipeline(pipeline_id)
+    if limits_changed(current.model_dump(), wanted.limits):
+        client.update_pipeline(pipeline_id, limits=wanted.limits)
+        lines.append(
+            f"limits: max_active_runs {wanted.limits['max_active_runs']}, "
+            f"on_limit {wanted.limits['on_limit']}"
+        )
+    existing = [(str(s.id), s.model_dump(mode="json")) for s in client.list_schedules(pipeline_id)]
+    schedules = plan(existing, wanted.schedules, SCHEDULE_FIELDS)
+    for schedule_id in schedules.delete:
+        client.delete_schedule(pipeline_id, schedule_id)
+    for body in schedules.create:
+        client.create_schedule(pipeline_id, **body)
+    existing = [(str(t.id), t.model_dump(mode="json")) for t in client.list_triggers(pipeline_id)]
+    triggers = plan(existing, wanted.triggers, TRIGGER_FIELDS)
+    for trigger_id in triggers.delete:
+        client.delete_trigger(pipeline_id, trigger_id)
+    for body in triggers.create:
+        client.create_trigger(
+            pipeline_id, body["datasets"], mode=body["mode"], debounce=body["debounce_seconds"]
+        )
+    return lines + describe("schedules", schedules) + describe("triggers", triggers)
 
 
 @app.command("validate")
