@@ -204,10 +204,49 @@ function versionsSection(versions) {
     out);
 }
 
+/** A fire time in the schedule's own zone, as the API gives it (ISO 8601 with offset). */
+function fireTime(iso) {
+  return iso.replace("T", " ").replace(/:00(?=[+-Z])/, "").replace(/\.\d+/, "");
+}
+
+/** What runs the pipeline by itself: its schedules (with their next fire times), its
+ * dataset triggers and its concurrency limit. */
+function automationSection(pipeline, schedules, triggers) {
+  const limit = pipeline.max_active_runs == null
+    ? "no limit on active runs"
+    : `at most ${pipeline.max_active_runs} active run(s); past it a new run is ${pipeline.on_limit === "skip" ? "skipped" : "queued"}`;
+  const scheduleRows = schedules.map((s) => h("tr", { "data-schedule": s.id },
+    h("td", {}, h("code", {}, s.cron)),
+    h("td", {}, s.timezone),
+    h("td", {}, s.enabled ? "on" : "off"),
+    h("td", {}, s.catchup),
+    h("td", {}, Object.entries(s.parameters || {}).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ")),
+    h("td", { class: "next-fires" }, s.next_fire_times.length
+      ? h("ul", { class: "plain" }, s.next_fire_times.map((t) => h("li", {}, fireTime(t))))
+      : "—")));
+  const triggerRows = triggers.map((t) => h("tr", { "data-trigger": t.id },
+    h("td", {}, t.datasets.join(", ")),
+    h("td", {}, t.mode),
+    h("td", {}, `${t.debounce_seconds} s`),
+    h("td", {}, t.pending_since ? `window open since ${fmtTime(t.pending_since)}` : "waiting for new versions")));
+  return h("section", { id: "automation" }, h("h2", {}, "Schedules and triggers"),
+    h("p", { class: "muted", id: "limits" }, limit),
+    schedules.length ? h("div", { class: "table-wrap" }, h("table", { id: "schedules" },
+      h("thead", {}, h("tr", {}, ["Cron", "Zone", "State", "Catch-up", "Parameters", "Next fire times"]
+        .map((x) => h("th", { scope: "col" }, x)))),
+      h("tbody", {}, scheduleRows))) : h("p", { class: "muted" }, "No schedules."),
+    triggers.length ? h("div", { class: "table-wrap" }, h("table", { id: "triggers" },
+      h("thead", {}, h("tr", {}, ["Datasets", "Mode", "Debounce", "State"]
+        .map((x) => h("th", { scope: "col" }, x)))),
+      h("tbody", {}, triggerRows))) : h("p", { class: "muted" }, "No dataset triggers."));
+}
+
 export async function pipelinePage(main, [id], { signal }) {
-  const [pipeline, versions] = await Promise.all([
+  const [pipeline, versions, schedules, triggers] = await Promise.all([
     getJson(apiPath`/pipelines/${id}/`, { signal }),
     getAll(apiPath`/pipelines/${id}/versions/`, { signal }),
+    getJson(apiPath`/pipelines/${id}/schedules/`, { signal }),
+    getJson(apiPath`/pipelines/${id}/triggers/`, { signal }),
   ]);
   const version = pipeline.current_version;
   const graph = h("div", { class: "graph", id: "graph" });
@@ -219,6 +258,7 @@ export async function pipelinePage(main, [id], { signal }) {
       h("a", { class: "button secondary", href: `#/pipelines/${id}/runs` }, "Runs")),
     pipeline.description ? h("p", {}, pipeline.description) : null,
     version ? runForm(pipeline, version.steps, version.parameters || []) : null,
+    automationSection(pipeline, schedules, triggers),
     h("section", {}, h("h2", {}, "Graph"), graph),
     version ? h("section", {}, h("h2", {}, "Steps"), stepList(version.steps)) : null,
     versionsSection(versions));
