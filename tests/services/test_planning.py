@@ -224,3 +224,27 @@ def test_the_parameter_values_a_step_uses_decide_its_reuse(runtime: Runtime, api
     assert steps(again)["d"]["reused_from"] == {"run_id": first["id"], "step_name": "d"}
     other_day = {"parameters": {"day": "2024-03-01"}}
     assert _actions(_plan(api, pipeline["id"], **other_day)) == {"d": "run"}
+
+
+def test_a_plan_lists_what_the_run_would_be_refused_for(api: Api) -> None:
+    pipeline = make_pipeline(api, generated_steps()[1:])  # reads numbers, which has no version
+    plan = _plan(api, pipeline["id"])
+    assert _actions(plan) == {"double": "run", "total": "run"}
+    assert plan["steps"][0]["reads"] == {"numbers": None}
+    assert plan["steps"][0]["reason"] == "input numbers has no version yet"
+    refused = api.post(f"/pipelines/{pipeline['id']}/runs/", json={})
+    assert refused.status_code == 422
+    assert (
+        plan["problems"]
+        == refused.json()["errors"]
+        == [
+            {
+                "loc": ["steps", "double", "config", "input_datasets"],
+                "msg": "dataset 'numbers' has no version yet and no selected step writes it",
+                "type": "run.missing_input",
+            }
+        ]
+    )
+    unknown = api.post(f"/pipelines/{pipeline['id']}/runs/plan/", json={"start_job_name": "x"})
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["loc"] == ["body", "start_job_name"]
