@@ -286,3 +286,31 @@ def test_retry_is_a_new_workflow_of_the_steps_to_run_again(argo: Harness, db: Da
     assert sorted(tasks) == ["double", "total"]  # task names: these step names are DNS labels
     assert statuses(second) == {"gen": "Skipped", "double": "Succeeded", "total": "Succeeded"}
     assert argo.fake.violations == []
+
+
+def test_a_reused_step_is_no_task_and_a_run_with_nothing_to_run_is_not_submitted(
+    argo: Harness,
+) -> None:
+    pipeline, first = argo.run(generated_steps())
+    assert first.status == "Succeeded"
+    changed = generated_steps()
+    changed[1]["config"]["query"] = "SELECT n * 3 AS n FROM numbers"
+    r = argo.api.post(f"/pipelines/{pipeline['id']}/versions/", json={"steps": changed})
+    assert r.status_code == 201, r.text
+
+    second = argo.execute(uuid.UUID(make_run(argo.api, pipeline["id"])["id"]))
+    assert second.status == "Succeeded"
+    assert sorted(argo.fake.workflows[("headrace", second.name)].tasks) == ["double", "total"]
+    gen = {s.name: s for s in second.steps}["gen"]
+    assert (gen.status, gen.reused_from_run_id, gen.reused_from_step) == (
+        "Skipped",
+        first.id,
+        "gen",
+    )
+
+    third = argo.execute(uuid.UUID(make_run(argo.api, pipeline["id"])["id"]))
+    assert third.status == "Succeeded"
+    assert set(statuses(third).values()) == {"Skipped"}
+    assert ("headrace", third.name) not in argo.fake.workflows  # nothing was submitted
+    assert len(argo.seen("POST")) == 2
+    assert argo.fake.violations == []
