@@ -97,6 +97,7 @@ def step_exec(
     """Execute exactly one step of a run (the command of an Argo step pod), named by
     --step or by its Argo node with --node; exit 1 unless it succeeded."""
     import uuid
+    from contextlib import nullcontext
 
     from headrace.cli.context import importing, open_runtime
 
@@ -104,11 +105,15 @@ def step_exec(
         from headrace.execution.step import StepRunner
         from headrace.execution.step_process import ReadyProcesses
         from headrace.logs import bound
+        from headrace.services import run_trace
         from headrace.services.step_store import DatabaseStepStore, step_of_node
         from headrace.settings import Settings
 
     if (step is None) == (node is None):
         raise typer.BadParameter("give exactly one of --step and --node")
+    from headrace.telemetry import configure_tracing
+
+    tracing = configure_tracing("headrace-step")
     # A pod runs one step: its one step process, none kept ready. Closing the runtime writes
     # the checkpoint its commit may have left to the background.
     with open_runtime(Settings(), migrate=False, steps=ReadyProcesses.keeping_none()) as runtime:
@@ -117,7 +122,10 @@ def step_exec(
         quota = runtime.settings.org_storage_quota_bytes
         store = DatabaseStepStore(runtime.db, runtime.graphs, storage_quota=quota)
         runner = StepRunner(store, runtime)
-        with bound(run_id=run, step=name):
+        with (
+            bound(run_id=run, step=name),
+            run_trace.following_run(runtime.db, run, f"pod {name}") if tracing else nullcontext(),
+        ):
             outcome = runner.run(run, name)
     typer.echo(
         f"step {name}: {outcome.status.value}" + (f": {outcome.error}" if outcome.error else "")

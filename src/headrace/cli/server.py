@@ -33,6 +33,7 @@ from headrace.cli.supervisor import ChildSpec, Supervisor
 from headrace.execution.doorbell import Doorbell
 from headrace.logs import configure as configure_logging
 from headrace.settings import Settings
+from headrace.telemetry import configure_tracing
 
 log = logging.getLogger("headrace.serve")
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -80,6 +81,7 @@ def _serve_api(name: str, listening: socket.socket, doorbell_path: str | None) -
 
     settings = Settings().model_copy(update={"run_worker": False})
     configure_logging(settings, name)
+    configure_tracing()
     doorbell = SocketDoorbell(doorbell_path) if doorbell_path else None
     with open_runtime(settings, migrate=False) as runtime:
         app = create_app(settings, runtime, doorbell)
@@ -114,6 +116,7 @@ def run_server(host: str, port: int, workers: int | None = None) -> int:
         from headrace.api.app import create_app
 
         configure_logging(settings)
+        configure_tracing()
         with open_runtime(settings, migrate=settings.migrate_at_start) as rt:
             app = create_app(settings, rt)
             freeze_startup_objects()

@@ -15,6 +15,7 @@ from headrace.cli.supervisor import ChildSpec, Supervisor
 from headrace.execution.doorbell import Doorbell
 from headrace.logs import configure as configure_logging
 from headrace.settings import Settings
+from headrace.telemetry import configure_tracing
 
 
 def work(
@@ -28,6 +29,7 @@ def work(
 
     settings = Settings()
     configure_logging(settings, name)
+    configure_tracing()
     # A worker is there to run steps: its first need not wait for a process (a server's
     # starts them at its first step: an idle server keeps none).
     runtime = open_runtime(settings, migrate=False, worker=not serving)

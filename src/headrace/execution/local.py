@@ -9,6 +9,7 @@ waits until a step ends, so a run moves on as soon as it can without spinning.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import uuid
 from collections.abc import Callable
@@ -98,7 +99,10 @@ class LocalExecutor:
                 state.unreported[name] = StepObservation(StepStatus.OMITTED)
             for name in state.schedule.ready():
                 interrupt = state.interrupts[name] = Interrupt()
-                future = state.pool.submit(self._run_step, run_id, name, interrupt)
+                # in the run's context (its trace span), which threads do not inherit
+                future = state.pool.submit(
+                    contextvars.copy_context().run, self._run_step, run_id, name, interrupt
+                )
                 state.futures[future] = name
             reported, state.unreported = state.unreported, {}
         finished = not state.futures

@@ -211,6 +211,17 @@ class StepRunner:
         """Run the step and record its outcome; never raises for the step's own failure.
         Raises ``StepNotStartable`` (nothing run, nothing recorded) for a step that is not
         waiting to run."""
+        trace = sys.modules.get("opentelemetry.trace")  # loaded only when traces are on
+        if trace is None:
+            return self._run(run_id, step_name, interrupt)
+        tracer = trace.get_tracer("headrace")
+        attributes = {"headrace.run_id": str(run_id), "headrace.step": step_name}
+        with tracer.start_as_current_span(f"step {step_name}", attributes=attributes) as span:
+            outcome = self._run(run_id, step_name, interrupt)
+            span.set_attribute("headrace.step_status", outcome.status.value)
+            return outcome
+
+    def _run(self, run_id: uuid.UUID, step_name: str, interrupt: Interrupt | None) -> StepOutcome:
         interrupt = interrupt or Interrupt()
         report = StepReport(run_id, step_name)
         start = self.store.begin(run_id, step_name, "started")

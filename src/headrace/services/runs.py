@@ -34,7 +34,7 @@ from headrace.persistence.db import Database
 from headrace.persistence.paging import Keyset
 from headrace.persistence.repositories import pipelines as pipelines_repo
 from headrace.persistence.repositories import runs as repo
-from headrace.services import planning
+from headrace.services import planning, run_trace
 from headrace.services.clock import utcnow
 from headrace.services.lifecycle import Lifecycle
 from headrace.services.pipelines import load as load_pipeline
@@ -116,6 +116,7 @@ def _manifest(
         version_id=str(version.id),
     )
     manifest = render_manifest(plan, identity, manifest_settings(settings))
+    run_trace.annotate(manifest)
     size = len(json.dumps(manifest, separators=(",", ":")))
     problems = []
     if size > settings.manifest_max_bytes:

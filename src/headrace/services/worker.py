@@ -30,6 +30,7 @@ from headrace.execution.status import local_metadata
 from headrace.logs import bound
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import runs as runs_repo
+from headrace.services import run_trace
 from headrace.services.lifecycle import LeaseLost, Lifecycle, StepReport
 from headrace.services.scheduler import Scheduler
 from headrace.settings import Settings
@@ -166,8 +167,18 @@ class Worker:
                 run = runs_repo.get_by_id(conn, run_id)
             assert run is not None, f"there is no run {run_id}"
         try:
-            with bound(run_id=run.id):
-                return self._follow(run)
+            with (
+                bound(run_id=run.id),
+                run_trace.following(
+                    run.argo_manifest,
+                    f"run {run.name}",
+                    **{"headrace.run_id": str(run.id), "headrace.executor": self.executor.kind},
+                ) as span,
+            ):
+                ended = self._follow(run)
+                if span is not None:
+                    span.set_attribute("headrace.run_status", ended.value)
+                return ended
         except (LeaseLost, *STORE_UNAVAILABLE):
             raise
         except Exception:
