@@ -26,6 +26,7 @@ from bench import (
     memory,
     pipeline,
     reuse,
+    schedules,
     size,
     sources,
     throughput,
@@ -45,6 +46,7 @@ SECTIONS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "sources": sources.measure,
     "idempotency": idempotency.measure,
     "reuse": reuse.measure,
+    "schedules": schedules.measure,
     "bigger": bigger.measure,
 }
 # Sections only ``--only`` runs: they take many minutes and gigabytes of disk.
