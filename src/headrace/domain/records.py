@@ -187,6 +187,30 @@ class DeliveryRecord:
     status_code: int | None
     error: str | None
 
+    @classmethod
+    def queued(
+        cls,
+        sink: str,
+        event: str,
+        payload: str,
+        now: dt.datetime,
+        webhook_id: uuid.UUID | None = None,
+    ) -> DeliveryRecord:
+        """A new message, due at once."""
+        return cls(
+            id=uuid.uuid4(),
+            sink=sink,
+            webhook_id=webhook_id,
+            event=event,
+            payload=payload,
+            created_at=now,
+            attempts=0,
+            next_attempt_at=now,
+            delivered_at=None,
+            status_code=None,
+            error=None,
+        )
+
 
 @dataclass(frozen=True)
 class ScheduleRecord:

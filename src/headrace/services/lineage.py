@@ -240,19 +240,6 @@ class LineageConsumer:
             built = lineage_event(conn, self.versions, event, run) if run else None
             if built is None:
                 continue
-            queued.append(
-                DeliveryRecord(
-                    id=uuid.uuid4(),
-                    sink=SINK,
-                    webhook_id=None,
-                    event=f"lineage.{built.eventType.value.lower() if built.eventType else ''}",
-                    payload=Serde.to_json(built),
-                    created_at=now,
-                    attempts=0,
-                    next_attempt_at=now,
-                    delivered_at=None,
-                    status_code=None,
-                    error=None,
-                )
-            )
+            kind = f"lineage.{built.eventType.value.lower() if built.eventType else ''}"
+            queued.append(DeliveryRecord.queued(SINK, kind, Serde.to_json(built), now))
         deliveries_repo.add(conn, queued)

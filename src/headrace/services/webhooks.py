@@ -175,7 +175,7 @@ class WebhookConsumer:
             body = message(kind, event.at, data)
             for hook in hooks[event.org_id]:
                 if kind.value in hook.events and hook.created_at <= event.at:
-                    queued.append(_delivery(hook.id, kind, body, now))
+                    queued.append(DeliveryRecord.queued(SINK, kind.value, body, now, hook.id))
         deliveries_repo.add(conn, queued)
 
 
@@ -196,21 +196,3 @@ def dataset_data(event: DatasetVersionEvent, name: str | None) -> dict[str, Any]
         "step_name": event.step,
         "created_at": event.at.isoformat(),
     }
-
-
-def _delivery(
-    webhook_id: uuid.UUID, kind: EventType, body: str, now: dt.datetime
-) -> DeliveryRecord:
-    return DeliveryRecord(
-        id=uuid.uuid4(),
-        sink=SINK,
-        webhook_id=webhook_id,
-        event=kind.value,
-        payload=body,
-        created_at=now,
-        attempts=0,
-        next_attempt_at=now,
-        delivered_at=None,
-        status_code=None,
-        error=None,
-    )
