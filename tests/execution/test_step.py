@@ -31,7 +31,7 @@ def _raised(sql: str, *, locked: Path | None = None) -> duckdb.Error:
 
 
 def _status(err: duckdb.Error) -> StepStatus:
-    outcome = _sql_outcome(err, Interrupt())
+    outcome = _sql_outcome(err, Interrupt(), SandboxLimits(memory_limit="1GB", threads=1))
     assert outcome is not None
     return outcome.status
 
