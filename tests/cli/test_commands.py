@@ -12,13 +12,14 @@ import typer
 from typer.testing import CliRunner
 
 from headrace.cli.lazy import Elsewhere
-from headrace.cli.main import _Headrace, app
+from headrace.cli.main import _Headrace, _root, app
 
 
 def _eager() -> typer.Typer:
     """The same app registered the ordinary way, every command built before dispatch."""
     eager = typer.Typer(
         help=app.info.help,
+        callback=_root,  # the root's own options (--version)
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
@@ -100,3 +101,9 @@ def test_a_command_builds_only_itself() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == "['run'] []"
+
+
+def test_version_prints_the_package_version() -> None:
+    from headrace import __version__
+
+    assert _invoke(app, "--version") == (0, f"headrace {__version__}\n")
