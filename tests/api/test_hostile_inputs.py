@@ -34,7 +34,7 @@ def test_an_upsert_key_named_like_sql_is_refused_not_a_500(api: Api) -> None:
         }
     ]
     # other odd names merge fine
-    odd = 'k "quoted" -- x'
+    odd = 'k"quoted"--x'
     for rows in ([{odd: 1, "v": "a"}], [{odd: 1, "v": "b"}, {odd: 2, "v": "c"}]):
         r = api.put(
             "/datasets/upsert/",

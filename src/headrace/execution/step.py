@@ -17,10 +17,12 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from headrace.domain.checks import CheckResult, check_queries
+from headrace.domain.columns import unreadable_names
 from headrace.domain.quota import StorageQuota
 from headrace.domain.runs import StepStatus
 from headrace.errors import HeadraceError
@@ -332,6 +334,7 @@ class StepRunner:
                 shutil.rmtree(folder, ignore_errors=True)
             raise
         self._judge(result.checks, report, folders)
+        self._readable_columns(result.copies, folders)
         outputs: dict[str, int] = {}
         for name in config.output_datasets:
             written, base = self._commit(tables[name], result.copies[name], bases[name])
@@ -360,6 +363,25 @@ class StepRunner:
             raise StepFailed(
                 "; ".join(c.summary() for c in blocking) + ", so nothing was committed"
             )
+
+    @staticmethod
+    def _readable_columns(
+        copies: Mapping[str, Sequence[tuple[Any, ...]]], folders: dict[str, str]
+    ) -> None:
+        """Fail the step, committing nothing, when an output has a column Spark or Trino
+        could not read (``domain/columns.py``), naming every such column of every output."""
+        import pyarrow.parquet as pq
+
+        problems = [
+            f"output {name!r}: {msg}"
+            for name, rows in copies.items()
+            if rows
+            for _, msg in unreadable_names(pq.read_schema(rows[0][0]).names)
+        ]
+        if problems:
+            for folder in folders.values():
+                shutil.rmtree(folder, ignore_errors=True)
+            raise StepFailed("; ".join(problems) + " (AS in the SQL), so nothing was committed")
 
     @staticmethod
     def _commit(

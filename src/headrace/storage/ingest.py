@@ -39,6 +39,7 @@ from typing import Any
 import duckdb
 from duckdb.sqltypes import DuckDBPyType
 
+from headrace.domain.columns import unreadable_names
 from headrace.domain.problems import Problem
 from headrace.errors import Conflict, InvalidInput
 from headrace.storage import csv_rows, delta, parquet_import, retry
@@ -358,6 +359,12 @@ def copy_file(
                 f"the name of column {long_names[0]} is longer than {MAX_NAME_CHARS} characters",
                 "file.column_name",
             )
+        unreadable = [
+            Problem(("body", "file", "columns", name), msg, "file.column_name")
+            for name, msg in unreadable_names(columns)
+        ]
+        if unreadable:
+            raise InvalidInput(f"the file is not valid: {unreadable[0].msg}", unreadable)
         if fmt in (Format.JSON, Format.JSONL):
             problems = _mixed_json_columns(con, source, columns, types)
             if problems:

@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 from deltalake import DeltaTable
 
+from headrace.domain.columns import unreadable_names
 from headrace.domain.problems import Problem
 from headrace.errors import Conflict, InvalidInput
 from headrace.storage import delta, retry, unrecorded
@@ -98,6 +99,12 @@ def _infer(con: duckdb.DuckDBPyConnection, path: str, known: Mapping[str, str]) 
                 for n in mixed
             ],
         )
+    unreadable = [
+        Problem(("body", "data", "*", name), msg, "field.name")
+        for name, msg in unreadable_names(n for n in inferred if n not in known)
+    ]
+    if unreadable:
+        raise InvalidInput(f"some fields cannot be columns: {unreadable[0].msg}", unreadable)
     return {**known, **{n: t for n, t in inferred.items() if n not in known}}
 
 
