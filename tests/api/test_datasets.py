@@ -421,3 +421,45 @@ def test_roles(api: Api) -> None:
     builder = api.with_role("builder")
     assert upload(builder, d["name"], CSV).status_code == 201
     assert api.client.get("/datasets/").status_code == 401
+
+
+def test_table_uri_opens_the_datasets_delta_table_directly(api: Api) -> None:
+    """Polars, DuckDB or Spark can read a dataset without the API, from its table URI."""
+    from deltalake import DeltaTable
+
+    d = new_dataset(api)
+    r = api.put(
+        "/datasets/upsert/",
+        json={"dataset_name": d["name"], "row_unique_identifier": "id", "data": [{"id": 4}]},
+    )
+    assert r.status_code == 200, r.text
+    merged = r.json()
+    detail = api.get(f"/datasets/{d['id']}/").json()
+    listed = [x for x in api.get("/datasets/").json() if x["id"] == d["id"]]
+    assert d["table_uri"] == merged["table_uri"] == detail["table_uri"] == listed[0]["table_uri"]
+    assert d["table_uri"].startswith("file:///")
+    table = DeltaTable(d["table_uri"])
+    assert table.version() == merged["current_version"]
+    assert table.to_pyarrow_table().num_rows == 4
+    first = DeltaTable(d["table_uri"], version=d["current_version"]).to_pyarrow_table()
+    assert sorted(first.column("id").to_pylist()) == [1, 2, 3]
+
+
+def test_column_names_spark_and_trino_cannot_read_are_refused_at_upload_and_upsert(
+    api: Api,
+) -> None:
+    r = upload(api, "spaced", "first name,a;b,ok\n1,2,3\n")
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert [e["loc"] for e in body["errors"]] == [
+        ["body", "file", "columns", "first name"],
+        ["body", "file", "columns", "a;b"],
+    ]
+    assert "rename it, e.g. 'first_name'" in body["errors"][0]["msg"]
+    assert api.get("/datasets/").json() == []
+    r = api.put(
+        "/datasets/upsert/",
+        json={"dataset_name": "u", "row_unique_identifier": "id", "data": [{"id": 1, "a b": 2}]},
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["loc"] == ["body", "data", "*", "a b"]

@@ -53,9 +53,14 @@ class DatasetRead(BaseModel):
     schema_: list[Column] = Field(alias="schema", serialization_alias="schema")
     created_at: dt.datetime
     updated_at: dt.datetime
+    table_uri: str = Field(
+        description="The dataset's Delta table (s3://… or file:///…): Polars, DuckDB, Spark "
+        "or deltalake read it directly where the warehouse is reachable; its versions are "
+        "the dataset's."
+    )
 
     @classmethod
-    def of(cls, d: DatasetRecord) -> DatasetRead:
+    def of(cls, d: DatasetRecord, table_uri: str) -> DatasetRead:
         return cls.model_validate(
             {
                 "id": d.id,
@@ -65,6 +70,7 @@ class DatasetRead(BaseModel):
                 "schema": d.current.schema if d.current else [],
                 "created_at": d.created_at,
                 "updated_at": d.updated_at,
+                "table_uri": table_uri,
             }
         )
 

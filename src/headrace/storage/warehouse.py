@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from headrace.storage.objectstore import SCHEME, ObjectStore, Remote
@@ -52,6 +53,13 @@ class Warehouse:
         path = os.path.join(self.org_folder(org_id), dataset_id.hex)
         os.makedirs(path, exist_ok=True)
         return path
+
+    def uri(self, org_id: uuid.UUID, dataset_id: uuid.UUID) -> str:
+        """Where a dataset's Delta table is, as a URI another reader (Polars, DuckDB, Spark,
+        deltalake) opens directly: ``s3://…`` or ``file:///…``. Nothing is created."""
+        if self.store is not None:
+            return f"{self.org_folder(org_id)}/{dataset_id.hex}"
+        return Path(self.org_folder(org_id), dataset_id.hex).as_uri()
 
     def remove_table(self, org_id: uuid.UUID, dataset_id: uuid.UUID) -> None:
         """Delete a dataset's table with every version in it (gone already is fine)."""

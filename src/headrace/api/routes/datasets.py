@@ -87,7 +87,7 @@ async def upload_dataset(request: Request, who: Builder, rt: Rt) -> DatasetRead:
         found = await run_in_threadpool(datasets.upload, rt, who, form.fields["name"], source)
     finally:
         form.discard()
-    return DatasetRead.of(found)
+    return DatasetRead.of(found, rt.warehouse.uri(found.org_id, found.id))
 
 
 UPSERT_PATH = "/datasets/upsert/"
@@ -113,20 +113,21 @@ def upsert_dataset(
         body.data_schema,
         check_schema=check_schema,
     )
-    return DatasetRead.of(found)
+    return DatasetRead.of(found, rt.warehouse.uri(found.org_id, found.id))
 
 
 @router.get("/datasets/", response_model=list[DatasetRead])
-def list_datasets(who: Viewer, db: Db, paging: Paging) -> list[DatasetRead]:
+def list_datasets(who: Viewer, db: Db, rt: Rt, paging: Paging) -> list[DatasetRead]:
     found = datasets.list_all(db, who, paging.after, paging.limit)
     paging.link_next(found, lambda d: (d.created_at, d.id))
-    return [DatasetRead.of(d) for d in found]
+    return [DatasetRead.of(d, rt.warehouse.uri(d.org_id, d.id)) for d in found]
 
 
 @router.get("/datasets/{dataset_id}/", response_model=DatasetDetailRead)
-def get_dataset(dataset_id: uuid.UUID, who: Viewer, db: Db) -> DatasetDetailRead:
+def get_dataset(dataset_id: uuid.UUID, who: Viewer, db: Db, rt: Rt) -> DatasetDetailRead:
     detail = datasets.get(db, who, dataset_id)
-    base = DatasetRead.of(detail.dataset).model_dump(by_alias=True)
+    found = detail.dataset
+    base = DatasetRead.of(found, rt.warehouse.uri(found.org_id, found.id)).model_dump(by_alias=True)
     versions = [v.__dict__ for v in detail.versions]
     return DatasetDetailRead.model_validate({**base, "versions": versions})
 
