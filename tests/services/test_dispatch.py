@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
@@ -230,3 +231,24 @@ def test_uploads_and_upserts_tell_of_each_new_dataset_version(setup: Setup) -> N
     told = [(r.message["data"]["name"], r.message["data"]["version"]) for r in receiver.received]
     assert told == [("cities", 0), ("cities", 1), ("towns", 0)]
     assert {r.message["data"]["run_id"] for r in receiver.received} == {None}
+
+
+def test_two_worker_processes_queue_and_send_each_event_once(setup: Setup) -> None:
+    """Two dispatchers with connections of their own, as two worker processes have, drain
+    the outbox and send at the same time: the cursor's row lock and the deliveries' claim
+    let each event be queued once and each delivery be sent once."""
+    clock = Clock()
+    with Receiver() as receiver:
+        hook(setup.api, receiver, ["run.cancelled"])
+        pipeline = make_pipeline(setup.api)
+        runs = [make_run(setup.api, pipeline["id"])["id"] for _ in range(12)]
+        for run_id in runs:
+            setup.api.post(f"/pipelines/{pipeline['id']}/runs/{run_id}/cancel/")
+        pair = [dispatcher(setup.url, setup.settings, clock) for _ in range(2)]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            sent = sum(pool.map(lambda d: d[0].tick() + d[0].tick(), pair))
+        for _, db in pair:
+            db.dispose()
+    assert sent == 12
+    told = sorted(r.message["data"]["run_id"] for r in receiver.received)
+    assert told == sorted(runs)
