@@ -110,6 +110,14 @@ class AsyncClient:
     create_version = _awaitable(Client.create_version)
     list_versions = _async_iterator(Client.list_versions)
     get_version = _awaitable(Client.get_version)
+    # Schedules and dataset triggers
+    create_schedule = _awaitable(Client.create_schedule)
+    list_schedules = _awaitable(Client.list_schedules)
+    update_schedule = _awaitable(Client.update_schedule)
+    delete_schedule = _awaitable(Client.delete_schedule)
+    create_trigger = _awaitable(Client.create_trigger)
+    list_triggers = _awaitable(Client.list_triggers)
+    delete_trigger = _awaitable(Client.delete_trigger)
     # Runs
     start_run = _awaitable(Client.start_run)
     plan_run = _awaitable(Client.plan_run)
