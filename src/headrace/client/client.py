@@ -412,7 +412,7 @@ class Client:
         response = self._http.request("PATCH", f"/pipelines/{pipeline_id}/", json=body)
         return PipelineRead.model_validate(response.json())
 
-    def create_schedule(self, pipeline_id: Id, **fields: Any) -> ScheduleRead:
+    def create_schedule(self, /, pipeline_id: Id, **fields: Any) -> ScheduleRead:
         """A schedule: ``cron``, and ``timezone``, ``catchup``, ``parameters``, ``enabled``,
         ``start_job_name``, ``end_job_name`` as the API takes them."""
         path = f"/pipelines/{pipeline_id}/schedules/"
@@ -422,7 +422,7 @@ class Client:
         found = self._http.request("GET", f"/pipelines/{pipeline_id}/schedules/").json()
         return [ScheduleRead.model_validate(s) for s in found]
 
-    def update_schedule(self, pipeline_id: Id, schedule_id: Id, **changes: Any) -> ScheduleRead:
+    def update_schedule(self, /, pipeline_id: Id, schedule_id: Id, **changes: Any) -> ScheduleRead:
         path = f"/pipelines/{pipeline_id}/schedules/{schedule_id}/"
         return ScheduleRead.model_validate(self._http.request("PATCH", path, json=changes).json())
 
