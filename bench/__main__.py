@@ -31,6 +31,7 @@ from bench import (
     sources,
     throughput,
     warm_server,
+    webhooks,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -47,6 +48,7 @@ SECTIONS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "idempotency": idempotency.measure,
     "reuse": reuse.measure,
     "schedules": schedules.measure,
+    "webhooks": webhooks.measure,
     "bigger": bigger.measure,
 }
 # Sections only ``--only`` runs: they take many minutes and gigabytes of disk.

@@ -22,6 +22,7 @@ from headrace.persistence.db import Database
 from headrace.persistence.repositories import webhooks as webhooks_repo
 from headrace.services import public_urls
 from headrace.services.dispatch import Outcome, Sender
+from headrace.services.secret_box import SecretBox
 from headrace.services.webhooks import SINK as WEBHOOK_SINK
 from headrace.services.webhooks import secret_box
 from headrace.settings import Settings
@@ -49,6 +50,12 @@ class WebhookSender:
         self.db = db
         self.settings = settings
         self.http = http
+        self._box: SecretBox | None = None
+
+    def _open(self, sealed: str) -> str:
+        if self._box is None:  # without a server key: 503 as the detail, at each attempt
+            self._box = secret_box(self.settings)
+        return self._box.open(sealed)
 
     def send(self, delivery: DeliveryRecord, now: dt.datetime) -> Outcome:
         assert delivery.webhook_id is not None
@@ -57,7 +64,7 @@ class WebhookSender:
         if hook is None:  # deleted since (its deliveries go with it)
             return Outcome(None, "the webhook was deleted")
         try:
-            secret = secret_box(self.settings).open(hook.secret)
+            secret = self._open(hook.secret)
             target = public_urls.pin(hook.url, self.settings.webhook_allow_private)
         except HeadraceError as err:
             return Outcome(None, err.detail)
