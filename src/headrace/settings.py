@@ -288,6 +288,12 @@ class Settings(BaseSettings):
     openlineage_api_key: SecretStr | None = Field(
         None, description="Sent as `Authorization: Bearer <key>` to the OpenLineage backend."
     )
+    delivery_retention_days: float = Field(
+        30,
+        ge=0,
+        description="How long the deliveries log keeps a delivery once it is delivered or "
+        "given up (the sweep removes older ones).",
+    )
     delivery_poll_seconds: float = Field(
         1.0,
         gt=0,

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from headrace.api.app import create_app
 from headrace.domain.runs import RunStatus, StepStatus
 from headrace.persistence.db import Database
-from headrace.services.dispatch import Dispatcher, retry_at
+from headrace.services.dispatch import Dispatcher, forget_finished, retry_at
 from headrace.services.senders import open_senders
 from headrace.services.webhooks import WebhookConsumer
 from headrace.settings import Settings
@@ -252,3 +252,21 @@ def test_two_worker_processes_queue_and_send_each_event_once(setup: Setup) -> No
     assert sent == 12
     told = sorted(r.message["data"]["run_id"] for r in receiver.received)
     assert told == sorted(runs)
+
+
+def test_the_sweep_forgets_finished_deliveries_past_their_retention(setup: Setup) -> None:
+    clock = Clock()
+    with Receiver(fail_first=1) as receiver:
+        webhook_id = hook(setup.api, receiver, ["run.cancelled"])
+        pipeline = make_pipeline(setup.api)
+        for _ in range(2):
+            run = make_run(setup.api, pipeline["id"])
+            setup.api.post(f"/pipelines/{pipeline['id']}/runs/{run['id']}/cancel/")
+        worker, db = dispatcher(setup.url, setup.settings, clock)
+        assert worker.tick() == 2  # one refused (due again), one delivered
+        day = dt.timedelta(days=1)
+        assert forget_finished(db, clock.now + 30 * day, retention_days=30) == 0
+        assert forget_finished(db, clock.now + 32 * day, retention_days=30) == 1
+        db.dispose()
+    [left] = deliveries(setup.api, webhook_id)
+    assert left["delivered_at"] is None and left["next_attempt_at"] is not None

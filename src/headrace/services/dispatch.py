@@ -144,6 +144,14 @@ class Dispatcher:
                 stopping.wait(poll_seconds)
 
 
+def forget_finished(db: Database, now: dt.datetime, retention_days: float) -> int:
+    """Remove the deliveries delivered or given up more than ``retention_days`` ago (their
+    last attempt is no later than 24 h after they were queued); how many."""
+    before = now - dt.timedelta(days=retention_days) - GIVE_UP_AFTER
+    with db.unit_of_work() as conn:
+        return repo.remove_finished(conn, before)
+
+
 def consumers(db: Database, settings: Settings) -> list[Consumer]:
     """The outbox's consumers that the settings turn on."""
     from headrace.services.webhooks import WebhookConsumer

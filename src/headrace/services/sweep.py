@@ -7,6 +7,8 @@
   ``unrecorded_grace_seconds + step_timeout_seconds``: a step may compute for up to its
   timeout before its output file is written, and its write folder exists all that time;
 - Idempotency-Key records past their 24 hours (``services/idempotency.py``).
+- Deliveries (webhooks, OpenLineage) delivered or given up longer ago than
+  ``delivery_retention_days`` (``services/dispatch.py``).
 
 Files of older versions are never touched (this is not Delta's ``vacuum``). Safe beside live
 writers and other sweeps: everything young is left, a rollback never lands over a newer
@@ -29,6 +31,7 @@ from headrace.persistence.db import Database
 from headrace.persistence.repositories import datasets as repo
 from headrace.services import idempotency
 from headrace.services.datasets import scratch_folder
+from headrace.services.dispatch import forget_finished
 from headrace.storage import orphans, unrecorded
 from headrace.storage.orphans import Removed
 
@@ -52,6 +55,7 @@ class SweepReport:
     failed: list[str] = field(default_factory=list)  # tables left for the next sweep
     skipped: str | None = None  # why the warehouse itself was not swept
     forgotten_keys: int = 0  # Idempotency-Key records dropped
+    forgotten_deliveries: int = 0  # finished deliveries dropped
 
     @property
     def bytes_freed(self) -> int:
@@ -98,6 +102,9 @@ def sweep(runtime: Runtime) -> SweepReport:
     db, settings, warehouse = runtime.db, runtime.settings, runtime.warehouse
     report = SweepReport()
     report.forgotten_keys = idempotency.forget_expired(db, dt.datetime.now(dt.UTC))
+    report.forgotten_deliveries = forget_finished(
+        db, dt.datetime.now(dt.UTC), settings.delivery_retention_days
+    )
     before = time.time() - settings.unrecorded_grace_seconds - settings.step_timeout_seconds
     report.removed += orphans.remove_old_files(scratch_folder(settings), before)
     if warehouse.store is not None:

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from headrace.domain.records import DeliveryRecord
 from headrace.persistence.paging import Keyset, page
@@ -130,3 +130,13 @@ def of_sink(conn: Connection, sink: str) -> list[DeliveryRecord]:
         .order_by(deliveries.c.created_at, deliveries.c.id)
     )
     return [_record(r) for r in conn.execute(query)]
+
+
+def remove_finished(conn: Connection, before: dt.datetime) -> int:
+    """Delete the deliveries queued before ``before`` that are delivered or given up."""
+    done = conn.execute(
+        delete(deliveries).where(
+            deliveries.c.next_attempt_at.is_(None), deliveries.c.created_at < before
+        )
+    )
+    return done.rowcount
