@@ -373,6 +373,9 @@ def test_plan_before_start_reused_steps_and_retry_of_an_older_version(
     gen = page.locator("#run-steps tr[data-step='gen']")
     expect(gen).to_have_attribute("data-status", "Skipped")
     expect(gen.locator(".reused")).to_have_attribute("data-reused-from", failed["id"])
+    node = page.locator("#graph svg.dag g.node.step[data-step='gen']")
+    expect(node).to_have_attribute("data-reused", "")
+    expect(node).to_contain_text("Reused")
     expect(page.locator("#run-steps tr[data-step='bad']")).to_have_attribute(
         "data-status", "Succeeded"
     )

@@ -96,7 +96,7 @@ function pathOf(points) {
  * Draw `steps` into `container`. `onSelect(stepName)` is called when a step is clicked or
  * activated from the keyboard. Returns `{setStatuses(map), select(name)}` to recolour nodes
  * (by `data-status`) without laying the graph out again, and `setChecks(map)` to show each
- * step's check outcome as a badge on its node's corner.
+ * step's check outcome as a badge on its node's corner, and `setReused(set)` to mark reused steps.
  */
 export function drawDag(container, steps, { onSelect } = {}) {
   const graph = buildGraph(steps);
@@ -176,6 +176,14 @@ export function drawDag(container, steps, { onSelect } = {}) {
     },
     select(name) {
       for (const [step, { el }] of stepNodes) el.classList.toggle("selected", step === name);
+    },
+    /** `reused`: the steps Skipped because an earlier run's result was reused. Their node
+     * keeps `data-status` Skipped, reads "Reused" and carries `data-reused`. */
+    setReused(reused) {
+      for (const [name, { el, status }] of stepNodes) {
+        el.toggleAttribute("data-reused", reused.has(name));
+        if (reused.has(name)) status.textContent = "Reused";
+      }
     },
     /** `checks`: step name → its run step's check results. The badge says how many
      * failed (or warned, or all passed) and carries the worst outcome as `data-checks`. */

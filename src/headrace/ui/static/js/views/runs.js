@@ -273,6 +273,7 @@ export async function runPage(main, [pipelineId, runId], { signal }) {
     renderSteps();
     dag.setStatuses(Object.fromEntries(run.run_steps.map((st) => [st.name, st.status])));
     dag.setChecks(Object.fromEntries(run.run_steps.map((st) => [st.name, st.checks || []])));
+    dag.setReused(new Set(run.run_steps.filter((st) => st.reused_from).map((st) => st.name)));
     dag.select(selected);
     renderPanel();
   }
