@@ -127,6 +127,9 @@ def test_plan_shows_what_start_then_does_and_reused_steps_are_marked(cli: Cli) -
     shown = cli("runs", "show", "reused", second["id"])
     assert shown.stdout.count("Skipped (reused)") == 3
     assert f"reused from run {first['id']} step total" in shown.stdout
+    followed = cli("runs", "start", "reused", "--wait")
+    assert followed.exit_code == 0, followed.output
+    assert followed.stdout.count("Skipped (reused)") == 3
     listed = cli("runs", "list", "reused").stdout.splitlines()
     [row] = [line for line in listed if second["id"] in line]
     assert "0/3" in row and " 3 " in row

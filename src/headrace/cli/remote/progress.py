@@ -33,16 +33,21 @@ def step_table(run: dict[str, Any]) -> Table:
         rows = step.get("rows_written")
         table.add_row(
             step["name"],
-            f"[{style}]{step['status']}[/]",
+            f"[{style}]{_status(step)}[/]",
             "" if rows is None else str(rows),
             step.get("error") or "",
         )
     return table
 
 
+def _status(step: dict[str, Any]) -> str:
+    """A step Skipped because an earlier result was reused says so."""
+    return f"{step['status']} (reused)" if step.get("reused_from") else str(step["status"])
+
+
 def _line(name: str, step: dict[str, Any]) -> str:
     rows = step.get("rows_written")
-    text = f"{name}: {step['status']}"
+    text = f"{name}: {_status(step)}"
     if rows is not None and step["status"] == "Succeeded":
         text += f" ({rows} rows)"
     if step.get("error"):
