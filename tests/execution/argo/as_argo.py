@@ -113,7 +113,8 @@ def pods_match_the_local_executor(
             assert pod.returncode == 0, output
             assert output.strip().splitlines()[-1] == f"step {step}: Succeeded"
 
-    local_id = uuid.UUID(make_run(api, pipeline["id"])["id"])
+    # use_cache false: the local run computes every step again instead of reusing the pods'
+    local_id = uuid.UUID(make_run(api, pipeline["id"], use_cache=False)["id"])
     worker = open_worker(runtime)
     assert worker.claim(only=local_id) == local_id
     worker.execute(local_id)
