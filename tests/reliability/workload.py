@@ -13,8 +13,9 @@ SLOW_ROWS = 20_000_000
 
 
 def slow_steps(size: int = SLOW_ROWS) -> list[dict[str, Any]]:
-    """made (slow, 1000 rows) → summed (fast): a run with a long step and one after it."""
-    return [
+    """made (slow, 1000 rows) → summed (fast): a run with a long step and one after it. Never
+    reused (``cache: false``): every run of them computes them, which is what is observed."""
+    steps = [
         make_step(
             "made",
             f"SELECT range % 1000 AS g, count(*) AS c, sum(range)::BIGINT AS s FROM range({size}) "
@@ -24,6 +25,9 @@ def slow_steps(size: int = SLOW_ROWS) -> list[dict[str, Any]]:
         ),
         make_step("summed", "SELECT sum(c) AS c, sum(s) AS s FROM made", ["made"], ["summed"]),
     ]
+    for step in steps:
+        step["config"]["cache"] = False
+    return steps
 
 
 def step_status(api: Api, pipeline_id: str, run_id: str, step: str) -> str:
