@@ -55,7 +55,7 @@ def test_a_pushed_file_schedules_triggers_and_limits_its_pipeline(cli: Cli) -> N
         runs = json.loads(cli("runs", "list", "auto", "--json").stdout)
         return any(r["status"] == "Succeeded" for r in runs)
 
-    wait_for(triggered, timeout=60, what="the served worker to start and finish a triggered run")
+    wait_for(triggered, timeout=120, what="the served worker to start and finish a triggered run")
     [run] = json.loads(cli("runs", "list", "auto", "--json").stdout)
     assert run["trigger"]["type"] == "dataset"
     assert run["trigger"]["dataset_versions"] == {"inbox": 1}

@@ -68,6 +68,8 @@ def normalise(type_: str, value: Any) -> Any:
     if type_ == "string" and isinstance(value, str):
         return value
     if type_ == "integer" and isinstance(value, int) and not isinstance(value, bool):
+        if not -(2**63) <= value < 2**63:
+            raise BadValue("expected an integer that fits in 64 bits")
         return value
     if type_ == "number" and isinstance(value, int | float) and not isinstance(value, bool):
         return value
