@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,19 @@ class Cli:
         doc = {"name": name, "steps": list(steps or generated_steps()), **extra}
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         return path
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_kept() -> Iterator[None]:
+    """A command that serves (``headrace sweep``, ``serve``) points the root logger at the
+    stderr of the CliRunner that invoked it; once that runner has closed it, any later log
+    line in this process (httpx logs every request) printed "--- Logging error ---" into
+    whichever command's output was being captured then."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture
