@@ -275,6 +275,21 @@ def _typed(
     return typed(declared, values, dt.datetime.fromisoformat(when) if when else None)
 
 
+def _requested(
+    conn: Connection,
+    db: Database,
+    who: Principal,
+    pipeline_id: uuid.UUID,
+    version_id: uuid.UUID | None,
+    parameters: dict[str, Any] | None,
+) -> tuple[PipelineRecord, VersionRecord, dict[str, Any]]:
+    """The pipeline, the version and the parameter values a request for a run (or its plan)
+    names: 404 for another organisation's pipeline, 422 for a bad version or parameters."""
+    pipeline = load_pipeline(conn, who, pipeline_id)
+    version = _version(conn, pipeline, version_id, db.versions)
+    return pipeline, version, run_parameters(version, parameters or {})
+
+
 @dataclass(frozen=True)
 class PlanView:
     """What a run would do, made by the code that makes the run, creating nothing."""
@@ -300,15 +315,14 @@ def plan(
     """The plan of the run ``create`` would make now with the same arguments. Its manifest
     is rendered for a run id that no run has (the run made later gets its own)."""
     with db.unit_of_work(write=False) as conn:
-        pipeline = load_pipeline(conn, who, pipeline_id)
-        version = _version(conn, pipeline, version_id, db.versions)
+        pipeline, version, values = _requested(conn, db, who, pipeline_id, version_id, parameters)
         decision = _decide_new(
             conn,
             pipeline,
             version,
             start=start,
             end=end,
-            parameters=run_parameters(version, parameters or {}),
+            parameters=values,
             trigger={"type": "manual"},
             use_cache=use_cache,
         )
@@ -331,8 +345,7 @@ def create(
     use_cache: bool = True,
 ) -> RunView:
     with db.unit_of_work() as conn:
-        pipeline = load_pipeline(conn, who, pipeline_id)
-        version = _version(conn, pipeline, version_id, db.versions)
+        pipeline, version, values = _requested(conn, db, who, pipeline_id, version_id, parameters)
         run = start_run(
             conn,
             db,
@@ -341,7 +354,7 @@ def create(
             version,
             start=start,
             end=end,
-            parameters=run_parameters(version, parameters or {}),
+            parameters=values,
             trigger={"type": "manual"},
             use_cache=use_cache,
         )

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
-
-from sqlalchemy import event, text
 
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import datasets as repo
 from headrace.services import keys
+from tests.persistence.repositories.query_plans import one_statement_plan
 
 
 def _org_with_versions(db: Database, sizes: dict[str, list[int]]) -> uuid.UUID:
@@ -45,30 +43,12 @@ def test_stored_bytes_sums_every_version_of_the_organisation_only(db: Database) 
 
 def test_stored_bytes_is_one_query_through_indexes(db: Database) -> None:
     """The usage is read at every upload, upsert and step start: one statement, each table
-    reached through an index (PostgreSQL is asked to avoid sequential scans, which it
-    prefers on tables this small, so the plan shows whether an index can serve)."""
+    reached through an index."""
     org = _org_with_versions(db, {"a": [1, 2]})
-    seen: list[tuple[str, Any]] = []
-
-    def record(_c: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
-        seen.append((statement, params))
-
-    with db.unit_of_work(write=False) as conn:
-        event.listen(conn, "before_cursor_execute", record)
-        repo.stored_bytes(conn, org)
-        event.remove(conn, "before_cursor_execute", record)
-        [(statement, params)] = seen
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        cursor = raw.cursor()
-        if db.is_sqlite:
-            cursor.execute(f"EXPLAIN QUERY PLAN {statement}", params)
-            plan = " | ".join(str(row[-1]) for row in cursor.fetchall())
-            assert "SEARCH datasets USING INDEX" in plan, plan
-            assert "SEARCH dataset_versions USING INDEX" in plan, plan
-        else:
-            conn.execute(text("SET LOCAL enable_seqscan = off"))
-            cursor.execute(f"EXPLAIN {statement}", params)
-            plan = " | ".join(str(row[0]) for row in cursor.fetchall())
-            assert "Seq Scan" not in plan, plan
-            assert "on datasets" in plan and "on dataset_versions" in plan, plan
+    plan = one_statement_plan(db, lambda conn: repo.stored_bytes(conn, org))
+    if db.is_sqlite:
+        assert "SEARCH datasets USING INDEX" in plan, plan
+        assert "SEARCH dataset_versions USING INDEX" in plan, plan
+    else:
+        assert "Seq Scan" not in plan, plan
+        assert "on datasets" in plan and "on dataset_versions" in plan, plan

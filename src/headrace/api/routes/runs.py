@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Query, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -21,22 +21,23 @@ from headrace.services import runs
 router = SlashRouter(tags=["runs"])
 
 
+def _asked(body: RunCreate) -> dict[str, Any]:
+    """What a run's body asks of ``runs.create`` and of ``runs.plan`` alike."""
+    return {
+        "start": body.start_job_name,
+        "end": body.end_job_name,
+        "version_id": body.version_id,
+        "parameters": body.parameters,
+        "use_cache": body.use_cache,
+    }
+
+
 @router.post("/pipelines/{pipeline_id}/runs/", status_code=201, response_model=RunRead)
 def create_run(
     pipeline_id: uuid.UUID, body: RunCreate, who: Builder, db: Db, settings: Config, bell: Bell
 ) -> RunRead:
     """Start a run of the current (or given) version, whole or from/to named steps."""
-    view = runs.create(
-        db,
-        settings,
-        who,
-        pipeline_id,
-        start=body.start_job_name,
-        end=body.end_job_name,
-        version_id=body.version_id,
-        parameters=body.parameters,
-        use_cache=body.use_cache,
-    )
+    view = runs.create(db, settings, who, pipeline_id, **_asked(body))
     bell.ring()
     return run_json.models([view])[0]
 
@@ -47,17 +48,7 @@ def plan_run(
 ) -> RunPlanRead:
     """What ``POST …/runs/`` with this body would do now, creating nothing: each step's
     action (run, reuse, skip) and why, the version of each input it reads, the manifest."""
-    found = runs.plan(
-        db,
-        settings,
-        who,
-        pipeline_id,
-        start=body.start_job_name,
-        end=body.end_job_name,
-        version_id=body.version_id,
-        parameters=body.parameters,
-        use_cache=body.use_cache,
-    )
+    found = runs.plan(db, settings, who, pipeline_id, **_asked(body))
     return RunPlanRead(
         version_id=found.version.id,
         version_number=found.version.number,
