@@ -74,6 +74,16 @@ def test_a_skipped_run_ends_cancelled_with_the_reason(api: Api) -> None:
     )
 
 
+def test_a_retry_past_the_limit_is_held_back_like_a_new_run(api: Api, runtime: Runtime) -> None:
+    pipeline = _limited(api, max_active_runs=1)
+    failed = make_run(api, pipeline["id"])
+    move_run_to(runtime.db, failed["id"], RunStatus.FAILED, {"gen": StepStatus.FAILED})
+    make_run(api, pipeline["id"])  # the one active run
+    r = api.post(f"/pipelines/{pipeline['id']}/runs/{failed['id']}/retry/")
+    assert r.status_code == 201, r.text
+    assert r.json()["waiting_reason"] == "pipeline already has 1 active run (max_active_runs 1)"
+
+
 def test_racing_claims_never_pass_the_limit(api: Api, runtime: Runtime) -> None:
     pipeline = make_pipeline(api)
     made = [make_run(api, pipeline["id"])["id"] for _ in range(4)]

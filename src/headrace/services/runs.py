@@ -386,7 +386,6 @@ def start_run(
         trigger=trigger,
         use_cache=use_cache,
     )
-    waiting = _held_back(conn, pipeline)
     run = _new_run(
         settings,
         pipeline,
@@ -398,6 +397,14 @@ def start_run(
         trigger=trigger,
         parameters=parameters,
     )
+    return _admit(conn, db, pipeline, run)
+
+
+def _admit(conn: Connection, db: Database, pipeline: PipelineRecord, run: RunRecord) -> RunRecord:
+    """Insert a new run as its pipeline's concurrency limit says: queued with its
+    ``waiting_reason``, or ended Cancelled at once (``on_limit: skip``) with the reason in
+    ``argo_metadata.message``, when the pipeline already has ``max_active_runs``."""
+    waiting = _held_back(conn, pipeline)
     if waiting is not None and pipeline.on_limit == "queue":
         run = replace(run, waiting_reason=waiting)
     repo.add(conn, run)
@@ -473,8 +480,7 @@ def retry(
             trigger=_retry_trigger(earlier),
             parameters=earlier.parameters,
         )
-        repo.add(conn, run)
-        Lifecycle(db).created(conn, run)
+        run = _admit(conn, db, pipeline, run)
     return RunView(run=run, version=version)
 
 
