@@ -196,6 +196,9 @@ def fire_due(db: Database, settings: Settings, now: dt.datetime) -> list[uuid.UU
     """Start the run of every due tick (as each schedule's ``catchup`` says) and move each
     schedule on to its next tick; the ids of the runs started."""
     started: list[uuid.UUID] = []
+    with db.unit_of_work(write=False) as conn:  # most passes find nothing: no write lock
+        if not repo.due(conn, now, limit=1, skip_locked=False):
+            return started
     while True:
         with db.unit_of_work() as conn:
             found = repo.due(conn, now, limit=BATCH, skip_locked=not db.is_sqlite)

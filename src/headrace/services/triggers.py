@@ -88,6 +88,9 @@ def fire_due(db: Database, settings: Settings, now: dt.datetime) -> list[uuid.UU
     """Evaluate every trigger at ``now``: open debounce windows, start the runs of those
     whose window has closed; the ids of the runs started."""
     started: list[uuid.UUID] = []
+    with db.unit_of_work(write=False) as conn:  # a store without triggers: no write lock
+        if not repo.batch(conn, after=None, limit=1, skip_locked=False):
+            return started
     after: uuid.UUID | None = None
     while True:
         with db.unit_of_work() as conn:
