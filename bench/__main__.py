@@ -26,6 +26,7 @@ from bench import (
     memory,
     pipeline,
     reuse,
+    saving,
     schedules,
     size,
     sources,
@@ -49,6 +50,7 @@ SECTIONS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "reuse": reuse.measure,
     "schedules": schedules.measure,
     "webhooks": webhooks.measure,
+    "saving": saving.measure,
     "bigger": bigger.measure,
 }
 # Sections only ``--only`` runs: they take many minutes and gigabytes of disk.

@@ -8,6 +8,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from headrace.domain.problems import Problem
+
 
 @dataclass(frozen=True)
 class ApiKeyRecord:
@@ -49,6 +51,11 @@ class VersionRecord:
     created_at: dt.datetime
     steps: list[StepRecord]
     parameters: list[dict[str, Any]] = field(default_factory=list)  # [{name, type, default?}]
+    # {step: {dataset: [{name, type}]}}: the columns each step writes, inferred at save time
+    output_schemas: dict[str, Any] = field(default_factory=dict)
+    # What saving found but did not refuse (inputs that do not exist yet): set only on the
+    # version as it was just written, never stored.
+    warnings: list[Problem] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,12 @@ def _quote(sql: str, at: int, length: int) -> str:
     return f"\n\n{label}{line}\n{' ' * (len(label) + column)}{caret}"
 
 
+def quote_at(sql: str, at: int, length: int) -> str:
+    """Two lines quoting ``sql`` at offset ``at`` with a caret under ``length`` characters,
+    as a step's error quotes its SQL."""
+    return _quote(sql, at, length)
+
+
 def restate(text: str, user: UserSql | None, paths: Mapping[str, str]) -> str:
     """DuckDB's error message ``text`` with its position quoted from the user's SQL when it
     points there (nothing quoted otherwise) and each of ``paths`` replaced by its name."""

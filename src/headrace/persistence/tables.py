@@ -103,6 +103,9 @@ pipeline_versions = Table(
     Column("number", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("parameters", JSON, nullable=True),  # [{name, type, default?}]; null: none
+    # {step: {dataset: [{name, type}]}}, the columns binding inferred when it was saved
+    # (services/binding.py); null for versions saved before, or without binding.
+    Column("output_schemas", JSON, nullable=True),
     UniqueConstraint("pipeline_id", "number"),
 )
 

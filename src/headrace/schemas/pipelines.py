@@ -13,7 +13,7 @@ from headrace.domain.concurrency import ON_LIMIT
 from headrace.domain.parameters import PARAMETER_TYPES, Parameter
 from headrace.domain.pipeline import JOB_TYPES, QUERY_TYPES, DataTransform, Step
 from headrace.domain.records import PipelineRecord, VersionRecord
-from headrace.schemas.common import Strict
+from headrace.schemas.common import ErrorItem, Strict
 
 
 def _absent(value: object) -> bool:
@@ -146,6 +146,11 @@ class StepRead(BaseModel):
     created_at: dt.datetime
 
 
+class ColumnRead(BaseModel):
+    name: str
+    type: str
+
+
 class PipelineVersionRead(BaseModel):
     id: uuid.UUID
     pipeline_id: uuid.UUID
@@ -153,6 +158,12 @@ class PipelineVersionRead(BaseModel):
     steps: list[StepRead]
     created_at: dt.datetime
     parameters: list[dict[str, Any]] = []
+    # {step: {dataset: [{name, type}]}}: the DuckDB-typed columns each step writes, inferred
+    # by binding its SQL when the version was saved
+    output_schemas: dict[str, dict[str, list[ColumnRead]]] = {}
+    # Only in the answer that saved the version: what binding could not check (an input
+    # that does not exist yet), located like a problem.
+    warnings: list[ErrorItem] = Field(default_factory=list, exclude_if=_absent)
 
     @classmethod
     def of(cls, version: VersionRecord) -> PipelineVersionRead:
@@ -171,6 +182,8 @@ class PipelineVersionRead(BaseModel):
             ],
             created_at=version.created_at,
             parameters=version.parameters,
+            output_schemas=version.output_schemas,
+            warnings=[ErrorItem(loc=list(w.loc), msg=w.msg, type=w.type) for w in version.warnings],
         )
 
 

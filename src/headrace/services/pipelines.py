@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -19,12 +19,14 @@ from headrace.domain.problems import Problem
 from headrace.domain.records import PipelineRecord, VersionRecord
 from headrace.domain.validation import validate_steps
 from headrace.errors import Conflict, InvalidInput, NotFound
+from headrace.execution.binding import Binding
 from headrace.persistence.db import Database
 from headrace.persistence.paging import Keyset
 from headrace.persistence.repositories import pipelines as repo
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.persistence.repositories import schedules as schedules_repo
 from headrace.persistence.repositories import triggers as triggers_repo
+from headrace.services.binding import SaveBinder
 from headrace.services.clock import utcnow
 from headrace.services.trigger_loops import loop_problems
 
@@ -70,6 +72,35 @@ def _view(conn: Connection, pipeline: PipelineRecord, kept: repo.VersionCache) -
     return PipelineView(pipeline=pipeline, current_version=current)
 
 
+def _bound(
+    binder: SaveBinder | None,
+    who: Principal,
+    steps: Sequence[Step],
+    parameters: Sequence[Parameter],
+    problems: list[Problem],
+) -> Binding:
+    """Refuse ``problems`` and, once there are none, every problem binding finds (none is
+    bound without a binder: ``headrace run`` checks its SQL as it runs)."""
+    if problems:
+        raise InvalidInput(f"the pipeline has {len(problems)} problem(s)", problems)
+    if binder is None:
+        return Binding()
+    bound = binder.bind(who.org_id, steps, parameters)
+    if bound.problems:
+        raise InvalidInput(f"the pipeline has {len(bound.problems)} problem(s)", bound.problems)
+    return bound
+
+
+def _schemas(bound: Binding) -> dict[str, Any] | None:
+    """``output_schemas`` as stored: {step: {dataset: [{name, type}]}}."""
+    if not bound.output_schemas:
+        return None
+    return {
+        step: {d: [{"name": c, "type": t} for c, t in cols] for d, cols in outputs.items()}
+        for step, outputs in bound.output_schemas.items()
+    }
+
+
 def create(
     db: Database,
     who: Principal,
@@ -77,14 +108,14 @@ def create(
     description: str,
     steps: Sequence[Step],
     parameters: Sequence[Parameter] = (),
+    binder: SaveBinder | None = None,
 ) -> PipelineView:
     problems = (
         _check_pipeline_name(name)
         + _check_description(description)
         + validate_steps(steps, parameters)
     )
-    if problems:
-        raise InvalidInput(f"the pipeline has {len(problems)} problem(s)", problems)
+    bound = _bound(binder, who, steps, parameters, problems)
     pipeline_id = uuid.uuid4()
     now = utcnow()
     try:
@@ -100,8 +131,14 @@ def create(
                 now=now,
             )
             version = repo.add_version(
-                conn, pipeline_id=pipeline_id, steps=steps, now=now, parameters=parameters
+                conn,
+                pipeline_id=pipeline_id,
+                steps=steps,
+                now=now,
+                parameters=parameters,
+                output_schemas=_schemas(bound),
             )
+            version = replace(version, warnings=bound.warnings)
             return PipelineView(pipeline=load(conn, who, pipeline_id), current_version=version)
     except IntegrityError as err:  # a concurrent create of the same name won the race
         raise Conflict(f"a pipeline named {name!r} exists already") from err
@@ -187,17 +224,24 @@ def add_version(
     pipeline_id: uuid.UUID,
     steps: Sequence[Step],
     parameters: Sequence[Parameter] = (),
+    binder: SaveBinder | None = None,
 ) -> VersionRecord:
-    check_steps(steps, parameters)
+    bound = _bound(binder, who, steps, parameters, validate_steps(steps, parameters))
     with db.unit_of_work() as conn:
         pipeline = load(conn, who, pipeline_id, lock=True)
         outputs = {d for s in steps for d in s.config.output_datasets}
         problems = loop_problems(conn, pipeline, ("steps",), writes=outputs)
         if problems:
             raise InvalidInput(problems[0].msg, problems)
-        return repo.add_version(
-            conn, pipeline_id=pipeline_id, steps=steps, now=utcnow(), parameters=parameters
+        version = repo.add_version(
+            conn,
+            pipeline_id=pipeline_id,
+            steps=steps,
+            now=utcnow(),
+            parameters=parameters,
+            output_schemas=_schemas(bound),
         )
+    return replace(version, warnings=bound.warnings)
 
 
 def list_versions(

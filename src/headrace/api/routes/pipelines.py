@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import Response
 
-from headrace.api.deps import Builder, Db, Paging, Viewer
+from headrace.api.deps import Builder, Db, Paging, Rt, Viewer
 from headrace.api.openapi import errors
 from headrace.api.routing import SlashRouter
 from headrace.schemas.pipelines import (
@@ -18,13 +18,15 @@ from headrace.schemas.pipelines import (
     domain_parameters,
 )
 from headrace.services import pipelines
+from headrace.services.binding import SaveBinder
 
 router = SlashRouter(tags=["pipelines"])
 
 
 @router.post("/pipelines/", status_code=201, response_model=PipelineRead, responses=errors(409))
-def create_pipeline(body: PipelineCreate, who: Builder, db: Db) -> PipelineRead:
-    """A pipeline with its first version; 422 lists every problem of the steps."""
+def create_pipeline(body: PipelineCreate, who: Builder, db: Db, rt: Rt) -> PipelineRead:
+    """A pipeline with its first version; 422 lists every problem of the steps, their SQL
+    bound against the schemas it reads (unknown columns with the closest names)."""
     view = pipelines.create(
         db,
         who,
@@ -32,6 +34,7 @@ def create_pipeline(body: PipelineCreate, who: Builder, db: Db) -> PipelineRead:
         body.description,
         [s.to_domain() for s in body.steps],
         domain_parameters(body.parameters),
+        SaveBinder(rt),
     )
     return PipelineRead.of(view.pipeline, view.current_version)
 
@@ -75,15 +78,17 @@ def delete_pipeline(pipeline_id: uuid.UUID, who: Builder, db: Db) -> Response:
     "/pipelines/{pipeline_id}/versions/", status_code=201, response_model=PipelineVersionRead
 )
 def create_version(
-    pipeline_id: uuid.UUID, body: VersionCreate, who: Builder, db: Db
+    pipeline_id: uuid.UUID, body: VersionCreate, who: Builder, db: Db, rt: Rt
 ) -> PipelineVersionRead:
-    """A new immutable version, which becomes the pipeline's current one."""
+    """A new immutable version, which becomes the pipeline's current one; its SQL is bound
+    against the schemas it reads, as on creation."""
     version = pipelines.add_version(
         db,
         who,
         pipeline_id,
         [s.to_domain() for s in body.steps],
         domain_parameters(body.parameters),
+        SaveBinder(rt),
     )
     return PipelineVersionRead.of(version)
 

@@ -116,6 +116,7 @@ def add_version(
     steps: Sequence[Step],
     now: dt.datetime,
     parameters: Sequence[Parameter] = (),
+    output_schemas: dict[str, Any] | None = None,
 ) -> VersionRecord:
     """Append the next immutable version and make it the pipeline's current one; the version
     as written, not read back (a version may hold 10,000 steps)."""
@@ -136,6 +137,7 @@ def add_version(
             number=number,
             created_at=now,
             parameters=declared or None,
+            output_schemas=output_schemas,
         )
     )
     records = [
@@ -165,6 +167,7 @@ def add_version(
         created_at=now,
         steps=records,
         parameters=declared,
+        output_schemas=output_schemas or {},
     )
 
 
@@ -214,6 +217,7 @@ def _read_versions(
             created_at=v.created_at,
             steps=steps[v.id],
             parameters=v.parameters or [],
+            output_schemas=v.output_schemas or {},
         )
         for v in heads
     }

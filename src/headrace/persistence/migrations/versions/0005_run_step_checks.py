@@ -1,4 +1,5 @@
-"""run step checks: the results of a step's checks on its output
+"""run step checks and version output schemas: the results of a step's checks on its
+output, and the columns each step of a version writes as inferred when it was saved
 
 Revision ID: 0005
 Revises: 0004
@@ -18,8 +19,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("run_steps") as batch:
         batch.add_column(sa.Column("checks", sa.JSON(), nullable=True))
+    with op.batch_alter_table("pipeline_versions") as batch:
+        batch.add_column(sa.Column("output_schemas", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("pipeline_versions") as batch:
+        batch.drop_column("output_schemas")
     with op.batch_alter_table("run_steps") as batch:
         batch.drop_column("checks")
