@@ -134,3 +134,15 @@ def test_inputs_that_do_not_exist_yet_are_warnings(api: Api) -> None:
     r = api.post(f"/pipelines/{pid}/versions/", json={"steps": bad})
     assert r.status_code == 422, r.text
     assert "did you mean 'n'?" in r.json()["errors"][0]["msg"]
+
+
+def test_a_constant_too_large_to_bind_is_saved_unchecked_with_a_warning(api: Api) -> None:
+    """DuckDB builds constant expressions while it binds; binding runs in a step process
+    under its own limits, so such a version is saved (its SQL meets the step's limits when
+    it runs) and the server is not held."""
+    bomb = make_step("bomb", "SELECT length(lpad('x', 1000000000, 'y')) AS n", [], ["b"])
+    r = api.post("/pipelines/", json={"name": "bomb", "steps": [bomb]})
+    assert r.status_code == 201, r.text
+    version = r.json()["current_version"]
+    assert [w["type"] for w in version["warnings"]] == ["sql.not_checked"]
+    assert version["output_schemas"] == {}

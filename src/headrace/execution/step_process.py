@@ -33,6 +33,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # this module is imported to start children early, before DuckDB
     from headrace.domain.checks import CheckQuery, CheckResult
+    from headrace.domain.pipeline import Step
+    from headrace.execution.binding import Binding
     from headrace.execution.sandbox import SandboxLimits, StepInput
 
 POLL_SECONDS = 0.05
@@ -75,6 +77,19 @@ class SqlResult:
 
     copies: dict[str, list[tuple[Any, ...]]]
     checks: list[CheckResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BindJob:
+    """A version being saved, to bind (``execution/binding.py``): DuckDB folds constant
+    expressions while it binds, and a constant can be built as large as a step's value
+    (``lpad('x', 1000000000, 'y')``), so binding too runs where it can be stopped."""
+
+    steps: list[Step]
+    order: list[str]
+    existing: dict[str, list[tuple[str, str]]]
+    parameters: dict[str, Any]
+    limits: SandboxLimits
 
 
 class StepTimedOut(Exception):
@@ -149,7 +164,17 @@ class StepProcess:
         )
 
     def run(self, job: SqlJob, deadline: float | None = None) -> SqlResult:
-        """The written outputs and the checks' results; DuckDB's own exception when the SQL
+        """The written outputs and the checks' results (see ``_ask`` for its errors)."""
+        result: SqlResult = self._ask(job, deadline)
+        return result
+
+    def bind(self, job: BindJob, deadline: float | None = None) -> Binding:
+        """What binding the version found (see ``_ask`` for its errors)."""
+        result: Binding = self._ask(job, deadline)
+        return result
+
+    def _ask(self, job: SqlJob | BindJob, deadline: float | None) -> Any:
+        """The child's answer to ``job``; DuckDB's own exception when the SQL
         failed,
         ``duckdb.InterruptException`` when ``interrupt()`` stopped it,
         ``duckdb.OutOfMemoryException`` when it passed ``hard_memory_cap``, ``StepTimedOut``
@@ -166,8 +191,7 @@ class StepProcess:
                 if readable:
                     kind, value = pickle.load(self.proc.stdout)
                     if kind == "ok":
-                        result: SqlResult = value
-                        return result
+                        return value
                     raise value
                 if deadline is not None and time.monotonic() > deadline:
                     self.interrupt()
@@ -340,10 +364,12 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _child() -> None:
+    from headrace.execution.binding import bind_version
     from headrace.execution.checks import run_checks
     from headrace.execution.sandbox import fresh_connection, open_sandbox, write_outputs
 
     # By its module's name, not ``__main__``'s: the worker unpickles it from there.
+    from headrace.execution.step_process import BindJob as Bind
     from headrace.execution.step_process import SqlResult as Answer
 
     out = os.fdopen(os.dup(1), "wb")
@@ -353,11 +379,20 @@ def _child() -> None:
     _send(out, "ready")
     while True:
         try:
-            job: SqlJob = pickle.load(sys.stdin.buffer)
+            job: SqlJob | BindJob = pickle.load(sys.stdin.buffer)
         except EOFError:
             # The worker is done with us. Skip interpreter finalisation: DuckDB's threads may
             # abort it (SIGABRT).
             os._exit(0)
+        if isinstance(job, Bind):
+            try:
+                bound = bind_version(
+                    job.steps, job.order, job.existing, job.parameters, job.limits.memory_limit
+                )
+                _send(out, ("ok", bound))
+            except Exception as err:
+                _send(out, ("error", RuntimeError(f"{type(err).__name__}: {err}")))
+            continue
         try:
             con = open_sandbox(con, job.inputs, list(job.folders.values()), job.limits, job.spill)
             copies = write_outputs(

@@ -5,12 +5,16 @@ The schemas of the datasets the version reads but does not write are their curre
 versions' (read from the Delta log through the runtime's table cache and typed by DuckDB, as
 a step's process sees them); the outputs of earlier steps are what binding infers. Each
 declared parameter binds as a placeholder value of its type, so ``$name`` is typed exactly as
-it is at run time.
+it is at run time. Binding runs in one of the runtime's step processes, under limits of its
+own: DuckDB folds constant expressions as it binds, and one can be built as large as memory
+lets it. A version whose binding passes them is saved unchecked, with a warning; its SQL
+meets the step's limits when it runs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -18,11 +22,20 @@ from typing import TYPE_CHECKING, Any
 from headrace.domain.dag import Dag
 from headrace.domain.parameters import Parameter, typed
 from headrace.domain.pipeline import Step
-from headrace.execution.binding import Binding, Columns, bind_version
+from headrace.domain.problems import Problem
+from headrace.execution.binding import Binding, Columns
+from headrace.execution.sandbox import SandboxLimits
+from headrace.execution.step_process import BindJob, StepProcessDied, StepTimedOut
 from headrace.persistence.repositories import datasets as datasets_repo
 
 if TYPE_CHECKING:
     from headrace.runtime import Runtime
+
+# Binding empty tables needs little: a version whose binding needs more is building a
+# constant far larger than any plan (its step process is stopped past twice this, plus the
+# interpreter), and a save waits for it at most this long.
+BIND_MEMORY = "256MB"
+BIND_SECONDS = 20.0
 
 # A value of each parameter type, in the JSON form a run's values take.
 _PLACEHOLDERS: dict[str, Any] = {
@@ -68,6 +81,36 @@ class SaveBinder:
         values = {p.name: _PLACEHOLDERS.get(p.type) for p in parameters}
         placeholders = typed(parameters, values, dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
         order = Dag.build(steps).topological_order()
-        return bind_version(
-            steps, order, existing, placeholders, self.runtime.settings.step_memory_limit
-        )
+        limits = SandboxLimits(memory_limit=BIND_MEMORY, threads=1)
+        job = BindJob(list(steps), order, existing, placeholders, limits)
+        seconds = min(self.runtime.settings.step_timeout_seconds, BIND_SECONDS)
+        child = self.runtime.steps.take()
+        try:
+            return child.bind(job, time.monotonic() + seconds)
+        except Exception as err:  # stopped for its time or memory, or the process died
+            if not isinstance(err, (StepTimedOut, StepProcessDied)) and not _stopped(err):
+                raise
+            return Binding(
+                warnings=[
+                    Problem(
+                        ("steps",),
+                        "the version's SQL could not be checked against its inputs' columns: "
+                        "binding it passed its time or memory limit (a constant "
+                        "expression too large to build?); it is checked when it runs",
+                        "sql.not_checked",
+                    )
+                ]
+            )
+        finally:
+            self.runtime.steps.give_back(child)
+
+
+def _stopped(err: Exception) -> bool:
+    """Whether ``err`` is DuckDB's word for a child stopped at its memory cap or killed."""
+    import sys
+
+    if "_duckdb" not in sys.modules:
+        return False
+    import duckdb
+
+    return isinstance(err, (duckdb.OutOfMemoryException, duckdb.InterruptException))
