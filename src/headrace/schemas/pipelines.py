@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from headrace.domain.checks import CHECK_TYPES, SEVERITIES, Check
 from headrace.domain.concurrency import ON_LIMIT
@@ -209,3 +209,18 @@ class PipelineRead(BaseModel):
             max_active_runs=pipeline.max_active_runs,
             on_limit=pipeline.on_limit,
         )
+
+
+class DatasetColumn(BaseModel):
+    dataset: str
+    column: str
+
+
+class LineageEdge(BaseModel):
+    """Output column ``to`` of ``step`` is computed from input column ``from``."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: DatasetColumn = Field(alias="from")
+    to: DatasetColumn
+    step: str

@@ -10,6 +10,7 @@ from headrace.api.deps import Builder, Db, Paging, Rt, Viewer
 from headrace.api.openapi import errors
 from headrace.api.routing import SlashRouter
 from headrace.schemas.pipelines import (
+    LineageEdge,
     PipelineCreate,
     PipelineRead,
     PipelineUpdate,
@@ -17,7 +18,7 @@ from headrace.schemas.pipelines import (
     VersionCreate,
     domain_parameters,
 )
-from headrace.services import pipelines
+from headrace.services import column_lineage, pipelines
 from headrace.services.binding import SaveBinder
 
 router = SlashRouter(tags=["pipelines"])
@@ -108,3 +109,16 @@ def get_version(
     pipeline_id: uuid.UUID, version_id: uuid.UUID, who: Viewer, db: Db
 ) -> PipelineVersionRead:
     return PipelineVersionRead.of(pipelines.get_version(db, who, pipeline_id, version_id))
+
+
+@router.get(
+    "/pipelines/{pipeline_id}/versions/{version_id}/lineage/", response_model=list[LineageEdge]
+)
+def get_lineage(
+    pipeline_id: uuid.UUID, version_id: uuid.UUID, who: Viewer, rt: Rt
+) -> list[LineageEdge]:
+    """Column lineage: for every output column of every step, the input columns it comes
+    from (``[{from: {dataset, column}, to: {dataset, column}, step}]``), computed with
+    sqlglot over the columns the version was saved with."""
+    edges = column_lineage.of_version(rt, who, pipeline_id, version_id)
+    return [LineageEdge.model_validate(e) for e in edges]
