@@ -224,3 +224,15 @@ class LineageEdge(BaseModel):
     from_: DatasetColumn = Field(alias="from")
     to: DatasetColumn
     step: str
+
+
+class StepDiff(BaseModel):
+    name: str
+    change: str  # added | removed | changed | same
+    fields: list[str]  # the config fields that differ
+    breaking: bool
+    reasons: list[str]  # each column removed, renamed or retyped, with its known readers
+
+
+class VersionDiff(BaseModel):
+    steps: list[StepDiff]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from headrace.domain.access import Principal
 from headrace.domain.lineage import Edge, version_lineage
 from headrace.domain.pipeline import step_from_dict
+from headrace.domain.records import VersionRecord
 from headrace.services import pipelines
 from headrace.services.binding import SaveBinder
 
@@ -17,17 +18,20 @@ if TYPE_CHECKING:
     from headrace.runtime import Runtime
 
 
+def by_step(runtime: Runtime, org_id: uuid.UUID, version: VersionRecord) -> dict[str, list[Edge]]:
+    """The edges of each step of ``version``, by step name."""
+    steps = [step_from_dict(s.name, s.config) for s in version.steps]
+    written = {o for s in steps for o in s.config.output_datasets}
+    outside = sorted({i for s in steps for i in s.config.input_datasets} - written)
+    columns = SaveBinder(runtime).existing(org_id, outside)
+    existing = {name: [c for c, _ in cols] for name, cols in columns.items()}
+    return version_lineage(steps, existing, version.output_schemas)
+
+
 def of_version(
     runtime: Runtime, who: Principal, pipeline_id: uuid.UUID, version_id: uuid.UUID
 ) -> list[Edge]:
     """Every edge of the version, in step order."""
     version = pipelines.get_version(runtime.db, who, pipeline_id, version_id)
-    steps = [step_from_dict(s.name, s.config) for s in version.steps]
-    written = {o for s in steps for o in s.config.output_datasets}
-    outside = sorted({i for s in steps for i in s.config.input_datasets} - written)
-    existing = {
-        name: [c for c, _ in cols]
-        for name, cols in SaveBinder(runtime).existing(who.org_id, outside).items()
-    }
-    found = version_lineage(steps, existing, version.output_schemas)
-    return [edge for step in steps for edge in found[step.name]]
+    found = by_step(runtime, who.org_id, version)
+    return [edge for step in version.steps for edge in found[step.name]]

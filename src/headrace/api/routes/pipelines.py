@@ -15,10 +15,12 @@ from headrace.schemas.pipelines import (
     PipelineRead,
     PipelineUpdate,
     PipelineVersionRead,
+    StepDiff,
     VersionCreate,
+    VersionDiff,
     domain_parameters,
 )
-from headrace.services import column_lineage, pipelines
+from headrace.services import column_lineage, pipelines, version_diff
 from headrace.services.binding import SaveBinder
 
 router = SlashRouter(tags=["pipelines"])
@@ -122,3 +124,14 @@ def get_lineage(
     sqlglot over the columns the version was saved with."""
     edges = column_lineage.of_version(rt, who, pipeline_id, version_id)
     return [LineageEdge.model_validate(e) for e in edges]
+
+
+@router.get("/pipelines/{pipeline_id}/versions/{version_id}/diff/", response_model=VersionDiff)
+def get_diff(
+    pipeline_id: uuid.UUID, version_id: uuid.UUID, against: uuid.UUID, who: Viewer, rt: Rt
+) -> VersionDiff:
+    """The version against another of the pipeline, step by step; a change is breaking when
+    an output column is removed, renamed or retyped, and its reasons name the known readers
+    (steps of any pipeline's current version that read the column)."""
+    steps = version_diff.diff(rt, who, pipeline_id, version_id, against)
+    return VersionDiff(steps=[StepDiff.model_validate(s) for s in steps])
