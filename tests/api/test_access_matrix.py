@@ -63,6 +63,8 @@ ACCESS: dict[Route, Rule] = {
     ("POST", "/pipelines/{pipeline_id}/versions/"): Rule(BUILDER, 201),
     ("GET", "/pipelines/{pipeline_id}/versions/"): Rule(VIEWER, 200),
     ("GET", "/pipelines/{pipeline_id}/versions/{version_id}/"): Rule(VIEWER, 200),
+    ("GET", "/pipelines/{pipeline_id}/versions/{version_id}/lineage/"): Rule(VIEWER, 200),
+    ("GET", "/pipelines/{pipeline_id}/versions/{version_id}/diff/"): Rule(VIEWER, 200),
     ("POST", "/pipelines/{pipeline_id}/runs/"): Rule(BUILDER, 201),
     ("POST", "/pipelines/{pipeline_id}/runs/plan/"): Rule(VIEWER, 200),
     ("GET", "/pipelines/{pipeline_id}/runs/"): Rule(VIEWER, 200),
@@ -158,6 +160,10 @@ BODIES: dict[Route, Callable[[Objects], dict[str, Any]]] = {
         "json": {"enabled": False}
     },
     ("POST", "/pipelines/{pipeline_id}/runs/plan/"): lambda o: {"json": {}},
+    # the version against itself: the caller's own version id where it names its own
+    ("GET", "/pipelines/{pipeline_id}/versions/{version_id}/diff/"): lambda o: {
+        "params": {"against": o.version_id}
+    },
     # the owner's dataset name: the owner adds a version, another organisation gets its own
     ("POST", "/datasets/"): lambda o: {
         "data": {"name": o.dataset_name},
