@@ -19,6 +19,7 @@ from rich.table import Table
 
 from bench import (
     bigger,
+    checks,
     cold_start,
     history,
     idempotency,
@@ -51,6 +52,7 @@ SECTIONS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "schedules": schedules.measure,
     "webhooks": webhooks.measure,
     "saving": saving.measure,
+    "checks": checks.measure,
     "bigger": bigger.measure,
 }
 # Sections only ``--only`` runs: they take many minutes and gigabytes of disk.
