@@ -116,3 +116,25 @@ def test_pipeline_page_is_usable_at_phone_width(page: Page, org: Org, screens: S
     expect(page.locator("#pipelines tr[data-pipeline='phone']")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     screens.shot(page, "pipelines-phone")
+
+
+def test_the_output_columns_and_a_breaking_change_with_its_readers(
+    page: Page, org: Org, screens: Screens
+) -> None:
+    v1 = [make_step("src", "SELECT 1 AS id, 'a' AS tag", [], ["base"])]
+    pipeline = org.post("/pipelines/", json={"name": "producer", "steps": v1})
+    reader = [make_step("uses", "SELECT tag FROM base", ["base"], ["used"])]
+    org.post("/pipelines/", json={"name": "consumer", "steps": reader})
+    v2 = [make_step("src", "SELECT 1 AS id", [], ["base"])]
+    org.post(f"/pipelines/{pipeline['id']}/versions/", json={"steps": v2})
+    sign_in(page, org)
+    page.get_by_role("link", name="producer").click()
+    schema = page.locator(".step-config[data-step='src'] .output-schema[data-dataset='base']")
+    expect(schema).to_contain_text("id")
+    expect(schema).to_contain_text("INTEGER")
+    item = page.locator("#diff-result li[data-step='src']")
+    expect(item).to_have_attribute("data-breaking", "true")
+    expect(item.locator(".breaking")).to_contain_text(
+        "column 'tag' of 'base' is removed or renamed; read by consumer/uses"
+    )
+    screens.shot(page, "pipeline-breaking-diff")

@@ -135,12 +135,17 @@ function runForm(pipeline, steps, parameters = []) {
   return form;
 }
 
-function stepList(steps) {
-  return h("div", { class: "steps" }, steps.map((st) => h("details", { class: "step-config" },
+/** Each step's SQL, and the columns it writes as binding inferred them when the version
+ * was saved (`output_schemas`; none for a step whose inputs did not exist yet). */
+function stepList(steps, outputSchemas = {}) {
+  return h("div", { class: "steps" }, steps.map((st) => h("details", { class: "step-config", "data-step": st.name },
     h("summary", {}, h("strong", {}, st.name), " ",
       h("span", { class: "muted small" },
         `${st.config.input_datasets.join(", ") || "no inputs"} → ${st.config.output_datasets.join(", ")}`)),
-    h("pre", { class: "sql" }, st.config.query))));
+    h("pre", { class: "sql" }, st.config.query),
+    Object.entries(outputSchemas[st.name] || {}).map(([dataset, columns]) =>
+      h("div", { class: "output-schema small", "data-dataset": dataset }, h("strong", {}, dataset), ": ",
+        columns.map((c, i) => [i ? ", " : "", h("code", {}, c.name), " ", h("span", { class: "muted" }, c.type)]))))));
 }
 
 function listText(value) {
@@ -177,7 +182,22 @@ function renderDiff(older, newer) {
     h("ul", { class: "diff-list" }, items));
 }
 
-function versionsSection(versions) {
+/** Marks the diff's steps that break readers (the API's diff: a column removed, renamed or
+ * retyped, with who reads it). */
+async function markBreaking(out, pipelineId, older, newer) {
+  const found = await getJson(
+    `${apiPath`/pipelines/${pipelineId}/versions/${newer.id}/diff/`}?against=${encodeURIComponent(older.id)}`);
+  for (const st of found.steps) {
+    if (!st.breaking) continue;
+    const item = out.querySelector(`li.diff-step[data-step="${CSS.escape(st.name)}"]`);
+    if (!item) continue;
+    item.dataset.breaking = "true";
+    item.append(h("div", { class: "breaking" }, h("strong", {}, "Breaking: "),
+      h("ul", {}, st.reasons.map((reason) => h("li", {}, reason)))));
+  }
+}
+
+function versionsSection(versions, pipelineId) {
   if (versions.length < 2) {
     return h("section", { id: "versions" }, h("h2", {}, "Versions"),
       h("p", { class: "muted" }, `Only one version so far (v${versions[0]?.number ?? 1}).`));
@@ -193,6 +213,7 @@ function versionsSection(versions) {
     const b = versions.find((v) => v.id === to.value);
     const [older, newer] = a.number <= b.number ? [a, b] : [b, a];
     mount(out, renderDiff(older, newer));
+    markBreaking(out, pipelineId, older, newer).catch((err) => out.append(errorBox(err)));
   };
   from.addEventListener("change", show);
   to.addEventListener("change", show);
@@ -260,8 +281,8 @@ export async function pipelinePage(main, [id], { signal }) {
     version ? runForm(pipeline, version.steps, version.parameters || []) : null,
     automationSection(pipeline, schedules, triggers),
     h("section", {}, h("h2", {}, "Graph"), graph),
-    version ? h("section", {}, h("h2", {}, "Steps"), stepList(version.steps)) : null,
-    versionsSection(versions));
+    version ? h("section", {}, h("h2", {}, "Steps"), stepList(version.steps, version.output_schemas)) : null,
+    versionsSection(versions, id));
   if (version) drawDag(graph, version.steps);
 }
 
