@@ -138,3 +138,31 @@ def test_the_output_columns_and_a_breaking_change_with_its_readers(
         "column 'tag' of 'base' is removed or renamed; read by consumer/uses"
     )
     screens.shot(page, "pipeline-breaking-diff")
+
+
+def test_clicking_a_column_highlights_the_columns_it_comes_from(
+    page: Page, org: Org, screens: Screens
+) -> None:
+    steps = [
+        make_step("src", "SELECT range AS n, range * 2 AS m FROM range(3)", [], ["base"]),
+        make_step("mid", "SELECT n + 1 AS k, 'x' AS label FROM base", ["base"], ["mid_out"]),
+        make_step("top", "SELECT k * 10 AS big FROM mid_out", ["mid_out"], ["top_out"]),
+    ]
+    org.post("/pipelines/", json={"name": "lineage", "steps": steps})
+    sign_in(page, org)
+    page.get_by_role("link", name="lineage").click()
+    for name in ("src", "mid", "top"):
+        page.locator(f".step-config[data-step='{name}'] summary").click()
+    page.locator("button.column[data-dataset='top_out'][data-column='big']").click()
+    hit = page.locator("button.column.lineage-hit")
+    expect(hit).to_have_count(3)
+    assert sorted(
+        hit.evaluate_all("els => els.map(e => e.dataset.dataset + '.' + e.dataset.column)")
+    ) == [
+        "base.n",
+        "mid_out.k",
+        "top_out.big",
+    ]
+    nodes = page.locator("#graph g.node.step.lineage-hit")
+    expect(nodes).to_have_count(2)
+    screens.shot(page, "pipeline-column-lineage")

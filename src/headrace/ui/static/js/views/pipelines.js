@@ -137,7 +137,7 @@ function runForm(pipeline, steps, parameters = []) {
 
 /** Each step's SQL, and the columns it writes as binding inferred them when the version
  * was saved (`output_schemas`; none for a step whose inputs did not exist yet). */
-function stepList(steps, outputSchemas = {}) {
+function stepList(steps, outputSchemas = {}, onColumn = null) {
   return h("div", { class: "steps" }, steps.map((st) => h("details", { class: "step-config", "data-step": st.name },
     h("summary", {}, h("strong", {}, st.name), " ",
       h("span", { class: "muted small" },
@@ -145,7 +145,27 @@ function stepList(steps, outputSchemas = {}) {
     h("pre", { class: "sql" }, st.config.query),
     Object.entries(outputSchemas[st.name] || {}).map(([dataset, columns]) =>
       h("div", { class: "output-schema small", "data-dataset": dataset }, h("strong", {}, dataset), ": ",
-        columns.map((c, i) => [i ? ", " : "", h("code", {}, c.name), " ", h("span", { class: "muted" }, c.type)]))))));
+        columns.map((c, i) => [i ? ", " : "",
+          h("button", { type: "button", class: "link column", "data-dataset": dataset, "data-column": c.name,
+            onclick: onColumn ? () => onColumn(dataset, c.name) : null }, c.name),
+          " ", h("span", { class: "muted" }, c.type)]))))));
+}
+
+/** The (dataset, column) pairs upstream of one, following the version's lineage edges. */
+export function upstreamOf(edges, dataset, column) {
+  const seen = new Set([`${dataset}\u0000${column}`]);
+  const steps = new Set();
+  const todo = [[dataset, column]];
+  while (todo.length) {
+    const [d, c] = todo.pop();
+    for (const e of edges) {
+      if (e.to.dataset !== d || e.to.column !== c) continue;
+      steps.add(e.step);
+      const key = `${e.from.dataset}\u0000${e.from.column}`;
+      if (!seen.has(key)) { seen.add(key); todo.push([e.from.dataset, e.from.column]); }
+    }
+  }
+  return { columns: seen, steps };
 }
 
 function listText(value) {
@@ -271,6 +291,18 @@ export async function pipelinePage(main, [id], { signal }) {
   ]);
   const version = pipeline.current_version;
   const graph = h("div", { class: "graph", id: "graph" });
+  let edges = null;
+  // Click a column: it and every column it comes from are highlighted, with their steps.
+  const highlight = async (dataset, column) => {
+    edges ??= await getJson(apiPath`/pipelines/${id}/versions/${version.id}/lineage/`, { signal });
+    const found = upstreamOf(edges, dataset, column);
+    for (const el of main.querySelectorAll("button.column")) {
+      el.classList.toggle("lineage-hit", found.columns.has(`${el.dataset.dataset}\u0000${el.dataset.column}`));
+    }
+    for (const el of graph.querySelectorAll("g.node.step")) {
+      el.classList.toggle("lineage-hit", found.steps.has(el.dataset.step));
+    }
+  };
   mount(main,
     h("nav", { class: "crumbs" }, h("a", { href: "#/pipelines" }, "Pipelines"), " / ", pipeline.name),
     h("div", { class: "title-row" },
@@ -281,7 +313,7 @@ export async function pipelinePage(main, [id], { signal }) {
     version ? runForm(pipeline, version.steps, version.parameters || []) : null,
     automationSection(pipeline, schedules, triggers),
     h("section", {}, h("h2", {}, "Graph"), graph),
-    version ? h("section", {}, h("h2", {}, "Steps"), stepList(version.steps, version.output_schemas)) : null,
+    version ? h("section", {}, h("h2", {}, "Steps"), stepList(version.steps, version.output_schemas, highlight)) : null,
     versionsSection(versions, id));
   if (version) drawDag(graph, version.steps);
 }
