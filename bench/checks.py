@@ -20,7 +20,7 @@ QUERY = (
     "SELECT range AS id, range % 1000 AS grp, (range % 7)::DOUBLE AS amount, "
     "'t' || (range % 5)::VARCHAR AS tag FROM range({rows})"
 )
-CHECKS = [
+CHECKS: list[dict[str, Any]] = [
     {"type": "not_null", "column": "id"},
     {"type": "unique", "column": "id"},
     {"type": "accepted_values", "column": "tag", "values": ["t0", "t1", "t2", "t3", "t4"]},
@@ -35,14 +35,19 @@ def _runs(folder: Path, rows: int, repeat: int) -> dict[str, list[float]]:
     from headrace.domain.pipeline import DataTransform, Step
     from headrace.services import keys, pipelines, runs
     from headrace.services.executors import open_worker
+    from headrace.services.pipelines import PipelineView
     from headrace.settings import Settings
 
     settings = Settings(data_dir=folder, run_worker=False)
     samples: dict[str, list[float]] = {"without checks": [], "with checks": []}
     with open_runtime(settings, migrate=True, worker=True) as rt:
         who = keys.local_principal(rt.db)
-        made = {}
-        for label, checks in (("without checks", ()), ("with checks", CHECKS)):
+        made: dict[str, PipelineView] = {}
+        plans: list[tuple[str, list[dict[str, Any]]]] = [
+            ("without checks", []),
+            ("with checks", CHECKS),
+        ]
+        for label, checks in plans:
             config = DataTransform(
                 QUERY.format(rows=rows),
                 (),
