@@ -65,6 +65,7 @@ ACCESS: dict[Route, Rule] = {
     ("GET", "/pipelines/{pipeline_id}/versions/{version_id}/"): Rule(VIEWER, 200),
     ("GET", "/pipelines/{pipeline_id}/versions/{version_id}/lineage/"): Rule(VIEWER, 200),
     ("GET", "/pipelines/{pipeline_id}/versions/{version_id}/diff/"): Rule(VIEWER, 200),
+    ("POST", "/pipelines/{pipeline_id}/versions/diff/"): Rule(VIEWER, 200),
     ("POST", "/pipelines/{pipeline_id}/runs/"): Rule(BUILDER, 201),
     ("POST", "/pipelines/{pipeline_id}/runs/plan/"): Rule(VIEWER, 200),
     ("GET", "/pipelines/{pipeline_id}/runs/"): Rule(VIEWER, 200),
@@ -160,6 +161,9 @@ BODIES: dict[Route, Callable[[Objects], dict[str, Any]]] = {
         "json": {"enabled": False}
     },
     ("POST", "/pipelines/{pipeline_id}/runs/plan/"): lambda o: {"json": {}},
+    ("POST", "/pipelines/{pipeline_id}/versions/diff/"): lambda o: {
+        "json": {"steps": generated_steps()}
+    },
     # the version against itself: the caller's own version id where it names its own
     ("GET", "/pipelines/{pipeline_id}/versions/{version_id}/diff/"): lambda o: {
         "params": {"against": o.version_id}

@@ -75,3 +75,25 @@ def test_validate_lists_every_problem_with_its_step_and_field(cli: Cli) -> None:
         ("steps", "broken", "config", "query"),
         ("steps", "broken", "config", "output_datasets"),
     }
+
+
+def test_push_refuses_a_breaking_change_unless_allowed(cli: Cli) -> None:
+    v1 = [make_step("src", "SELECT 1 AS id, 'a' AS tag", [], ["tagged"])]
+    assert cli("pipelines", "push", "-f", str(cli.pipeline_file("tags", v1))).exit_code == 0
+    reader = [make_step("uses", "SELECT tag FROM tagged", ["tagged"], ["used"])]
+    assert cli("pipelines", "push", "-f", str(cli.pipeline_file("reads", reader))).exit_code == 0
+    v2 = [make_step("src", "SELECT 1 AS id", [], ["tagged"])]
+    path = str(cli.pipeline_file("tags", v2))
+    refused = cli("pipelines", "push", "-f", path)
+    error = one_line_error(refused)
+    assert "--allow-breaking" in error
+    assert "src: column 'tag' of 'tagged' is removed or renamed; read by reads/uses" in error
+    shown = json.loads(cli("pipelines", "show", "tags", "--json").stdout)
+    assert shown["current_version"]["number"] == 1  # nothing was pushed
+    allowed = cli("pipelines", "push", "-f", path, "--allow-breaking")
+    assert allowed.exit_code == 0, allowed.output
+    assert (
+        "breaking: src: column 'tag' of 'tagged' is removed or renamed; read by reads/uses"
+        in allowed.stdout.splitlines()
+    )
+    assert allowed.stdout.splitlines()[-1] == "tags: new version 2"

@@ -110,6 +110,7 @@ class AsyncClient:
     create_version = _awaitable(Client.create_version)
     list_versions = _async_iterator(Client.list_versions)
     get_version = _awaitable(Client.get_version)
+    diff_proposed = _awaitable(Client.diff_proposed)
     # Schedules and dataset triggers
     create_schedule = _awaitable(Client.create_schedule)
     list_schedules = _awaitable(Client.list_schedules)

@@ -8,7 +8,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, Literal, Protocol, TypeVar
@@ -38,6 +38,7 @@ from headrace.client.models import (
     ScheduleRead,
     StepIn,
     TriggerRead,
+    VersionDiff,
     WebhookCreated,
     WebhookRead,
 )
@@ -103,6 +104,20 @@ class Pushed:
     pipeline: PipelineRead
     created: bool
     changes: list[str]
+    # each changed step's breaking reasons ("step: reason"): removed, renamed or retyped
+    # output columns with their known readers
+    breaking: list[str] = field(default_factory=list)
+
+
+class BreakingChange(HeadraceClientError):
+    """``push_pipeline`` refused a version that breaks readers (``allow_breaking`` False)."""
+
+    def __init__(self, breaking: list[str]) -> None:
+        super().__init__(
+            "the new version breaks readers (pass --allow-breaking to push it anyway): "
+            + "; ".join(breaking)
+        )
+        self.breaking = breaking
 
 
 Progress = Callable[[int, int | None], None]
@@ -377,6 +392,7 @@ class Client:
         *,
         description: str = "",
         parameters: Sequence[dict[str, Any]] = (),
+        allow_breaking: bool = True,
     ) -> Pushed:
         """Create the pipeline, or add a version when its steps or parameters differ from the
         current version's (``changes``: the lines ``headrace pipelines push`` prints);
@@ -390,10 +406,24 @@ class Client:
         if description != found.description:
             found = self.update_pipeline(found.id, description=description)
         changes = version_diff(found.current_version, bodies, declared)
+        breaking: list[str] = []
         if changes:
+            diff = self.diff_proposed(found.id, bodies, parameters=declared)
+            breaking = [f"{s.name}: {r}" for s in diff.steps if s.breaking for r in s.reasons]
+            if breaking and not allow_breaking:
+                raise BreakingChange(breaking)
             self.create_version(found.id, bodies, parameters=declared)
             found = self.get_pipeline(found.id)
-        return Pushed(found, False, changes)
+        return Pushed(found, False, changes, breaking)
+
+    def diff_proposed(
+        self, pipeline_id: Id, steps: Steps, *, parameters: Sequence[dict[str, Any]] = ()
+    ) -> VersionDiff:
+        """The diff of ``steps`` against the pipeline's current version, with its breaking
+        flags; creates nothing."""
+        body = {"steps": _steps(steps), "parameters": list(parameters)}
+        path = f"/pipelines/{pipeline_id}/versions/diff/"
+        return VersionDiff.model_validate(self._http.request("POST", path, json=body).json())
 
     def update_pipeline(
         self,

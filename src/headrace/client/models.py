@@ -9,7 +9,14 @@ from pydantic import BaseModel
 
 from headrace.schemas.datasets import DatasetDetailRead, DatasetRead, DatasetVersionRead
 from headrace.schemas.keys import ApiKeyCreated, ApiKeyRead
-from headrace.schemas.pipelines import PipelineRead, PipelineVersionRead, StepIn, StepRead
+from headrace.schemas.pipelines import (
+    PipelineRead,
+    PipelineVersionRead,
+    StepDiff,
+    StepIn,
+    StepRead,
+    VersionDiff,
+)
 from headrace.schemas.runs import PlannedStep, ReusedFrom, RunPlanRead, RunRead, RunStepMetadata
 from headrace.schemas.schedules import ScheduleRead, TriggerRead
 from headrace.schemas.webhooks import DeliveryRead, WebhookCreated, WebhookRead
@@ -30,9 +37,11 @@ __all__ = [
     "RunRead",
     "RunStepMetadata",
     "ScheduleRead",
+    "StepDiff",
     "StepIn",
     "StepRead",
     "TriggerRead",
+    "VersionDiff",
     "WebhookCreated",
     "WebhookRead",
 ]

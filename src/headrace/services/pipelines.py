@@ -91,6 +91,14 @@ def _bound(
     return bound
 
 
+def checked_schemas(
+    binder: SaveBinder, who: Principal, steps: Sequence[Step], parameters: Sequence[Parameter]
+) -> dict[str, Any]:
+    """The ``output_schemas`` ``steps`` would be saved with; 422 as saving them would."""
+    bound = _bound(binder, who, steps, parameters, validate_steps(steps, parameters))
+    return _schemas(bound) or {}
+
+
 def _schemas(bound: Binding) -> dict[str, Any] | None:
     """``output_schemas`` as stored: {step: {dataset: [{name, type}]}}."""
     if not bound.output_schemas:

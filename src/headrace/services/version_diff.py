@@ -5,13 +5,16 @@ organisation that read it, by column lineage."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from headrace.domain.access import Principal
-from headrace.domain.pipeline import step_from_dict
+from headrace.domain.parameters import Parameter
+from headrace.domain.pipeline import Step, step_from_dict
 from headrace.domain.version_diff import diff_versions
 from headrace.persistence.repositories import pipelines as repo
 from headrace.services import column_lineage, pipelines
+from headrace.services.binding import SaveBinder
 
 if TYPE_CHECKING:
     from headrace.runtime import Runtime
@@ -43,6 +46,27 @@ def known_readers(runtime: Runtime, who: Principal) -> dict[tuple[str, str], lis
                 if where not in readers.get(key, []):
                     readers.setdefault(key, []).append(where)
     return readers
+
+
+def proposed(
+    runtime: Runtime,
+    who: Principal,
+    pipeline_id: uuid.UUID,
+    steps: Sequence[Step],
+    parameters: Sequence[Parameter],
+) -> list[dict[str, Any]]:
+    """The diff of ``steps`` (a version not saved) against the pipeline's current version:
+    what ``headrace pipelines push`` shows before it adds a version."""
+    current = pipelines.get(runtime.db, who, pipeline_id).current_version
+    schemas = pipelines.checked_schemas(SaveBinder(runtime), who, steps, parameters)
+    old = [step_from_dict(s.name, s.config) for s in current.steps] if current else []
+    return diff_versions(
+        steps,
+        old,
+        schemas,
+        current.output_schemas if current else {},
+        known_readers(runtime, who),
+    )
 
 
 def diff(

@@ -135,3 +135,17 @@ def get_diff(
     (steps of any pipeline's current version that read the column)."""
     steps = version_diff.diff(rt, who, pipeline_id, version_id, against)
     return VersionDiff(steps=[StepDiff.model_validate(s) for s in steps])
+
+
+@router.post("/pipelines/{pipeline_id}/versions/diff/", response_model=VersionDiff)
+def diff_proposed(pipeline_id: uuid.UUID, body: VersionCreate, who: Viewer, rt: Rt) -> VersionDiff:
+    """The diff of a version not saved (the body of ``POST …/versions/``) against the current
+    one, with its breaking flags; creates nothing (422 as saving it would)."""
+    steps = version_diff.proposed(
+        rt,
+        who,
+        pipeline_id,
+        [s.to_domain() for s in body.steps],
+        domain_parameters(body.parameters),
+    )
+    return VersionDiff(steps=[StepDiff.model_validate(s) for s in steps])

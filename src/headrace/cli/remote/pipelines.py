@@ -124,9 +124,20 @@ def create(file: File, as_json: Json = False) -> None:
 
 @app.command("push")
 @command
-def push(file: File, as_json: Json = False) -> None:
+def push(
+    file: File,
+    as_json: Json = False,
+    allow_breaking: Annotated[
+        bool,
+        typer.Option(
+            "--allow-breaking",
+            help="Push a version that removes, renames or retypes a column others read.",
+        ),
+    ] = False,
+) -> None:
     """Create the file's pipeline, or add a version when its steps differ from the current
-    one (printing what changed); nothing happens when they are the same."""
+    one (printing what changed, and what breaks readers: refused without
+    --allow-breaking); nothing happens when they are the same."""
     from headrace.cli.remote.config import connect
 
     doc = _load(file)
@@ -136,6 +147,7 @@ def push(file: File, as_json: Json = False) -> None:
             doc.step_bodies,
             description=doc.description,
             parameters=doc.parameter_bodies,
+            allow_breaking=allow_breaking,
         )
         automated = _automate(client, pushed.pipeline.id, doc)
         found = client.get_pipeline(pushed.pipeline.id) if automated else pushed.pipeline
@@ -154,6 +166,8 @@ def push(file: File, as_json: Json = False) -> None:
         return
     for line in changes:
         typer.echo(line)
+    for line in pushed.breaking:
+        typer.echo(f"breaking: {line}")
     typer.echo(f"{found.name}: new version {number}")
 
 
