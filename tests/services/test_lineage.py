@@ -123,6 +123,15 @@ def test_a_runs_start_and_completion_carry_its_datasets_versions_schemas_and_che
     assert assertion["assertion"] == "not_null" and assertion["success"] is True
     assert assertion["column"] == "city"
     assert "errorMessage" not in complete["run"]["facets"]
+    # column lineage through both steps, from the columns the version was saved with
+    fields = outputs["big"]["facets"]["columnLineage"]["fields"]
+    assert {c: [(f["name"], f["field"]) for f in v["inputFields"]] for c, v in fields.items()} == {
+        "city": [("cities", "city")],
+        "people": [("cities", "people")],
+    }
+    assert fields["city"]["inputFields"][0]["namespace"] == namespace
+    assert "columnLineage" not in outputs["big_count"]["facets"]  # count(*) reads no column
+    assert "columnLineage" not in start["outputs"][0]["facets"]
 
 
 def test_a_failed_run_is_a_fail_with_its_error_and_failed_checks(lineage: Lineage) -> None:

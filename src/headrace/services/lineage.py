@@ -23,6 +23,7 @@ from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, R
 from openlineage.client.facet_v2 import (
     DatasetFacet,
     RunFacet,
+    column_lineage_dataset,
     data_quality_assertions_dataset,
     dataset_version_dataset,
     error_message_run,
@@ -35,6 +36,8 @@ from sqlalchemy import Connection
 
 from headrace import __version__
 from headrace.domain.checks import check_from_dict, labels
+from headrace.domain.lineage import column_lineage_facets, version_lineage
+from headrace.domain.pipeline import step_from_dict
 from headrace.domain.records import DeliveryRecord, RunRecord, VersionRecord
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import datasets as datasets_repo
@@ -145,6 +148,41 @@ def _datasets(
     return inputs, outputs, checks
 
 
+def _column_lineage(
+    version: VersionRecord,
+    ran: Iterable[str],
+    inputs: dict[str, int | None],
+    schemas: Schemas,
+    ns: str,
+) -> dict[str, DatasetFacet]:
+    """The ``columnLineage`` facet of each output of the steps ``ran``, from the column
+    lineage of the version (``domain/lineage.py``) over the columns it was saved with and
+    the columns of the inputs' versions the run read."""
+    existing = {
+        name: [c["name"] for c in schemas.get((name, v), [])]
+        for name, v in inputs.items()
+        if v is not None
+    }
+    steps = [step_from_dict(s.name, s.config) for s in version.steps]
+    edges = version_lineage(steps, existing, version.output_schemas)
+    chosen = [edge for name in ran for edge in edges.get(name, [])]
+    return {
+        dataset: column_lineage_dataset.ColumnLineageDatasetFacet(
+            fields={
+                column: column_lineage_dataset.Fields(
+                    inputFields=[
+                        column_lineage_dataset.InputField(**source)
+                        for source in entry["inputFields"]
+                    ]
+                )
+                for column, entry in facet["fields"].items()
+            },
+            producer=PRODUCER,
+        )
+        for dataset, facet in column_lineage_facets(chosen, ns).items()
+    }
+
+
 def _schemas(conn: Connection, org_id: uuid.UUID, wanted: Iterable[tuple[str, int]]) -> Schemas:
     pairs = set(wanted)
     rows = datasets_repo.by_names(conn, org_id, {name for name, _ in pairs})
@@ -180,6 +218,11 @@ def lineage_event(
             version=__version__, name="headrace", producer=PRODUCER
         )
     }
+    lineage = (
+        {}
+        if state is RunState.START
+        else _column_lineage(version, [s.name for s in run.steps], inputs, schemas, ns)
+    )
     errors = [f"{s.name}: {s.error}" for s in run.steps if s.error]
     if state is RunState.FAIL:
         message = "; ".join(errors) or f"the run ended {event.new}"
@@ -213,7 +256,8 @@ def lineage_event(
                 name=n,
                 facets=_facets(
                     n, v, schemas, checks.get(n) if state is not RunState.START else None
-                ),
+                )
+                | ({"columnLineage": lineage[n]} if n in lineage else {}),
             )
             for n, v in sorted(outputs.items())
         ],
