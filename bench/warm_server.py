@@ -5,7 +5,8 @@ The end is the run's own ``finished_at`` (same clock as the client), so how ofte
 looks changes the figure only through the server's time its requests take: it looks as
 ``Client.wait`` does by default (every 0.25 s; looking every 50 ms, as this did before, took
 ~40 % of the server's GIL time during a run). Baseline: ``GET /healthz`` on the same server,
-the least any request costs there.
+the least any request costs there. Every run computes its steps (``use_cache`` off): the
+same run again would otherwise reuse every step and time nothing but the bookkeeping.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from headrace.client import Client
 def _trigger_to_end(client: Client, pipeline_id: str) -> float:
     """Milliseconds from just before the POST to the run's finished_at."""
     start = dt.datetime.now(dt.UTC)
-    run = client.wait(client.start_run(pipeline_id), timeout=120)
+    run = client.wait(client.start_run(pipeline_id, use_cache=False), timeout=120)
     if run.status != "Succeeded" or run.finished_at is None:
         raise RuntimeError(f"the benchmark run ended {run.status}")
     return (run.finished_at - start).total_seconds() * 1000
