@@ -1,7 +1,9 @@
 """Issue 20 target 1: ``headrace run`` of the example pipeline on large Parquet sources
-(10 M orders; 1 M with --quick), first on an empty data folder (the sources imported) and
-repeated (nothing to import), against a fresh ``python`` process running the same statements
-with raw DuckDB on the same Parquet files, each output written to Parquet.
+(10 M orders; 1 M with --quick), first on an empty data folder (the sources imported),
+repeated (nothing to import, every step reused) and repeated with ``--no-cache`` (nothing to
+import, every step computed again: the figure the 1.1x target is for), against a fresh
+``python`` process running the same statements with raw DuckDB on the same Parquet files,
+each output written to Parquet.
 
 Peak memory is the resident size of the largest single process of each command's tree
 (``headrace run``'s step processes included), sampled every 10 ms; the whole tree's peak is
@@ -87,7 +89,9 @@ def measure(quick: bool) -> dict[str, Any]:
         out.mkdir()
         raw_cmd = [sys.executable, "-c", raw_script(out, pipeline, "read_parquet")]
         run_cmd = [HEADRACE, "run", str(pipeline)]
-        kinds = ("raw", "first", "repeat")
+        commands = {"raw": raw_cmd, "first": run_cmd, "repeat": run_cmd}
+        commands["recompute"] = [*run_cmd, "--no-cache"]
+        kinds = tuple(commands)
         wall: dict[str, list[float]] = {k: [] for k in kinds}
         peak: dict[str, list[float]] = {k: [] for k in kinds}
         tree: dict[str, list[float]] = {k: [] for k in kinds}
@@ -95,9 +99,7 @@ def measure(quick: bool) -> dict[str, Any]:
             for kind in kinds:
                 if kind == "first":
                     shutil.rmtree(data, ignore_errors=True)
-                seconds, largest, whole = measured(
-                    raw_cmd if kind == "raw" else run_cmd, env, folder
-                )
+                seconds, largest, whole = measured(commands[kind], env, folder)
                 wall[kind].append(seconds)
                 peak[kind].append(largest / 1024)
                 tree[kind].append(whole / 1024)
@@ -112,9 +114,12 @@ def measure(quick: bool) -> dict[str, Any]:
                 wall["first"],
                 target=Target("ratio", 1.3),
             ).as_dict(raw_f),
-            Figure("headrace run, repeat", wall["repeat"], target=Target("ratio", 1.1)).as_dict(
-                raw_f
-            ),
+            Figure("headrace run, repeat (every step reused)", wall["repeat"]).as_dict(raw_f),
+            Figure(
+                "headrace run, repeat --no-cache (every step computed)",
+                wall["recompute"],
+                target=Target("ratio", 1.1),
+            ).as_dict(raw_f),
             raw_mem.as_dict(None),
             Figure(
                 "headrace run, first: largest process's peak RSS",
@@ -123,8 +128,8 @@ def measure(quick: bool) -> dict[str, Any]:
                 Target("ratio", 1.3),
             ).as_dict(raw_mem),
             Figure(
-                "headrace run, repeat: largest process's peak RSS",
-                peak["repeat"],
+                "headrace run, repeat --no-cache: largest process's peak RSS",
+                peak["recompute"],
                 "MB",
                 Target("ratio", 1.3),
             ).as_dict(raw_mem),
