@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
+from headrace.errors import InvalidInput
 from headrace.storage import ingest, parquet_import
 from headrace.storage.duck import ServiceDuck
 
@@ -130,3 +131,16 @@ def test_an_unreadable_footer_goes_to_duckdb_to_be_refused(tmp_path: Path) -> No
     source = tmp_path / "bad.parquet"
     source.write_bytes(b"PAR1 this is not a parquet file PAR1")
     assert parquet_import.plain(str(source)) is None
+
+
+def test_a_plain_file_with_a_name_spark_cannot_read_is_refused_like_any_other(
+    tmp_path: Path, duck: ServiceDuck
+) -> None:
+    source = tmp_path / "spaced.parquet"
+    pq.write_table(pa.table({"order id": [1, 2]}), source)
+    assert parquet_import.plain(str(source)) is not None  # its types alone would be placed
+    table = str(tmp_path / "t")
+    with pytest.raises(InvalidInput) as refused:
+        ingest.ingest(duck, table, str(source), ingest.Format.PARQUET, "spaced.parquet")
+    assert "order id" in str(refused.value)
+    assert not os.path.exists(os.path.join(table, "_delta_log"))

@@ -457,9 +457,13 @@ def ingest(
 
 
 def _importable_names(names: list[str]) -> bool:
-    """Column names the DuckDB import would accept as they are; any other file goes through
-    it, to be refused in its words."""
-    return len(names) <= MAX_COLUMNS and all(0 < len(n) <= MAX_NAME_CHARS for n in names)
+    """Column names the DuckDB import would accept as they are (also none that Spark or
+    Trino cannot read); any other file goes through it, to be refused in its words."""
+    return (
+        len(names) <= MAX_COLUMNS
+        and all(0 < len(n) <= MAX_NAME_CHARS for n in names)
+        and not unreadable_names(names)
+    )
 
 
 def _ingest_read(
