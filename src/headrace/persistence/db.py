@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -20,6 +21,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from headrace.caching import Cache
+from headrace.domain.fingerprint import Recipe
 from headrace.persistence.repositories.pipelines import VersionCache, version_cache
 
 # Where a unit of work keeps the rows it writes last (``at_commit``).
@@ -27,16 +30,21 @@ _AT_COMMIT = "at_commit"
 
 Writer = Callable[[Connection, list[Any]], None]
 
+# The recipe (``domain/fingerprint.py``) of each step of a version, by (version id, step name).
+RecipeCache = Cache[tuple[uuid.UUID, str], Recipe]
+
 
 class Database:
     """One engine per process; ``unit_of_work()`` is the only place transactions commit.
 
     ``versions`` keeps the pipeline versions read through it (they never change once
-    written): the store's, so two stores never share one."""
+    written), ``recipes`` their steps' recipes: the store's, so two stores never share
+    them."""
 
     def __init__(self, url: str, *, pool_size: int = 20) -> None:
         self.url = url
         self.versions: VersionCache = version_cache()
+        self.recipes: RecipeCache = Cache(20_000)
         parsed = make_url(url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         # Reentrant: a write nested in another (there is none) fails on SQLite's own lock

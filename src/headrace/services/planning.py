@@ -27,6 +27,7 @@ from headrace.domain.pipeline import Step
 from headrace.domain.problems import Problem
 from headrace.domain.records import RunStepRecord
 from headrace.execution.plan import ExecutionPlan, compile_plan
+from headrace.persistence.db import RecipeCache
 from headrace.persistence.repositories import datasets as datasets_repo
 from headrace.persistence.repositories import reuse as reuse_repo
 
@@ -72,9 +73,20 @@ class RunDecision:
         return [d for d in self.steps if d.action is Action.REUSE]
 
 
-def engine_version() -> str:
-    """The engine part of every fingerprint: the DuckDB that runs steps and headrace's own."""
-    return f"duckdb {installed_version('duckdb')}/{ENGINE}"
+# The engine part of every fingerprint: the DuckDB that runs steps and headrace's own. Read
+# once: the installed distributions are looked up on disk.
+ENGINE_VERSION = f"duckdb {installed_version('duckdb')}/{ENGINE}"
+
+
+def recipe_of(kept: RecipeCache, version_id: uuid.UUID, step: Step) -> Recipe:
+    """The recipe of a step of a version, made once per process: parsing and printing its SQL
+    is most of what planning a run costs, and a version never changes."""
+    key = (version_id, step.name)
+    found = kept.get(key)
+    if found is None:
+        found = recipe(step.config)
+        kept.put(key, found)
+    return found
 
 
 def step_fingerprint(
@@ -116,7 +128,8 @@ class _Planner:
     chosen: set[str]
     use_cache: bool
     parameters: Mapping[str, object]
-    engine: str
+    version_id: uuid.UUID
+    recipes: RecipeCache
     catalog: dict[str, tuple[uuid.UUID, int | None]]
     decided: dict[str, StepDecision] = field(default_factory=dict)
     # the version each dataset is read at when a step of this run reuses (or carries) it
@@ -158,7 +171,7 @@ class _Planner:
                 return f"input {inp} has no version yet", None
         if not self.use_cache:
             return "use_cache: false on the run", None
-        made = recipe(config)
+        made = recipe_of(self.recipes, self.version_id, self.steps[name])
         if made.refusal is not None:
             return f"never reused: {made.refusal}", None
         outputs = {}
@@ -168,7 +181,7 @@ class _Planner:
                 return f"output {out} has never been written", None
             outputs[out] = known[0]
         inputs = {inp: (self.catalog[inp][0], int(v)) for inp, v in reads.items() if v is not None}
-        key = step_fingerprint(made, inputs, outputs, self.parameters, self.engine)
+        key = step_fingerprint(made, inputs, outputs, self.parameters, ENGINE_VERSION)
         assert key is not None
         return "", key
 
@@ -210,6 +223,8 @@ def decide(
     dag: Dag,
     selected: Collection[str],
     *,
+    version_id: uuid.UUID,
+    recipes: RecipeCache,
     use_cache: bool,
     parameters: Mapping[str, object] | None = None,
     carried: Mapping[str, RunStepRecord] | None = None,
@@ -232,7 +247,8 @@ def decide(
         chosen=chosen,
         use_cache=use_cache,
         parameters=parameters or {},
-        engine=engine_version(),
+        version_id=version_id,
+        recipes=recipes,
         catalog={n: (uuid.UUID(str(r.id)), r.current_version) for n, r in rows.items()},
     )
     for name, earlier in carried.items():

@@ -30,7 +30,7 @@ from headrace.errors import Conflict, InvalidInput, NotFound
 from headrace.execution.argo.manifest import ManifestSettings, RunIdentity, render_manifest
 from headrace.execution.plan import ExecutionPlan, SelectionError, select, task_names
 from headrace.execution.status import local_metadata
-from headrace.persistence.db import Database
+from headrace.persistence.db import Database, RecipeCache
 from headrace.persistence.paging import Keyset
 from headrace.persistence.repositories import pipelines as pipelines_repo
 from headrace.persistence.repositories import runs as repo
@@ -238,6 +238,7 @@ def run_parameters(
 
 def _decide_new(
     conn: Connection,
+    recipes: RecipeCache,
     pipeline: PipelineRecord,
     version: VersionRecord,
     *,
@@ -260,6 +261,8 @@ def _decide_new(
         steps,
         dag,
         selected,
+        version_id=version.id,
+        recipes=recipes,
         use_cache=use_cache,
         parameters=_typed(version, parameters, trigger),
     )
@@ -318,6 +321,7 @@ def plan(
         pipeline, version, values = _requested(conn, db, who, pipeline_id, version_id, parameters)
         decision = _decide_new(
             conn,
+            db.recipes,
             pipeline,
             version,
             start=start,
@@ -378,6 +382,7 @@ def start_run(
     a schedule's tick and a dataset trigger all do. ``parameters`` are already resolved."""
     decision = _decide_new(
         conn,
+        db.recipes,
         pipeline,
         version,
         start=start,
@@ -463,6 +468,8 @@ def retry(
             steps,
             dag,
             again,
+            version_id=version.id,
+            recipes=db.recipes,
             use_cache=True,
             parameters=_typed(version, earlier.parameters, earlier.trigger),
             carried=carried,

@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from headrace.domain.fingerprint import recipe
 from headrace.domain.parameters import Parameter, typed
 from headrace.domain.records import RunRef
 from headrace.domain.runs import StepStatus
@@ -31,7 +30,7 @@ from headrace.services import quota
 from headrace.services.clock import utcnow
 from headrace.services.graphs import VersionGraphs
 from headrace.services.lifecycle import Lifecycle
-from headrace.services.planning import engine_version, step_fingerprint
+from headrace.services.planning import ENGINE_VERSION, recipe_of, step_fingerprint
 
 log = logging.getLogger("headrace.step")
 
@@ -51,7 +50,6 @@ class DatabaseStepStore:
         self.storage_quota = storage_quota  # settings.org_storage_quota_bytes; 0: none
         self.lifecycle = lifecycle or Lifecycle(db)
         self.graphs = graphs
-        self.engine = engine_version()
 
     def begin(self, run_id: uuid.UUID, step_name: str, line: str) -> StepStart:
         with self.db.unit_of_work() as conn:
@@ -152,7 +150,8 @@ class DatabaseStepStore:
         ids.update(zip(config.output_datasets, (i for i, _ in end.written), strict=True))
         inputs = {n: (ids[n], v) for n, v in end.input_versions.items()}
         outputs = {n: ids[n] for n in config.output_datasets}
-        return step_fingerprint(recipe(config), inputs, outputs, start.parameters, self.engine)
+        made = recipe_of(self.db.recipes, start.run.version_id, start.step)
+        return step_fingerprint(made, inputs, outputs, start.parameters, ENGINE_VERSION)
 
 
 def step_of_node(db: Database, run_id: uuid.UUID, node: str) -> str:

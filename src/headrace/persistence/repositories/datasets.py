@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, delete, func, insert, or_, select, update
 
 from headrace.domain.records import DatasetRecord, DatasetVersionRecord, WrittenFigures
 from headrace.persistence.paging import Keyset, page
@@ -30,13 +30,18 @@ def current_versions(conn: Connection, org_id: uuid.UUID, names: Collection[str]
     return {r.name: r.current_version for r in rows}
 
 
+# Built once: every run's planning reads its datasets' rows.
+_BY_NAMES = select(datasets).where(
+    datasets.c.org_id == bindparam("org_id"),
+    datasets.c.name.in_(bindparam("names", expanding=True)),
+)
+
+
 def by_names(conn: Connection, org_id: uuid.UUID, names: Collection[str]) -> dict[str, Row[Any]]:
     """The catalog row of each named dataset that exists, in one query."""
     if not names:
         return {}
-    rows = conn.execute(
-        select(datasets).where(datasets.c.org_id == org_id, datasets.c.name.in_(list(names)))
-    )
+    rows = conn.execute(_BY_NAMES, {"org_id": org_id, "names": list(names)})
     return {r.name: r for r in rows}
 
 
