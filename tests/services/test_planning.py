@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 
-from headrace.persistence.db import Database
+from headrace.caching import Cache
+from headrace.domain.pipeline import step_from_dict
+from headrace.persistence.db import Database, RecipeCache
 from headrace.runtime import Runtime
+from headrace.services.planning import recipe_of
 from headrace.settings import Settings
 from tests.execution.support import (
     current_version,
@@ -248,3 +252,16 @@ def test_a_plan_lists_what_the_run_would_be_refused_for(api: Api) -> None:
     unknown = api.post(f"/pipelines/{pipeline['id']}/runs/plan/", json={"start_job_name": "x"})
     assert unknown.status_code == 422
     assert unknown.json()["errors"][0]["loc"] == ["body", "start_job_name"]
+
+
+def test_a_steps_recipe_is_made_once_per_version_and_step() -> None:
+    """Planning asks for each step's recipe on every run: the second time it is the one kept,
+    not a new parse of the SQL; another version's step of the same name gets its own."""
+    kept: RecipeCache = Cache(10)
+    version, other = uuid.uuid4(), uuid.uuid4()
+    step = step_from_dict("s", make_step("s", "SELECT 1 AS n", outputs=["out"])["config"])
+    changed = step_from_dict("s", make_step("s", "SELECT 2 AS n", outputs=["out"])["config"])
+    first = recipe_of(kept, version, step)
+    assert recipe_of(kept, version, step) is first
+    assert recipe_of(kept, other, changed).key != first.key
+    assert len(kept) == 2
