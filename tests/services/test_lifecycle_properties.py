@@ -140,7 +140,9 @@ def _events(db: Database, run_ids: list[uuid.UUID]) -> list[Any]:
     with db.unit_of_work(write=False) as conn:
         return list(
             conn.execute(
-                select(run_events).where(run_events.c.run_id.in_(run_ids)).order_by(run_events.c.id)
+                select(run_events)
+                .where(run_events.c.run_id.in_(run_ids))
+                .order_by(run_events.c.seq)
             )
         )
 

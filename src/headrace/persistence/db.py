@@ -99,9 +99,9 @@ class Database:
 
 def at_commit(conn: Connection, writer: Writer) -> list[Any]:
     """A list whose rows ``writer`` writes as the last statement of ``conn``'s unit of work,
-    just before it commits: what must take a lock that is held until the commit (the event
-    outbox's) takes it after every row lock of the transaction, so holding it never waits on
-    another transaction that waits for it in turn."""
+    just before it commits: the event outbox's rows, after every row lock of the
+    transaction, so that on SQLite they are numbered by the last statement of the one
+    writer (``repositories/events.py``)."""
     pending: dict[Writer, tuple[Writer, list[Any]]] = conn.info.setdefault(_AT_COMMIT, {})
     return pending.setdefault(writer, (writer, []))[1]
 

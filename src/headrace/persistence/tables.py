@@ -23,6 +23,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    text,
 )
 
 
@@ -226,7 +227,17 @@ run_events = Table(
     # it, if one did
     Column("dataset_id", Uuid, nullable=True),
     Column("dataset_version", BigInteger, nullable=True),
-    Index("ix_run_events_run_id", "run_id", "id"),
+    # The event's place in the order consumers read (``repositories/events.py``): null until
+    # numbered, after its transaction committed.
+    Column("seq", BigInteger, nullable=True),
+    Index("ix_run_events_seq", "seq", unique=True),
+    Index("ix_run_events_run_seq", "run_id", "seq"),
+    Index(
+        "ix_run_events_unnumbered",
+        "id",
+        postgresql_where=text("seq IS NULL"),
+        sqlite_where=text("seq IS NULL"),
+    ),
 )
 
 datasets = Table(

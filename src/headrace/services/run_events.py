@@ -1,7 +1,7 @@
 """A run's status changes as a stream of events that a client can resume: a reader of the
 event outbox (``persistence/repositories/events.py``).
 
-Each event's id is the id of its outbox row, so it means the same in every API process: a
+Each event's id is its place in the outbox's read order (``seq``), the same in every API process: a
 client that reconnects to any of them with ``Last-Event-ID`` gets the run's events after that
 one, each once and in order. A fresh stream starts with the whole run, under the id of the
 run's newest event. A ``Last-Event-ID`` that is not one of ours (not a number, or longer than

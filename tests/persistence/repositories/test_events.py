@@ -1,9 +1,10 @@
-"""The event outbox: rows are written when their unit of work commits, in commit order, and
-an outbox writer never deadlocks with a transaction that holds a row it needs.
+"""The event outbox: rows are written when their unit of work commits, read in the order
+they committed even when their ids are not, and an outbox writer never deadlocks with a
+transaction that holds a row it needs.
 
-PostgreSQL detected such deadlocks under two workers (a transaction holding the outbox lock
-waited on a run row locked by another that waited for the outbox lock); each cost a second
-of ``deadlock_timeout`` and a failed transaction."""
+PostgreSQL once detected such deadlocks under two workers (a transaction holding the outbox
+lock of that time waited on a run row locked by another that waited for the outbox lock);
+each cost a second of ``deadlock_timeout`` and a failed transaction."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import threading
 import uuid
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import insert, select, text, update
 
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import events
@@ -40,7 +41,7 @@ def _written(db: Database, run: dict[str, str]) -> list[str]:
             .where(
                 run_events.c.run_id == uuid.UUID(run["id"]), run_events.c.old_status.is_not(None)
             )
-            .order_by(run_events.c.id)
+            .order_by(run_events.c.seq)
         )
         return list(conn.execute(query).scalars())
 
@@ -101,3 +102,41 @@ def test_an_outbox_writer_never_waits_on_a_row_while_holding_the_outbox(
     thread.join(30)
     assert failures == []
     assert _written(db, watched) == ["Failed", "Running"]  # in commit order
+
+
+def test_a_row_that_took_a_smaller_id_but_committed_later_is_read_after_the_others(
+    api: Api, db: Database
+) -> None:
+    """A consumer that has read past a row must still get a row whose transaction took its
+    id earlier and committed later: read by id, it would be passed over for ever."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: its rows commit in id order")
+    run = make_run(api, make_pipeline(api)["id"])
+    with db.unit_of_work(write=False) as conn:
+        start = events.newest(conn)
+    slow_event = _event(api, run, "Running")
+    with db.engine.connect() as slow:
+        slow.begin()
+        slow.execute(  # takes its id now, commits at the end of this test
+            insert(run_events).values(
+                run_id=slow_event.run_id,
+                org_id=slow_event.org_id,
+                pipeline_id=slow_event.pipeline_id,
+                old_status=slow_event.old,
+                new_status=slow_event.new,
+                at=slow_event.at,
+            )
+        )
+        with db.unit_of_work() as conn:
+            events.append(conn, [_event(api, run, "Failed")])
+        with db.unit_of_work() as conn:
+            first = events.after(conn, start)
+        assert [e.new for e in first] == ["Failed"]
+        slow.commit()
+    with db.unit_of_work() as conn:
+        second = events.after(conn, first[-1].id)
+        assert [e.new for e in second] == ["Running"]
+        assert [e.new for e in events.of_run(conn, slow_event.run_id, start)] == [
+            "Failed",
+            "Running",
+        ]

@@ -10,21 +10,19 @@ whole history).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from headrace.persistence.tables import outbox_cursors, run_events
+from headrace.persistence.repositories import events
+from headrace.persistence.tables import outbox_cursors
 
 
 def take(conn: Connection, consumer: str, now: dt.datetime, *, from_newest: bool) -> int | None:
     """Lock ``consumer``'s cursor for this transaction and return it (None: another process
     holds it)."""
-    start: Any = (
-        select(func.coalesce(func.max(run_events.c.id), 0)).scalar_subquery() if from_newest else 0
-    )
+    start = events.newest(conn) if from_newest else 0
     values = {"consumer": consumer, "last_id": start, "updated_at": now}
     if conn.dialect.name == "postgresql":
         conn.execute(pg_insert(outbox_cursors).values(values).on_conflict_do_nothing())
