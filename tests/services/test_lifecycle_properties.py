@@ -29,6 +29,7 @@ from headrace.domain.runs import (
 from headrace.execution.base import StepEnd, StepNotStartable, StepStart
 from headrace.execution.status import local_metadata
 from headrace.persistence.db import Database
+from headrace.persistence.repositories import events as events_repo
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.persistence.tables import run_events
 from headrace.services import runs as runs_service
@@ -137,7 +138,8 @@ class World:
 
 
 def _events(db: Database, run_ids: list[uuid.UUID]) -> list[Any]:
-    with db.unit_of_work(write=False) as conn:
+    with db.unit_of_work() as conn:
+        events_repo.newest(conn)  # every committed row numbered, as a reader of it would
         return list(
             conn.execute(
                 select(run_events)

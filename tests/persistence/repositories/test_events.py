@@ -35,7 +35,10 @@ def _event(api: Api, run: dict[str, str], new: str) -> events.NewEvent:
 
 
 def _written(db: Database, run: dict[str, str]) -> list[str]:
-    with db.unit_of_work(write=False) as conn:
+    """The run's status changes in the order a consumer reads them."""
+    # SQLite's writer numbers its rows as it commits; PostgreSQL's readers number them
+    with db.unit_of_work(write=not db.is_sqlite) as conn:
+        events.newest(conn)
         query = (
             select(run_events.c.new_status)
             .where(
