@@ -71,24 +71,24 @@ class RunWatch:
                 version = pipelines_repo.versions_by_id(conn, [run.version_id], self.db.versions)[
                     run.version_id
                 ]
-                self._note(run.status)
+                self.status = run.status
+                self.ended = RunStatus(run.status).terminal
                 return Poll([Change(str(self.cursor), run, whole=True)], version)
             events = events_repo.of_run(conn, self.run_id, self.cursor)
             run = runs_repo.get_by_id(conn, self.run_id)
-        if run is None:
-            self.ended = True
-            return Poll([])
-        if not events:
-            self._note(run.status)
-            return Poll([])
-        self.cursor = events[-1].id
-        changes = [_change(run, event) for event in events]
-        self._note(changes[-1].run.status)
-        return Poll(changes)
-
-    def _note(self, status: str) -> None:
-        self.status = status
-        self.ended = RunStatus(status).terminal
+            if run is None:
+                self.ended = True
+                return Poll([])
+            if events:
+                self.cursor = events[-1].id
+            # The events of a change commit with it, but on PostgreSQL they may not have
+            # their place yet (another reader is placing them) when the run is read as
+            # ended: the stream ends once every event of the run has been sent.
+            self.status = run.status
+            self.ended = RunStatus(run.status).terminal and events_repo.all_placed_by(
+                conn, self.run_id, self.cursor
+            )
+        return Poll([_change(run, event) for event in events])
 
 
 def _change(run: RunRecord, event: RunEvent) -> Change:

@@ -31,13 +31,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, text
+from sqlalchemy import Connection, Row, bindparam, func, insert, or_, select, text
 
 from headrace.persistence.db import at_commit
 from headrace.persistence.tables import run_events
 
 # Any constant will do, but not the one migrations take (persistence/migrate.py).
-_NUMBERING_LOCK = text("SELECT pg_try_advisory_xact_lock(7423461)")
+NUMBERING_LOCK_KEY = 7423461
+_NUMBERING_LOCK = text(f"SELECT pg_try_advisory_xact_lock({NUMBERING_LOCK_KEY})")
 # The committed rows without a place get the next ones, in id order (an event's rows keep the
 # order they were appended in).
 _NUMBER = text(
@@ -67,6 +68,15 @@ _ALL_AFTER = (
 )
 _LAST_OF_RUN = select(func.max(run_events.c.seq)).where(run_events.c.run_id == bindparam("run_id"))
 _NEWEST = select(func.coalesce(func.max(run_events.c.seq), 0))
+_UNREAD = (
+    select(run_events.c.id)
+    .where(
+        run_events.c.run_id == bindparam("run_id"),
+        run_events.c.dataset_id.is_(None),
+        or_(run_events.c.seq.is_(None), run_events.c.seq > bindparam("after")),
+    )
+    .limit(1)
+)
 
 
 @dataclass(frozen=True)
@@ -205,6 +215,12 @@ def last_of_run(conn: Connection, run_id: uuid.UUID) -> int:
     _number(conn)
     found = conn.execute(_LAST_OF_RUN, {"run_id": run_id}).scalar()
     return int(found or 0)
+
+
+def all_placed_by(conn: Connection, run_id: uuid.UUID, seq: int) -> bool:
+    """Whether every event of the run committed so far has its place at or before ``seq``:
+    a reader that has read the run's events up to ``seq`` has read them all."""
+    return conn.execute(_UNREAD, {"run_id": run_id, "after": seq}).first() is None
 
 
 def newest(conn: Connection) -> int:
