@@ -8,9 +8,13 @@ from typing import Any
 import pytest
 
 from headrace.caching import Cache
+from headrace.domain.fingerprint import Recipe, recipe
 from headrace.domain.pipeline import step_from_dict
+from headrace.domain.records import VersionRecord
 from headrace.persistence.db import Database, RecipeCache
+from headrace.persistence.repositories.pipelines import versions_by_id
 from headrace.runtime import Runtime
+from headrace.services.clock import utcnow
 from headrace.services.planning import recipe_of
 from headrace.settings import Settings
 from tests.execution.support import (
@@ -254,14 +258,48 @@ def test_a_plan_lists_what_the_run_would_be_refused_for(api: Api) -> None:
     assert unknown.json()["errors"][0]["loc"] == ["body", "start_job_name"]
 
 
+def _version(**recipes: Recipe) -> VersionRecord:
+    return VersionRecord(uuid.uuid4(), uuid.uuid4(), 1, utcnow(), [], recipes=recipes)
+
+
 def test_a_steps_recipe_is_made_once_per_version_and_step() -> None:
     """Planning asks for each step's recipe on every run: the second time it is the one kept,
-    not a new parse of the SQL; another version's step of the same name gets its own."""
+    not a new parse of the SQL; another version's step of the same name gets its own; a
+    recipe kept with the version is used as it is."""
     kept: RecipeCache = Cache(10)
-    version, other = uuid.uuid4(), uuid.uuid4()
+    version, other = _version(), _version()
     step = step_from_dict("s", make_step("s", "SELECT 1 AS n", outputs=["out"])["config"])
     changed = step_from_dict("s", make_step("s", "SELECT 2 AS n", outputs=["out"])["config"])
     first = recipe_of(kept, version, step)
     assert recipe_of(kept, version, step) is first
     assert recipe_of(kept, other, changed).key != first.key
     assert len(kept) == 2
+    stored = Recipe("a key kept with the version")
+    assert recipe_of(kept, _version(s=stored), step) is stored
+    assert len(kept) == 2
+
+
+def test_the_first_run_keeps_its_recipes_with_the_version(
+    api: Api, db: Database, runtime: Runtime
+) -> None:
+    """Another process (a fresh store object, its caches empty) reads them with the version
+    rather than parsing the SQL again; a plan makes them but keeps nothing."""
+    pipeline = make_pipeline(api)
+
+    def kept_recipes() -> dict[str, Recipe]:
+        fresh = Database(db.url)
+        try:
+            with fresh.unit_of_work(write=False) as conn:
+                version_id = uuid.UUID(pipeline["current_version"]["id"])
+                return versions_by_id(conn, [version_id], fresh.versions)[version_id].recipes
+        finally:
+            fresh.dispose()
+
+    _plan(api, pipeline["id"])
+    assert kept_recipes() == {}
+    assert run_pipeline(api, runtime, pipeline["id"])["status"] == "Succeeded"
+    kept = kept_recipes()
+    steps_ = {s["name"]: s["config"] for s in pipeline["current_version"]["steps"]}
+    assert sorted(kept) == sorted(steps_)
+    for name, made in kept.items():
+        assert made == recipe(step_from_dict(name, steps_[name]).config)

@@ -22,6 +22,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from headrace.domain.pipeline import StepConfig
 
@@ -74,6 +75,13 @@ class Recipe:
     key: str | None
     parameters: tuple[str, ...] = ()
     refusal: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "parameters": list(self.parameters), "refusal": self.refusal}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Recipe:
+        return cls(d["key"], tuple(d["parameters"]), d["refusal"])
 
 
 def _function_names(node: object) -> set[str]:

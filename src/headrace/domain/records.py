@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from headrace.domain.fingerprint import Recipe
 from headrace.domain.problems import Problem
 
 
@@ -56,6 +57,9 @@ class VersionRecord:
     # What saving found but did not refuse (inputs that do not exist yet): set only on the
     # version as it was just written, never stored.
     warnings: list[Problem] = field(default_factory=list)
+    # {step: recipe}: the recipes runs have made and kept with the version so far
+    # (services/planning.py); a step without one has its recipe made when a run needs it.
+    recipes: dict[str, Recipe] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

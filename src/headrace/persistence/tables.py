@@ -121,6 +121,9 @@ pipeline_steps = Table(
     Column("name", String(255), nullable=False),
     Column("config", JSON, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # {key, parameters, refusal} (domain/fingerprint.py): kept by the first run that made
+    # it, so later runs in other processes need not parse the SQL; null until then.
+    Column("recipe", JSON, nullable=True),
     UniqueConstraint("version_id", "position"),
 )
 

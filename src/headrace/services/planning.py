@@ -25,7 +25,7 @@ from headrace.domain.dag import Dag
 from headrace.domain.fingerprint import ENGINE, Recipe, fingerprint, recipe
 from headrace.domain.pipeline import Step
 from headrace.domain.problems import Problem
-from headrace.domain.records import RunStepRecord
+from headrace.domain.records import RunStepRecord, VersionRecord
 from headrace.execution.plan import ExecutionPlan, compile_plan
 from headrace.persistence.db import RecipeCache
 from headrace.persistence.repositories import datasets as datasets_repo
@@ -68,6 +68,9 @@ class RunDecision:
     steps: list[StepDecision]
     execution: ExecutionPlan
     problems: list[Problem]
+    # The recipes made for this decision that the version does not keep yet: a run made
+    # from it keeps them (``pipelines_repo.keep_recipes``).
+    recipes_made: dict[str, Recipe] = field(default_factory=dict)
 
     def reused(self) -> list[StepDecision]:
         return [d for d in self.steps if d.action is Action.REUSE]
@@ -78,10 +81,16 @@ class RunDecision:
 ENGINE_VERSION = f"duckdb {installed_version('duckdb')}/{ENGINE}"
 
 
-def recipe_of(kept: RecipeCache, version_id: uuid.UUID, step: Step) -> Recipe:
-    """The recipe of a step of a version, made once per process: parsing and printing its SQL
-    is most of what planning a run costs, and a version never changes."""
-    key = (version_id, step.name)
+def recipe_of(kept: RecipeCache, version: VersionRecord, step: Step) -> Recipe:
+    """The recipe of a step of a version: the one kept with the version, or made once per
+    process (``kept``). Parsing and printing its SQL is most of what planning a run costs,
+    and a version never changes, so the first run to make a recipe keeps it with the version
+    (then a run in another process, such as the next ``headrace run``, never loads the
+    parser)."""
+    found = version.recipes.get(step.name)
+    if found is not None:
+        return found
+    key = (version.id, step.name)
     found = kept.get(key)
     if found is None:
         found = recipe(step.config)
@@ -128,10 +137,11 @@ class _Planner:
     chosen: set[str]
     use_cache: bool
     parameters: Mapping[str, object]
-    version_id: uuid.UUID
+    version: VersionRecord
     recipes: RecipeCache
     catalog: dict[str, tuple[uuid.UUID, int | None]]
     decided: dict[str, StepDecision] = field(default_factory=dict)
+    made: dict[str, Recipe] = field(default_factory=dict)
     # the version each dataset is read at when a step of this run reuses (or carries) it
     written: dict[str, int] = field(default_factory=dict)
 
@@ -171,7 +181,9 @@ class _Planner:
                 return f"input {inp} has no version yet", None
         if not self.use_cache:
             return "use_cache: false on the run", None
-        made = recipe_of(self.recipes, self.version_id, self.steps[name])
+        made = recipe_of(self.recipes, self.version, self.steps[name])
+        if name not in self.version.recipes:
+            self.made[name] = made
         if made.refusal is not None:
             return f"never reused: {made.refusal}", None
         outputs = {}
@@ -223,7 +235,7 @@ def decide(
     dag: Dag,
     selected: Collection[str],
     *,
-    version_id: uuid.UUID,
+    version: VersionRecord,
     recipes: RecipeCache,
     use_cache: bool,
     parameters: Mapping[str, object] | None = None,
@@ -247,7 +259,7 @@ def decide(
         chosen=chosen,
         use_cache=use_cache,
         parameters=parameters or {},
-        version_id=version_id,
+        version=version,
         recipes=recipes,
         catalog={n: (uuid.UUID(str(r.id)), r.current_version) for n, r in rows.items()},
     )
@@ -290,4 +302,4 @@ def decide(
         for inp, read in d.reads.items()
         if read is None
     ]
-    return RunDecision(decisions, compile_plan(steps, to_run, dag), problems)
+    return RunDecision(decisions, compile_plan(steps, to_run, dag), problems, planner.made)

@@ -261,7 +261,7 @@ def _decide_new(
         steps,
         dag,
         selected,
-        version_id=version.id,
+        version=version,
         recipes=recipes,
         use_cache=use_cache,
         parameters=_typed(version, parameters, trigger),
@@ -391,6 +391,7 @@ def start_run(
         trigger=trigger,
         use_cache=use_cache,
     )
+    _keep_recipes(conn, db, version, decision)
     run = _new_run(
         settings,
         pipeline,
@@ -403,6 +404,13 @@ def start_run(
         parameters=parameters,
     )
     return _admit(conn, db, pipeline, run)
+
+
+def _keep_recipes(
+    conn: Connection, db: Database, version: VersionRecord, decision: planning.RunDecision
+) -> None:
+    if decision.recipes_made:
+        pipelines_repo.keep_recipes(conn, version, decision.recipes_made, db.versions)
 
 
 def _admit(conn: Connection, db: Database, pipeline: PipelineRecord, run: RunRecord) -> RunRecord:
@@ -468,7 +476,7 @@ def retry(
             steps,
             dag,
             again,
-            version_id=version.id,
+            version=version,
             recipes=db.recipes,
             use_cache=True,
             parameters=_typed(version, earlier.parameters, earlier.trigger),
@@ -476,6 +484,7 @@ def retry(
             carried_from=earlier.id,
             unselected_reason=f"not selected in run {earlier.id}",
         )
+        _keep_recipes(conn, db, version, decision)
         run = _new_run(
             settings,
             pipeline,

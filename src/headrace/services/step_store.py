@@ -124,7 +124,7 @@ class DatabaseStepStore:
                 checks=end.checks,
             )
             runs_repo.add_logs(conn, ref.id, name, end.lines)
-            key = self._fingerprint(start, end)
+            key = self._fingerprint(conn, start, end)
             if key is not None:
                 reuse_repo.add(conn, ref.org_id, key, ref.id, name)
             if not self.lifecycle.move_step(
@@ -140,7 +140,7 @@ class DatabaseStepStore:
                 # it wrote is recorded; its status stays the one it already has.
                 log.warning("step %s of run %s ended %s too late", name, ref.id, end.status)
 
-    def _fingerprint(self, start: StepStart, end: StepEnd) -> str | None:
+    def _fingerprint(self, conn: Connection, start: StepStart, end: StepEnd) -> str | None:
         """The fingerprint of a step that succeeded, from the versions it read and the
         datasets it wrote, for later runs to find its result (``services/planning.py``)."""
         if end.status is not StepStatus.SUCCEEDED or end.input_versions is None:
@@ -150,7 +150,11 @@ class DatabaseStepStore:
         ids.update(zip(config.output_datasets, (i for i, _ in end.written), strict=True))
         inputs = {n: (ids[n], v) for n, v in end.input_versions.items()}
         outputs = {n: ids[n] for n in config.output_datasets}
-        made = recipe_of(self.db.recipes, start.run.version_id, start.step)
+        version_id = start.run.version_id
+        version = pipelines_repo.versions_by_id(conn, [version_id], self.db.versions)[version_id]
+        made = recipe_of(self.db.recipes, version, start.step)
+        if start.step.name not in version.recipes:  # it read a step's output: not planned
+            pipelines_repo.keep_recipes(conn, version, {start.step.name: made}, self.db.versions)
         return step_fingerprint(made, inputs, outputs, start.parameters, ENGINE_VERSION)
 
 

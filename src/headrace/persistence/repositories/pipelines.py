@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 
 from headrace.caching import Cache
+from headrace.domain.fingerprint import Recipe
 from headrace.domain.parameters import Parameter
 from headrace.domain.pipeline import Step
 from headrace.domain.records import PipelineRecord, StepRecord, VersionRecord
@@ -201,6 +203,7 @@ def _read_versions(
     ids = list(version_ids)
     heads = conn.execute(select(pipeline_versions).where(pipeline_versions.c.id.in_(ids))).all()
     steps: dict[uuid.UUID, list[StepRecord]] = {v.id: [] for v in heads}
+    recipes: dict[uuid.UUID, dict[str, Recipe]] = {v.id: {} for v in heads}
     for row in conn.execute(
         select(pipeline_steps)
         .where(pipeline_steps.c.version_id.in_(ids))
@@ -209,6 +212,8 @@ def _read_versions(
         steps[row.version_id].append(
             StepRecord(id=row.id, name=row.name, config=row.config, created_at=row.created_at)
         )
+        if row.recipe is not None:
+            recipes[row.version_id][row.name] = Recipe.from_dict(row.recipe)
     return {
         v.id: VersionRecord(
             id=v.id,
@@ -218,9 +223,29 @@ def _read_versions(
             steps=steps[v.id],
             parameters=v.parameters or [],
             output_schemas=v.output_schemas or {},
+            recipes=recipes[v.id],
         )
         for v in heads
     }
+
+
+_KEEP_RECIPE = (
+    update(pipeline_steps)
+    .where(pipeline_steps.c.id == bindparam("step_id"))
+    .values(recipe=bindparam("recipe"))
+)
+
+
+def keep_recipes(
+    conn: Connection, version: VersionRecord, made: Mapping[str, Recipe], kept: VersionCache
+) -> None:
+    """Keep the recipes a run made of ``version``'s steps with them (and in ``kept``, the
+    version as read from now on)."""
+    ids = {s.name: s.id for s in version.steps if s.name in made}
+    conn.execute(
+        _KEEP_RECIPE, [{"step_id": ids[n], "recipe": r.to_dict()} for n, r in made.items()]
+    )
+    kept.put(version.id, replace(version, recipes={**version.recipes, **made}))
 
 
 def version(
