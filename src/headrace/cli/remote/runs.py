@@ -174,7 +174,9 @@ def plan(
 
 
 def _progress(run: RunRead) -> str:
-    done = sum(1 for s in run.run_steps if s.status == "Succeeded")
+    """Steps whose result the run has: those that succeeded and those that reused an
+    earlier success (Skipped, but not left out)."""
+    done = sum(1 for s in run.run_steps if s.status == "Succeeded" or s.reused_from is not None)
     return f"{done}/{len(run.run_steps)}"
 
 
