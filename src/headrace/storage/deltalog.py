@@ -27,7 +27,6 @@ from typing import Any
 from urllib.parse import unquote
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import Schema
 
@@ -199,6 +198,10 @@ def _checkpoint_below(table: str, version: int) -> int | None:
 
 
 def _valid(column: pa.ChunkedArray) -> list[dict[str, Any]]:
+    # Only a checkpoint's reader needs pyarrow's compute functions, and importing them
+    # imports numpy where it is installed: not on every process that opens a table.
+    import pyarrow.compute as pc
+
     return column.filter(pc.is_valid(column)).to_pylist()  # type: ignore[no-any-return]
 
 
