@@ -4,14 +4,16 @@ exactly as many ready as it is sized for, and never makes an exit wait for one b
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from headrace.execution import step_process
 from headrace.execution.sandbox import SandboxLimits
-from headrace.execution.step_process import ReadyProcesses, SqlJob
+from headrace.execution.step_process import ReadyProcesses, SqlJob, StepProcess
 from tests.execution.support import wait_for
 
 
@@ -66,6 +68,31 @@ def test_the_pool_keeps_size_children_counting_those_out_on_a_step() -> None:
     finally:
         pool.close()
     assert _children() - before == set()
+
+
+def test_a_step_beaten_to_the_booting_child_starts_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """More steps at once than the pool holds: of two steps waiting for the child being
+    booted, the one that does not get it starts its own instead of waiting out
+    ``BOOT_SECONDS`` for a boot that never comes (none is started: both count as out)."""
+    monkeypatch.setattr(step_process, "BOOT_SECONDS", 3600)
+    pool = ReadyProcesses(size=1)
+    taken: list[StepProcess] = []
+    try:
+        pool.start()
+        wait_for(lambda: pool._booting is not None, timeout=10, what="a child booting")
+        steps = [threading.Thread(target=lambda: taken.append(pool.take()), daemon=True)]
+        steps.append(threading.Thread(target=lambda: taken.append(pool.take()), daemon=True))
+        for step in steps:
+            step.start()
+        for step in steps:
+            step.join(timeout=120)
+        assert len(taken) == 2 and taken[0] is not taken[1]
+    finally:
+        for child in taken:
+            pool.give_back(child)
+        pool.close()
 
 
 def test_closing_ends_a_child_still_booting_instead_of_waiting_for_it() -> None:

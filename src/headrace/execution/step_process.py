@@ -263,15 +263,19 @@ class ReadyProcesses:
         with self._lock:
             self._out += 1
         self._changed.set()
+        deadline = time.monotonic() + BOOT_SECONDS
         while True:
             with self._lock:
                 booting = self._booting is not None
             try:
-                # One on its way is sooner than one started now, which would compete with it.
+                # One on its way is sooner than one started now, which would compete with it,
+                # unless another step gets it first: then none is on its way for this one.
                 waiting = (
-                    self._ready.get(timeout=BOOT_SECONDS) if booting else self._ready.get_nowait()
+                    self._ready.get(timeout=POLL_SECONDS) if booting else self._ready.get_nowait()
                 )
             except queue.Empty:
+                if booting and time.monotonic() < deadline:
+                    continue
                 break
             if waiting.proc.poll() is None:
                 return waiting
@@ -317,18 +321,23 @@ class ReadyProcesses:
                     self._booting = child
                 child.wait_ready()
             except (OSError, StepProcessDied):
-                self._stop.wait(1)  # e.g. out of processes: try again later
-                continue
-            finally:
                 with self._lock:
                     self._booting = None
-            if self._stop.is_set():
-                child.discard()
-                return
+                self._stop.wait(1)  # e.g. out of processes: try again later
+                continue
             try:
-                self._ready.put_nowait(child)
-            except queue.Full:  # a child given back took the place
-                child.discard()
+                if self._stop.is_set():
+                    child.discard()
+                    return
+                try:
+                    self._ready.put_nowait(child)
+                except queue.Full:  # a child given back took the place
+                    child.discard()
+            finally:
+                # Only once it is ready to take: a step that saw none booting and none ready
+                # in between would start a surplus child.
+                with self._lock:
+                    self._booting = None
 
     def close(self) -> None:
         """Stop refilling and end the waiting children (and one still booting: an exit
