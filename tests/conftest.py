@@ -171,7 +171,7 @@ MARKED_TESTS = {
     ): "slow",
     (
         "cli/test_local_run.py",
-        "test_a_repeat_run_never_loads_duckdb_and_still_reports_sql_errors",
+        "test_a_repeat_run_loads_neither_duckdb_nor_the_sql_parser_and_still_reports_sql_errors",
     ): "slow",
     ("execution/test_hostile_runs.py", "test_a_live_server_serves_through_hostile_runs"): "slow",
     (
