@@ -188,6 +188,10 @@ MARKED_TESTS = {
         "services/test_binding.py",
         "test_a_constant_too_large_to_bind_is_saved_unchecked_with_a_warning",
     ): "slow",
+    # binds a dozen hostile constants one save at a time, each stopped at binding's limits
+    ("execution/test_sandbox.py", "test_each_query_that_passes_validation_is_saved_alone"): (
+        "slow"
+    ),
     (
         "persistence/test_migrate.py",
         "test_migrations_started_together_run_one_after_the_other",
