@@ -312,7 +312,7 @@ def short_limits(settings: Settings) -> Settings:
     """The step limits hostile queries run under in tests: they end in seconds, not hours."""
     return settings.model_copy(
         update={
-            "step_timeout_seconds": scaled(2, 20),
+            "step_timeout_seconds": scaled(1, 20),
             "step_memory_limit": "128MB",
             "step_threads": 1,
             "max_parallel_steps": 4,
