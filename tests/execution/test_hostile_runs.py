@@ -17,15 +17,13 @@ from headrace.runtime import Runtime
 from headrace.services.executors import open_worker
 from headrace.settings import Settings
 from tests.execution.support import dataset_rows, get_run, runtime_with, steps, wait_for
-from tests.execution.test_sandbox import ENTRIES, assert_nothing_internal, short_limits
+from tests.execution.test_sandbox import ENTRIES, SAMPLE, assert_nothing_internal, short_limits
 from tests.factories import Api, generated_steps, make_pipeline, make_run, make_step
 from tests.live import serve
 from tests.memory import peak_rss_kib, server_pid
 from tests.stress import STRESS
 
-# One of each kind (a hang, memory DuckDB tracks, memory it does not) in the bounded form;
-# every resource-exhausting query of hostile_sql.yaml in the stress form.
-SAMPLE = {"sleep", "string_agg_huge", "lpad_huge", "list_resize_huge"}
+# Every resource-exhausting query of hostile_sql.yaml in the stress form, a sample bounded.
 EXHAUSTING = [e for e in ENTRIES if "limit" in e and (STRESS or e["id"] in SAMPLE)]
 HONEST_TOTAL = [(90,)]  # generated_steps(): sum of 2n for n < 10
 
