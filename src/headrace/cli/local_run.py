@@ -6,8 +6,6 @@ same services and the same worker code as ``headrace serve``, in this one proces
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 import time
 import uuid
@@ -19,6 +17,7 @@ from rich.table import Table
 
 from headrace.cli.context import open_runtime
 from headrace.cli.pipeline_file import PipelineFile, PipelineFileError, load
+from headrace.cli.source_files import SourceFiles
 from headrace.domain.access import Principal
 from headrace.domain.pipeline import step_from_dict
 from headrace.domain.records import RunRecord
@@ -47,28 +46,16 @@ _STYLE = {
 }
 
 
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _import_sources(rt: Runtime, who: Principal, file: PipelineFile) -> None:
     """Load each source as a new dataset version, only when its content changed since the
     last import (remembered next to the metadata store, checked against the catalog)."""
-    state_path = rt.settings.data_dir / "local-sources.json"
-    state: dict[str, dict[str, object]] = (
-        json.loads(state_path.read_text()) if state_path.exists() else {}
-    )
+    state = SourceFiles(rt.settings.data_dir / "local-sources.json")
     with rt.db.unit_of_work(write=False) as conn:
         versions = datasets_repo.current_versions(conn, who.org_id, list(file.sources))
     for name, path in file.sources.items():
-        digest = _digest(path)
+        state.digest(name, path)
         current = versions.get(name)
-        known = state.get(name, {})
-        loaded = known.get("version") if known.get("digest") == digest else None
+        loaded = state.loaded_version(name)
         if current is not None and loaded == current:
             console.print(f"[dim]source {name}: unchanged (version {current})[/dim]")
             continue
@@ -76,11 +63,11 @@ def _import_sources(rt: Runtime, who: Principal, file: PipelineFile) -> None:
         # changed, so a repeat run's process never loads DuckDB (its steps run elsewhere).
         from headrace.services import datasets
 
-        if current is not None and isinstance(loaded, int):
+        if current is not None and loaded is not None:
             # The file is as it was loaded, but a run has written the dataset since (a source
             # that is also a step's output): that version again, without reading the file.
             record = datasets.republish(rt, who, name, loaded)
-            state[name] = {"digest": digest, "version": record.current_version}
+            state.loaded(name, record.current_version)
             console.print(
                 f"source {name}: unchanged, version {loaded} again as {record.current_version}"
             )
@@ -88,10 +75,9 @@ def _import_sources(rt: Runtime, who: Principal, file: PipelineFile) -> None:
         source = datasets.SourceFile(path=str(path), filename=path.name, content_type=None)
         record = datasets.upload(rt, who, name, source)
         rows = record.current.row_count if record.current else 0
-        state[name] = {"digest": digest, "version": record.current_version}
+        state.loaded(name, record.current_version)
         console.print(f"source {name}: loaded {rows} rows as version {record.current_version}")
-    state_path.parent.mkdir(parents=True, exist_ok=True)
-    state_path.write_text(json.dumps(state, indent=2))
+    state.save()
 
 
 def _pipeline_id(db: Database, who: Principal, file: PipelineFile) -> uuid.UUID:
