@@ -31,14 +31,21 @@ def _later(file: Path) -> int:
     return file.stat().st_ctime_ns + 10 * RACY_NS
 
 
+def _loaded(folder: Path) -> tuple[Path, SourceFiles, str]:
+    """A source file hashed well after it was written and loaded as version 0: its file, the
+    state and its digest."""
+    file = folder / "orders.csv"
+    file.write_text("id\n1\n")
+    state = SourceFiles(folder / "state.json", now_ns=lambda: _later(file))
+    digest = state.digest("orders", file)
+    state.loaded("orders", 0)
+    return file, state, digest
+
+
 def test_an_unchanged_file_keeps_its_digest_unread_across_runs(
     tmp_path: Path, reads: list[Path]
 ) -> None:
-    file = tmp_path / "orders.csv"
-    file.write_text("id\n1\n")
-    state = SourceFiles(tmp_path / "state.json", now_ns=lambda: _later(file))
-    first = state.digest("orders", file)
-    state.loaded("orders", 0)
+    file, state, first = _loaded(tmp_path)
     state.save()
 
     again = SourceFiles(tmp_path / "state.json", now_ns=lambda: _later(file))
@@ -50,12 +57,7 @@ def test_an_unchanged_file_keeps_its_digest_unread_across_runs(
 def test_a_changed_file_is_read_again_and_forgets_its_version(
     tmp_path: Path, reads: list[Path]
 ) -> None:
-    file = tmp_path / "orders.csv"
-    file.write_text("id\n1\n")
-    state = SourceFiles(tmp_path / "state.json", now_ns=lambda: _later(file))
-    first = state.digest("orders", file)
-    state.loaded("orders", 0)
-
+    file, state, first = _loaded(tmp_path)
     file.write_text("id\n2\n")  # same size, new content
     assert state.digest("orders", file) != first
     assert state.loaded_version("orders") is None
