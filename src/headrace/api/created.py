@@ -30,6 +30,10 @@ def _created_id(body: bytes) -> str | None:
     return ident if isinstance(ident, str) and ident else None
 
 
+def _has_location(start: Message) -> bool:
+    return any(name.lower() == b"location" for name, _ in start.get("headers", []))
+
+
 class Created:
     """Adds ``Location: <collection>/<id>/`` to a POST's 201 that has none, from the ``id`` of
     the JSON object it answers with."""
@@ -47,8 +51,7 @@ class Created:
         async def watch(message: Message) -> None:
             nonlocal held
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(raw=list(message.get("headers", [])))
-                if message["status"] == 201 and "location" not in headers:
+                if message["status"] == 201 and not _has_location(message):
                     held = message
                     return
             elif held is not None and message["type"] == "http.response.body":

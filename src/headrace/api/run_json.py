@@ -1,12 +1,14 @@
-"""Runs as the API writes them: ``RunRead`` models, and a page of runs as JSON spliced
-from the bytes kept of ended runs (``services/ended_runs.py``) and the rest serialised now.
+"""Runs as the API writes them: ``RunRead`` models, one run as a finished response, and a
+page of runs as JSON spliced from the bytes kept of ended runs (``services/ended_runs.py``)
+and the rest serialised now.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from fastapi.responses import Response
 from pydantic import TypeAdapter
 
 from headrace.schemas.pipelines import PipelineVersionRead
@@ -30,6 +32,16 @@ def models(views: Sequence[RunView]) -> list[RunRead]:
             version = versions[view.version.id] = PipelineVersionRead.of(view.version)
         out.append(RunRead.of(view.run, version))
     return out
+
+
+def response(
+    view: RunView, status_code: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    """One run as its route answers it, the bytes FastAPI would send for its ``RunRead``.
+    Serialised here, once: given the model, FastAPI would first validate it again, in a
+    second hop to its thread pool, on every run created, read or cancelled."""
+    body = _RUN.dump_json(models([view])[0], by_alias=True)
+    return Response(body, status_code, headers, media_type="application/json")
 
 
 def page(found: RunPage[bytes], kept: EndedRuns) -> bytes:

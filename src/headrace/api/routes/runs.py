@@ -34,12 +34,25 @@ def _asked(body: RunCreate) -> dict[str, Any]:
 
 @router.post("/pipelines/{pipeline_id}/runs/", status_code=201, response_model=RunRead)
 def create_run(
-    pipeline_id: uuid.UUID, body: RunCreate, who: Builder, db: Db, settings: Config, bell: Bell
-) -> RunRead:
+    pipeline_id: uuid.UUID,
+    body: RunCreate,
+    who: Builder,
+    db: Db,
+    settings: Config,
+    bell: Bell,
+    request: Request,
+) -> Response:
     """Start a run of the current (or given) version, whole or from/to named steps."""
     view = runs.create(db, settings, who, pipeline_id, **_asked(body))
     bell.ring()
-    return run_json.models([view])[0]
+    return _created(request, pipeline_id, view)
+
+
+def _created(request: Request, pipeline_id: uuid.UUID, view: runs.RunView) -> Response:
+    """201 with the new run, at its address in the runs collection (``Location`` set here, so
+    the ``Created`` middleware need not parse the body for its id)."""
+    where = location(request.scope, f"/pipelines/{pipeline_id}/runs/", view.run.id)
+    return run_json.response(view, 201, {"Location": where})
 
 
 @router.post("/pipelines/{pipeline_id}/runs/plan/", response_model=RunPlanRead)
@@ -100,16 +113,16 @@ def get_runs(
 
 
 @router.get("/pipelines/{pipeline_id}/runs/{run_id}/", response_model=RunRead)
-def get_run(pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Viewer, db: Db) -> RunRead:
-    return run_json.models([runs.get(db, who, pipeline_id, run_id)])[0]
+def get_run(pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Viewer, db: Db) -> Response:
+    return run_json.response(runs.get(db, who, pipeline_id, run_id))
 
 
 @router.post(
     "/pipelines/{pipeline_id}/runs/{run_id}/cancel/", response_model=RunRead, responses=errors(409)
 )
-def cancel_run(pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Builder, db: Db) -> RunRead:
+def cancel_run(pipeline_id: uuid.UUID, run_id: uuid.UUID, who: Builder, db: Db) -> Response:
     """Stop a Pending or Running run; 409 once it has ended."""
-    return run_json.models([runs.cancel(db, who, pipeline_id, run_id)])[0]
+    return run_json.response(runs.cancel(db, who, pipeline_id, run_id))
 
 
 @router.post(
@@ -126,14 +139,11 @@ def retry_run(
     settings: Config,
     bell: Bell,
     request: Request,
-    response: Response,
-) -> RunRead:
+) -> Response:
     """A new run that re-runs what did not succeed and reuses what did, at the exact versions."""
     view = runs.retry(db, settings, who, pipeline_id, run_id)
     bell.ring()
-    runs_path = f"/pipelines/{pipeline_id}/runs/"
-    response.headers["Location"] = location(request.scope, runs_path, view.run.id)
-    return run_json.models([view])[0]
+    return _created(request, pipeline_id, view)
 
 
 @router.get(
