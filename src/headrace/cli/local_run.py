@@ -34,6 +34,10 @@ from headrace.services.worker import Worker
 from headrace.settings import Settings
 
 console = Console()
+# How often the table of a run in progress is redrawn on a terminal. Each redraw reads the run
+# and its steps from the store: CPU taken from the steps running beside it, so a run whose
+# output goes to a pipe or a file (a script, CI) gets its table once, at the end.
+REDRAW_SECONDS = 0.25
 _STYLE = {
     StepStatus.SUCCEEDED: "green",
     StepStatus.FAILED: "red",
@@ -207,9 +211,9 @@ def run_file(
         assert run_id is not None
         thread = threading.Thread(target=worker.execute, args=(run_id,), daemon=True)
         thread.start()
-        with Live(_table(view.run, 0), console=console, refresh_per_second=10) as live:
+        with Live(_table(view.run, 0), console=console, refresh_per_second=4) as live:
             while thread.is_alive():
-                thread.join(0.1)
+                thread.join(REDRAW_SECONDS if console.is_terminal else None)
                 live.update(_table(_load_run(db, run_id), time.perf_counter() - started))
             run = _load_run(db, run_id)
             live.update(_table(run, time.perf_counter() - started))
