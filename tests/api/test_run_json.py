@@ -1,5 +1,6 @@
-"""The run listing's spliced JSON (api/run_json.py) is byte for byte what FastAPI serialises
-from ``RunRead`` models, for runs in every state, kept or not; runs in progress stay fresh."""
+"""The runs' JSON (api/run_json.py) is byte for byte what FastAPI serialises from ``RunRead``
+models: one run, and the listing's spliced pages, for runs in every state, kept or not; runs
+in progress stay fresh."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import json
 import uuid
 from typing import Any
 
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from headrace.domain.runs import RunStatus, StepStatus
@@ -15,6 +18,7 @@ from headrace.execution.status import local_metadata
 from headrace.persistence.db import Database
 from headrace.persistence.repositories import runs as runs_repo
 from headrace.persistence.tables import run_steps, runs
+from headrace.schemas.runs import RunRead
 from tests.factories import Api, diamond_steps, make_pipeline, make_run, move_run_to
 
 OUTPUT = {"src": "base", "left": "evens", "right": "odds", "join": "all_numbers"}
@@ -95,11 +99,31 @@ def _parse(body: bytes) -> list[dict[str, Any]]:
 
 
 def _one_by_one(api: Api, pid: str, page: bytes) -> bytes:
-    """The page as FastAPI serialises each run's model (GET of one run), spliced the way a
-    list is serialised."""
+    """The page as each run is served alone (GET of one run), spliced the way FastAPI
+    serialises a list."""
     ids = [r["id"] for r in _parse(page)]
     singles = [api.get(f"/pipelines/{pid}/runs/{i}/").content for i in ids]
     return b"[" + b",".join(singles) + b"]"
+
+
+def test_one_run_is_what_fastapi_makes_of_its_model(api: Api, db: Database) -> None:
+    """A run served alone is the bytes FastAPI itself makes of its ``RunRead`` as a
+    ``response_model``: a route of FastAPI's echoing the run's model answers the same."""
+    pid = _runs_in_every_state(api, db)
+    reference = FastAPI()
+
+    @reference.post("/echo", response_model=RunRead)
+    def echo(run: RunRead) -> RunRead:
+        return run
+
+    with TestClient(reference) as fastapi:
+        for run in _parse(api.get(f"/pipelines/{pid}/runs/").content):
+            ours = api.get(f"/pipelines/{pid}/runs/{run['id']}/").content
+            theirs = fastapi.post(
+                "/echo", content=ours, headers={"content-type": "application/json"}
+            )
+            assert theirs.status_code == 200
+            assert ours == theirs.content
 
 
 def test_listing_is_byte_identical_to_the_models_kept_or_not(api: Api, db: Database) -> None:
