@@ -51,7 +51,7 @@ def test_a_failing_pod_exits_1_with_its_step_recorded(
 
     assert done.returncode == 1, done.stdout + done.stderr
     step = load_run(db, run.id).steps[0]
-    assert step.status == "Failed"
+    assert step.status == "Failed", done.stdout + done.stderr
     assert step.error is not None and "'x'" in step.error
 
 
