@@ -212,9 +212,11 @@ def run_file(
         thread = threading.Thread(target=worker.execute, args=(run_id,), daemon=True)
         thread.start()
         with Live(_table(view.run, 0), console=console, refresh_per_second=4) as live:
+            redraw = REDRAW_SECONDS if console.is_terminal else None
+            thread.join(redraw)
             while thread.is_alive():
-                thread.join(REDRAW_SECONDS if console.is_terminal else None)
                 live.update(_table(_load_run(db, run_id), time.perf_counter() - started))
+                thread.join(redraw)
             run = _load_run(db, run_id)
             live.update(_table(run, time.perf_counter() - started))
     except HeadraceError as err:
