@@ -14,14 +14,14 @@ from typer.testing import CliRunner
 from headrace.cli.main import app
 result = CliRunner().invoke(app, ["run", sys.argv[1]])
 print(result.output)
-print("exit", result.exit_code, "duckdb loaded", "_duckdb" in sys.modules, end=" ")
-print("sqlglot loaded", "sqlglot" in sys.modules)
+heavy = {"duckdb": "_duckdb", "sqlglot": "sqlglot", "pyarrow": "pyarrow", "deltalake": "deltalake"}
+print("exit", result.exit_code, "loaded", [n for n, m in heavy.items() if m in sys.modules])
 """
 
 
 def fresh_run(path: Path, data: Path) -> str:
     """The output of ``headrace run path`` on ``data``, ending with a line ``exit <code>
-    duckdb loaded <bool> sqlglot loaded <bool>``."""
+    loaded <list>``: which of DuckDB, the SQL parser, pyarrow and deltalake it imported."""
     env = {**os.environ, "HEADRACE_DATA_DIR": str(data), "HEADRACE_LOG_LEVEL": "WARNING"}
     done = subprocess.run(
         [sys.executable, "-c", _SCRIPT, str(path)],

@@ -129,20 +129,21 @@ def test_start_up_imports_are_frozen_and_collection_resumes() -> None:
         gc.unfreeze()  # back to the oldest generation, as the rest of the test process
 
 
-def test_a_repeat_run_loads_neither_duckdb_nor_the_sql_parser_and_still_reports_sql_errors(
+def test_a_repeat_run_loads_no_duckdb_sql_parser_pyarrow_or_deltalake_and_reports_sql_errors(
     tmp_path: Path,
 ) -> None:
     # Its steps run in their own processes; the one running the run needs DuckDB only to
-    # load a changed source, or to read a DuckDB error a step sent back, and the SQL parser
-    # only to save a version or make its steps' recipes, which the first run keeps.
+    # load a changed source, or to read a DuckDB error a step sent back, the SQL parser only
+    # to save a version or make its steps' recipes, which the first run keeps, and pyarrow
+    # and deltalake only to commit a step's output.
     (tmp_path / "people.csv").write_text("name,town\nada,york\n")
     (tmp_path / "regions.csv").write_text("region\nnorth\n")
     path = _write(tmp_path, STEPS)
     first = fresh_run(path, tmp_path / "data")
-    assert "exit 0 duckdb loaded True sqlglot loaded True" in first  # loads sources, saves
+    assert "exit 0 loaded ['duckdb', 'sqlglot', 'pyarrow', 'deltalake']" in first
     again = fresh_run(path, tmp_path / "data")
-    assert "exit 0 duckdb loaded False sqlglot loaded False" in again
+    assert "exit 0 loaded []" in again
     broken = [*STEPS, _step("cast", "SELECT CAST(n AS DATE) AS d FROM biggest", ["biggest"], ["d"])]
     failed = fresh_run(_write(tmp_path, broken), tmp_path / "data")
-    assert "exit 1 duckdb loaded True" in failed
+    assert "exit 1 loaded ['duckdb'" in failed
     assert "Failed" in failed and "Conversion Error" in failed  # a step's failure, not Error

@@ -3,6 +3,8 @@ results, type casts, and reading pinned versions back."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -145,3 +147,37 @@ def test_preview_reads_columns_added_later_by_name(table: str) -> None:
     ).when_not_matched_insert_all().execute()
     rows = sorted(read(table, 1), key=lambda r: r["id"])
     assert rows == [{"id": 1, "extra": None}, {"id": 2, "extra": "e"}]
+
+
+_READ_WITHOUT_PYARROW = """
+import sys, threading
+from headrace.storage import delta
+snap = delta.snapshot(sys.argv[1], 1)
+print(len(snap.files), "pyarrow" in sys.modules, "deltalake" in sys.modules)
+print(snap.schema.names, "pyarrow" in sys.modules)
+delta.import_for_commit()
+for thread in threading.enumerate():
+    if thread.name == "headrace-import-delta":
+        thread.join()
+print("pyarrow.parquet" in sys.modules, "deltalake.transaction" in sys.modules)
+"""
+
+
+def test_a_version_is_read_without_pyarrow_until_its_schema_is_asked_for(table: str) -> None:
+    # A step's inputs need only their files: a process that commits nothing (a `headrace
+    # run` whose steps are all reused) never imports pyarrow or deltalake (~0.2 s). One
+    # about to commit imports both in a thread.
+    write(table, "SELECT range AS n FROM range(3)")
+    write(table, "SELECT 'x' AS s, 1 AS t")
+    done = subprocess.run(
+        [sys.executable, "-c", _READ_WITHOUT_PYARROW, table],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert done.stdout.splitlines() == [
+        "1 False False",
+        "['s', 't'] True",
+        "True True",
+    ], done.stderr

@@ -319,6 +319,7 @@ class StepRunner:
                         dict(start.parameters),
                         checks=checks,
                     )
+                    delta.import_for_commit()  # while the SQL runs
                     result = child.run(job, deadline)
                 except OutputTooLarge:
                     if quota is None:

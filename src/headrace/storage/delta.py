@@ -18,54 +18,84 @@ A local table's log is read and extended by name (``deltalog.py``), not through 
 which lists the whole log folder on every open and commit: one entry per version ever
 written, since every version stays readable. deltalake still writes the first version, the
 checkpoints, commits that change the schema, and everything on an object store.
+
+pyarrow and deltalake are imported where they are used, not with this module: reading a
+local table's files needs neither, and a ``headrace run`` whose steps are all reused commits
+nothing. A step that will commit starts importing them in a thread while its SQL runs in its
+own process (``import_for_commit``), so the commit does not wait for them either.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import os
+import sys
+import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
-from deltalake import CommitProperties, DeltaTable, PostCommitHookProperties, Schema
-from deltalake.exceptions import CommitFailedError
-from deltalake.transaction import AddAction, create_table_with_add_actions
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from headrace import __version__
 from headrace.errors import SystemFailure
 from headrace.storage import deltalog, objectstore
 from headrace.storage.deltalog import TableState, log_entry
 
-__all__ = [
-    "Base",
-    "CommitFailedError",
-    "Snapshot",
-    "WrittenVersion",
-    "commit_copy",
-    "log_entry",
-    "snapshot",
-]
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from deltalake import DeltaTable, PostCommitHookProperties
+    from deltalake.transaction import AddAction
+
+    # What a write builds on: a local table's state read by name, or deltalake's snapshot.
+    Base = DeltaTable | TableState
+
+__all__ = ["Snapshot", "WrittenVersion", "commit_copy", "log_entry", "snapshot"]
 
 
 LOG_FOLDER = deltalog.LOG_FOLDER
 
-# What a write builds on: a local table's state read by name, or deltalake's snapshot.
-Base = DeltaTable | TableState
+
+def __getattr__(name: str) -> Any:
+    """deltalake's ``CommitFailedError`` (a lost race to commit), imported when first used."""
+    if name == "CommitFailedError":
+        from deltalake.exceptions import CommitFailedError
+
+        return CommitFailedError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_FOR_COMMIT = ("pyarrow.parquet", "deltalake.transaction")
+
+
+def import_for_commit() -> None:
+    """Start importing what a commit needs in a thread, unless it is imported already: called
+    as a step's SQL starts in its own process, it takes the 0.2 s of the imports off the
+    step's path. A concurrent import of the same module waits for this one."""
+    if not all(name in sys.modules for name in _FOR_COMMIT):
+        threading.Thread(target=_import_for_commit, name="headrace-import-delta").start()
+
+
+def _import_for_commit() -> None:
+    for name in _FOR_COMMIT:
+        importlib.import_module(name)
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One readable version of a table: its Parquet files and its schema."""
+    """One readable version of a table: its Parquet files and its schema, read from the
+    table's log when first asked for (a step's inputs need only their files)."""
 
     version: int
     files: list[str]
-    schema: pa.Schema
+    read_schema: Callable[[], pa.Schema] = field(repr=False, compare=False)
+
+    @cached_property
+    def schema(self) -> pa.Schema:
+        return self.read_schema()
 
 
 @dataclass(frozen=True)
@@ -96,10 +126,14 @@ def _local(table: str) -> str:
 
 
 def _open(table: str, version: int | None = None) -> DeltaTable:
+    from deltalake import DeltaTable
+
     return DeltaTable(table, version=version, storage_options=_options(table))
 
 
 def _exists(table: str) -> bool:
+    from deltalake import DeltaTable
+
     return DeltaTable.is_deltatable(table, storage_options=_options(table))
 
 
@@ -120,16 +154,19 @@ def snapshot(table: str, version: int) -> Snapshot:
     if state is not None:
         if not state.readable():
             raise SystemFailure(_UNREADABLE)
-        return Snapshot(version=version, files=state.uris(), schema=state.arrow_schema())
+        return Snapshot(version=version, files=state.uris(), read_schema=state.arrow_schema)
+    import pyarrow as pa
+
     dt_ = _open(table, version)
     if not readable(dt_):
         raise SystemFailure(_UNREADABLE)
     store = objectstore.store_for(table)
     files = list(dt_.file_uris())
+    schema = pa.schema(dt_.schema().to_arrow())
     return Snapshot(
         version=version,
         files=store.download(files) if store else files,
-        schema=pa.schema(dt_.schema().to_arrow()),
+        read_schema=lambda: schema,
     )
 
 
@@ -182,6 +219,8 @@ def new_write_folder(table: str) -> str:
 
 def _utc(schema: pa.Schema) -> pa.Schema:
     """Delta accepts only the zone name "UTC" (DuckDB writes "Etc/UTC")."""
+    import pyarrow as pa
+
     return pa.schema(
         [
             pa.field(f.name, pa.timestamp(f.type.unit, "UTC"), f.nullable)
@@ -207,6 +246,8 @@ _NOT_FINITE = ("nan", "inf", "-inf", "infinity", "-infinity")
 
 def _stats(count: int, column_stats: dict[str, Any] | None, schema: pa.Schema) -> str:
     """Delta ``add.stats`` from DuckDB's RETURN_STATS, so readers can prune files."""
+    import pyarrow as pa
+
     mins: list[str] = []
     maxs: list[str] = []
     nulls: list[str] = []
@@ -253,6 +294,8 @@ def commit_copy(
     commit writes no checkpoint even when one is due (every 100th version): the
     caller writes it afterwards (``checkpoint_if_due``), off the writer's path.
     """
+    import pyarrow.parquet as pq
+
     rows = [tuple(r) for r in written]
     schema = _utc(pq.read_schema(rows[0][0])) if rows else fallback_schema
     if schema is None:
@@ -287,7 +330,7 @@ def commit_copy(
             [_add_action(a, now) for a in adds],
             mode="overwrite",
             schema=schema,
-            post_commithook_properties=KEEP_LOG if checkpoint else _NO_CHECKPOINT,
+            post_commithook_properties=keep_log(checkpoint=checkpoint),
         )
         # An overwrite conflicts with every concurrent commit, so on success ours directly
         # follows the snapshot it was based on.
@@ -299,18 +342,20 @@ def commit_copy(
         row_count=total_rows,
         bytes=sum(size for _, size, _ in adds),
         schema=schema_fields(schema),
-        snapshot=Snapshot(version=version, files=files, schema=schema),
+        snapshot=Snapshot(version=version, files=files, read_schema=lambda: schema),
     )
 
 
 def restore(table: str, version: int) -> int:
     """Commit ``version``'s files again as the table's next version, writing no data: the
     new version reads exactly as that one. Returns the new version."""
-    _open(table).restore(version, post_commithook_properties=KEEP_LOG)
+    _open(table).restore(version, post_commithook_properties=keep_log())
     return int(_open(table).version())
 
 
 def _add_action(add: tuple[str, int, str], now: int) -> AddAction:
+    from deltalake.transaction import AddAction
+
     path, size, stats = add
     return AddAction(
         path=path,
@@ -328,6 +373,9 @@ def _create(table: str, schema: pa.Schema, adds: list[tuple[str, int, str]], now
     # the winner as one version holding both writers' files; with no retry it raises
     # CommitFailedError (the caller retries on a fresh base) or, when it already saw the
     # winner's table, replaces it as version 1. So the version is found by a tag of ours.
+    from deltalake import CommitProperties, Schema
+    from deltalake.transaction import create_table_with_add_actions
+
     tag = uuid.uuid4().hex
     create_table_with_add_actions(
         table,
@@ -337,7 +385,7 @@ def _create(table: str, schema: pa.Schema, adds: list[tuple[str, int, str]], now
         configuration=KEEP_LOG_CONFIGURATION,
         storage_options=_options(table),
         commit_properties=CommitProperties(custom_metadata={_WRITE_TAG: tag}, max_commit_retries=0),
-        post_commithook_properties=KEEP_LOG,
+        post_commithook_properties=keep_log(),
     )
     return _tagged_version(table, tag)
 
@@ -346,6 +394,8 @@ def _plain_overwrite(base: TableState, schema: pa.Schema) -> bool:
     """Whether replacing ``base``'s files under ``schema`` needs nothing but add and remove
     actions: the schema is the table's (else deltalake writes the new metadata and any
     protocol it needs) and the table is one headrace reads."""
+    from deltalake import Schema
+
     if not base.readable():
         return False
     return bool(json.loads(Schema.from_arrow(schema).to_json()) == json.loads(base.schema_string))
@@ -373,6 +423,8 @@ def _append_overwrite(base: TableState, adds: list[tuple[str, int, str]], now: i
     try:
         deltalog.append(base, actions)
     except FileExistsError:
+        from deltalake.exceptions import CommitFailedError
+
         raise CommitFailedError(
             f"version {base.at + 1} was committed by another writer first"
         ) from None
@@ -382,19 +434,24 @@ _ENGINE = f"headrace-{__version__}"
 
 _WRITE_TAG = "headrace.write"
 
-# Every version stays readable, so no log entry is ever removed. Left to its defaults,
-# delta-rs deletes at each checkpoint the log entries older than the table's
-# logRetentionDuration (30 days) that precede the checkpoint: those versions' files stay but
-# the versions no longer open ("No files in log segment") while the catalog still lists them.
-# The table property keeps other Delta writers from doing it too.
-KEEP_LOG = PostCommitHookProperties(create_checkpoint=True, cleanup_expired_logs=False)
+# The table property keeps other Delta writers from removing log entries (see ``keep_log``).
 KEEP_LOG_CONFIGURATION = {"delta.enableExpiredLogCleanup": "false"}
-_NO_CHECKPOINT = PostCommitHookProperties(create_checkpoint=False, cleanup_expired_logs=False)
+
+
+def keep_log(*, checkpoint: bool = True) -> PostCommitHookProperties:
+    """What follows each commit deltalake makes: the checkpoint due (unless ``checkpoint`` is
+    False), and never the removal of a log entry. Every version stays readable; left to its
+    defaults, delta-rs deletes at each checkpoint the log entries older than the table's
+    logRetentionDuration (30 days) that precede it: those versions' files stay, but the
+    versions no longer open ("No files in log segment") while the catalog still lists them."""
+    from deltalake import PostCommitHookProperties
+
+    return PostCommitHookProperties(create_checkpoint=checkpoint, cleanup_expired_logs=False)
 
 
 def checkpoint_if_due(base: Base, version: int) -> None:
     """Write the checkpoint that the commit of ``version``, made with ``checkpoint=False``,
-    skipped when delta-rs would have written one then (no log entry is removed: ``KEEP_LOG``).
+    skipped when delta-rs would have written one then (no log entry is removed: ``keep_log``).
     ``base`` is brought forward to ``version`` or later (a later checkpoint serves as well).
     A state read by name is opened by deltalake at ``version`` for it: deltalake writes the
     checkpoint."""

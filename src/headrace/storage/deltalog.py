@@ -4,7 +4,7 @@ delta-rs finds a table's commits by listing ``_delta_log``: on every open, and t
 every commit (the newest version before writing, the new snapshot after). On an object store
 that listing starts after the last checkpoint (S3 ``start-after``); on a local filesystem it
 reads the whole folder, one entry per version ever written, since headrace keeps every log
-entry (``delta.KEEP_LOG``). So a local table's state is found here the way the Delta protocol
+entry (``delta.keep_log``). So a local table's state is found here the way the Delta protocol
 names its files: the checkpoint from ``_last_checkpoint`` (for an older version, by probing
 checkpoint names downwards), then the commits after it by number; the newest version by
 probing commit names (a commit's number follows the one before without gaps); a new commit
@@ -23,12 +23,11 @@ import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-from deltalake import Schema
+if TYPE_CHECKING:  # imported where used: a table is opened long before anything needs them
+    import pyarrow as pa
 
 LOG_FOLDER = "_delta_log"
 # Reader features whose meaning headrace checks itself (``TableState.readable``); a table
@@ -79,6 +78,9 @@ class TableState:
         return [os.path.join(self.table, unquote(path)) for path in self.files]
 
     def arrow_schema(self) -> pa.Schema:
+        import pyarrow as pa
+        from deltalake import Schema
+
         return pa.schema(Schema.from_json(self.schema_string).to_arrow())
 
 
@@ -220,6 +222,8 @@ _CHECKPOINT_COLUMNS = (
 
 
 def _leaves(fields: Iterable[pa.Field], prefix: str = "") -> Iterator[str]:
+    import pyarrow as pa
+
     for f in fields:
         yield prefix + f.name
         if pa.types.is_struct(f.type):
@@ -227,20 +231,28 @@ def _leaves(fields: Iterable[pa.Field], prefix: str = "") -> Iterator[str]:
 
 
 def _read_checkpoint(table: str, version: int) -> _Replay:
-    checkpoint = pq.ParquetFile(_checkpoint(table, version))
-    present = set(_leaves(checkpoint.schema_arrow))
-    columns = checkpoint.read(
-        columns=[c for c in _CHECKPOINT_COLUMNS if c in present], use_threads=False
-    )
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     replay = _Replay()
-    for proto in _valid(columns["protocol"]):
-        replay.protocol(int(proto["minReaderVersion"]), proto.get("readerFeatures"))
-    for meta in _valid(columns["metaData"]):
-        replay.metadata(
-            meta["schemaString"], dict(meta.get("configuration") or []), meta["partitionColumns"]
+    try:
+        checkpoint = pq.ParquetFile(_checkpoint(table, version))
+        present = set(_leaves(checkpoint.schema_arrow))
+        columns = checkpoint.read(
+            columns=[c for c in _CHECKPOINT_COLUMNS if c in present], use_threads=False
         )
-    for add in _valid(columns["add"]):
-        replay.add(add["path"], int(add["size"]), add.get("deletionVector") is not None)
+        for proto in _valid(columns["protocol"]):
+            replay.protocol(int(proto["minReaderVersion"]), proto.get("readerFeatures"))
+        for meta in _valid(columns["metaData"]):
+            replay.metadata(
+                meta["schemaString"],
+                dict(meta.get("configuration") or []),
+                meta["partitionColumns"],
+            )
+        for add in _valid(columns["add"]):
+            replay.add(add["path"], int(add["size"]), add.get("deletionVector") is not None)
+    except pa.ArrowException as err:
+        raise _Unsupported("a checkpoint it cannot read") from err
     return replay
 
 
@@ -259,7 +271,7 @@ def load(table: str, version: int) -> TableState | None:
         for v in range(0 if start is None else start + 1, version + 1):
             _replay_commit(table, v, replay)
         return replay.state(table, version)
-    except (_Unsupported, FileNotFoundError, KeyError, ValueError, pa.ArrowException):
+    except (_Unsupported, FileNotFoundError, KeyError, ValueError):
         return None
 
 

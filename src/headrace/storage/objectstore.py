@@ -25,12 +25,14 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import pyarrow.fs as pafs
 
 from headrace.errors import SystemFailure
 from headrace.storage.mirror import PARTIAL, BoundedMirror, scope
+
+if TYPE_CHECKING:  # imported where used: only a store on S3 needs it
+    import pyarrow.fs as pafs
 
 SCHEME = "s3://"
 FETCH_ATTEMPTS = 3
@@ -68,6 +70,8 @@ class ObjectStore:
     @cached_property
     def filesystem(self) -> pafs.S3FileSystem:
         """pyarrow's S3 client for the same store (moves the data files)."""
+        import pyarrow.fs as pafs
+
         endpoint = urlsplit(self.endpoint_url) if self.endpoint_url else None
         return pafs.S3FileSystem(
             access_key=self.access_key_id if self.secret_access_key else None,
@@ -100,6 +104,8 @@ class ObjectStore:
 
     def upload(self, table: str, files: Iterable[str]) -> None:
         """Copy staged mirror files to their place in the table, then trim the mirror."""
+        import pyarrow.fs as pafs
+
         root = self.mirror(table)
         for path in files:
             key = f"{table.removeprefix(SCHEME)}/{os.path.relpath(path, root)}"
@@ -130,6 +136,8 @@ class ObjectStore:
         raise SystemFailure("the S3 mirror is too small for the files in use; raise its limit")
 
     def _fetch(self, uri: str, path: str) -> None:
+        import pyarrow.fs as pafs
+
         os.makedirs(os.path.dirname(path), exist_ok=True)
         partial = f"{path}.{uuid.uuid4().hex}{PARTIAL}"
         pafs.copy_files(

@@ -15,8 +15,6 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from deltalake.exceptions import CommitFailedError
-
 PATIENCE_SECONDS = 60.0
 WAIT_STEP_SECONDS = 0.01  # the longest wait grows by this per failed attempt...
 MAX_WAIT_SECONDS = 0.2  # ...up to this
@@ -37,6 +35,8 @@ def until_committed(
     """``commit(base)`` until it does not raise ``CommitFailedError``; after each lost race a
     random wait, then again on ``refresh(base)``. What the commit returned and the base it
     landed on; past ``patience`` seconds the last ``CommitFailedError`` is raised."""
+    from deltalake.exceptions import CommitFailedError  # a commit imports deltalake anyway
+
     deadline = clock() + patience
     attempt = 0
     while True:

@@ -23,10 +23,15 @@ import os
 import queue
 import threading
 from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
 from headrace.caching import Cache
 from headrace.storage import delta, deltalog, objectstore
-from headrace.storage.delta import Base
+
+if TYPE_CHECKING:
+    from headrace.storage.delta import Base
+
+    _Job = tuple[str, Base, int, Future[Base | None]]
 
 log = logging.getLogger("headrace.storage")
 
@@ -53,9 +58,6 @@ def _newer_commit(table: str, base: Base) -> bool:
     if objectstore.store_for(table) is not None:
         return True
     return os.path.exists(delta.log_entry(table, int(base.version()) + 1))
-
-
-_Job = tuple[str, Base, int, "Future[Base | None]"]
 
 
 class _Forwarder:

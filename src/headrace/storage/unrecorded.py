@@ -75,7 +75,7 @@ def settle(table: str, recorded: int | None, grace_seconds: float) -> Settled:
                 commit_properties=CommitProperties(
                     custom_metadata={ROLLBACK_TAG: str(recorded)}, max_commit_retries=0
                 ),
-                post_commithook_properties=delta.KEEP_LOG,
+                post_commithook_properties=delta.keep_log(),
             )
         except delta.CommitFailedError:
             continue  # another writer committed meanwhile: look again

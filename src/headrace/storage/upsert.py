@@ -168,7 +168,7 @@ def _merge(base: DeltaTable, source: pa.Table, key: str, *, allow_new_columns: b
             source_alias="s",
             target_alias="t",
             merge_schema=allow_new_columns,
-            post_commithook_properties=delta.KEEP_LOG,
+            post_commithook_properties=delta.keep_log(),
         )
         .when_matched_update_all()
         .when_not_matched_insert_all()
