@@ -132,3 +132,39 @@ def test_a_process_killed_for_its_memory_is_never_reused(tmp_path: Path) -> None
         assert pool._ready.empty() or pool._ready.queue[0] is not child
     finally:
         pool.close()
+
+
+def _peak_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise LookupError("VmHWM")
+
+
+def test_a_child_is_sized_once_it_has_let_go_of_its_steps_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Right after a large step the child still holds that step's memory, which closing its
+    database gives back: judged then, it was ended and a new one booted beside the next steps
+    for nothing. It is judged when next taken, after it says it has let go."""
+    monkeypatch.setattr(step_process, "RECYCLE_BYTES", 320 * 1024**2)
+    pool = ReadyProcesses(size=1)
+    try:
+        child = pool.take()
+        folder = tmp_path / "out"
+        folder.mkdir()
+        limits = SandboxLimits(memory_limit="4GB", threads=2)
+        query = "SELECT count(DISTINCT range) AS n FROM range(40000000)"
+        child.run(SqlJob(query, {}, {"n": str(folder)}, limits, str(tmp_path)))
+        assert _peak_bytes(child.proc.pid) > step_process.RECYCLE_BYTES  # the step was large
+        pool.give_back(child)
+        assert pool.take() is child  # small again once its database is closed
+        monkeypatch.setattr(step_process, "RECYCLE_BYTES", 1)
+        child.run(SqlJob("SELECT 1 AS n", {}, {"n": str(folder)}, limits, str(tmp_path)))
+        pool.give_back(child)
+        other = pool.take()  # still larger than the limit once settled: ended, not reused
+        assert other is not child
+        assert child.proc.poll() is not None
+        pool.give_back(other)
+    finally:
+        pool.close()

@@ -11,9 +11,12 @@ kills it outright.
 Children are started ahead of time and reused (``ReadyProcesses``): starting Python and
 importing DuckDB costs far more CPU than a small step, and every step would pay it. Each
 step gets a fresh in-memory DuckDB of its own, so nothing a step did can be seen by the next;
-a child that was stopped, grew past ``RECYCLE_BYTES`` or served ``MAX_STEPS`` steps is ended.
-The protocol is pickles over the child's stdin and stdout: ``"ready"``, then for each step one
-``SqlJob`` in and one ``("ok", SqlResult)`` or ``("error", exception)`` out.
+a child that was stopped, served ``MAX_STEPS`` steps or is still larger than ``RECYCLE_BYTES``
+once it has let go of its last step's database is ended (right after a large step it still
+holds that step's memory, which closing the database gives back).
+The protocol is pickles over the child's stdin and stdout: ``"ready"``, then for each job one
+``SqlJob`` (or ``BindJob``) in, one ``("ok", result)`` or ``("error", exception)`` out and,
+once the child has closed that job's database and made the next one, ``"ready"`` again.
 """
 
 from __future__ import annotations
@@ -134,9 +137,12 @@ class StepProcess:
             env=env,
         )
         self._stopped = False  # ended by us: timeout, cancel, memory
+        self._settling = False  # a job answered, its "ready" not read yet
         self.steps = 0
 
     def wait_ready(self) -> None:
+        """Read the child's next ``"ready"``: once it has booted, and after each job once it
+        has closed that job's database; StepProcessDied when it ended instead."""
         assert self.proc.stdout is not None
         try:
             message = pickle.load(self.proc.stdout)
@@ -144,7 +150,8 @@ class StepProcess:
             message = None
         if message != "ready":
             self.proc.kill()
-            raise StepProcessDied(f"a step process did not start (exit {self.proc.wait()})")
+            raise StepProcessDied(f"a step process did not get ready (exit {self.proc.wait()})")
+        self._settling = False
 
     def interrupt(self) -> None:
         """Stop the step now, whatever it is doing (``Interrupt.fire`` calls this)."""
@@ -156,12 +163,16 @@ class StepProcess:
         self.proc.wait()
 
     def reusable(self) -> bool:
-        return (
-            not self._stopped
-            and self.proc.poll() is None
-            and self.steps < MAX_STEPS
-            and _resident_bytes(self.proc.pid) < RECYCLE_BYTES
-        )
+        """Whether to keep it for another step: not stopped, alive, not worn out (its size is
+        judged by ``settled``, once it no longer holds the last step's database)."""
+        return not self._stopped and self.proc.poll() is None and self.steps < MAX_STEPS
+
+    def settled(self) -> bool:
+        """Wait until the child has let go of its last job's database; whether it is small
+        enough to serve another (StepProcessDied when it ended instead)."""
+        if self._settling:
+            self.wait_ready()
+        return _resident_bytes(self.proc.pid) < RECYCLE_BYTES
 
     def run(self, job: SqlJob, deadline: float | None = None) -> SqlResult:
         """The written outputs and the checks' results (see ``_ask`` for its errors)."""
@@ -181,6 +192,8 @@ class StepProcess:
         when it was still running at ``deadline`` (``time.monotonic()``). DuckDB is imported
         only to raise one of its errors: a worker whose steps succeed never loads it."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
+        if self._settling:  # asked again without being taken from the pool again
+            self.wait_ready()
         cap = hard_memory_cap(job.limits)
         self.steps += 1
         try:
@@ -190,6 +203,7 @@ class StepProcess:
                 readable, _, _ = select.select([self.proc.stdout], [], [], POLL_SECONDS)
                 if readable:
                     kind, value = pickle.load(self.proc.stdout)
+                    self._settling = True
                     if kind == "ok":
                         return value
                     raise value
@@ -277,10 +291,14 @@ class ReadyProcesses:
                 if booting and time.monotonic() < deadline:
                     continue
                 break
-            if waiting.proc.poll() is None:
-                return waiting
+            try:
+                if waiting.proc.poll() is None and waiting.settled():
+                    return waiting
+            except StepProcessDied:
+                pass
             # It ended while it waited (killed from outside, e.g. by the kernel when memory
-            # ran short): a step given it would fail at once on a broken pipe.
+            # ran short): a step given it would fail at once on a broken pipe. Or it is still
+            # large once it has closed its last step's database.
             waiting.discard()
         child = StepProcess()
         child.wait_ready()
@@ -401,6 +419,7 @@ def _child() -> None:
                 _send(out, ("ok", bound))
             except Exception as err:
                 _send(out, ("error", RuntimeError(f"{type(err).__name__}: {err}")))
+            _send(out, "ready")
             continue
         try:
             con = open_sandbox(con, job.inputs, list(job.folders.values()), job.limits, job.spill)
@@ -422,6 +441,7 @@ def _child() -> None:
         # After the answer, while the worker records the step: neither is the step's time.
         con.close()
         con = fresh_connection()
+        _send(out, "ready")  # its memory is no longer the step's
 
 
 if __name__ == "__main__":
