@@ -136,7 +136,16 @@ class Settings(BaseSettings):
         "they start; false where a migration Job does it first (deploy/), and the pods wait "
         "for it with `headrace db wait`.",
     )
-    worker_poll_seconds: float = Field(0.05, description="How often an idle worker looks for runs.")
+    worker_poll_seconds: float = Field(
+        0.05, description="How soon a worker that found no run looks again."
+    )
+    worker_idle_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        description="The longest an idle worker waits between looks for runs: each look that "
+        "finds none doubles its wait, from worker_poll_seconds up to this. A run created in "
+        "its own server wakes it at once; one created by another process waits up to this.",
+    )
     scheduler_poll_seconds: float = Field(
         1.0,
         gt=0,

@@ -9,12 +9,15 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from headrace.api.app import create_app
+from headrace.execution.doorbell import Doorbell
 from headrace.persistence.db import Database
 from headrace.runtime import Runtime
 from headrace.services.executors import open_worker
+from headrace.services.worker import Worker
 from headrace.settings import Settings
 from tests.execution.support import (
     TERMINAL,
@@ -126,3 +129,41 @@ def _lower_gate(api: Api, runtime: Runtime, gate_id: str) -> None:
     )
     assert r.status_code == 201, r.text
     assert run_pipeline(api, runtime, gate_id)["status"] == "Succeeded"
+
+
+class _Counted(Doorbell):
+    """Answers each wait at once, as if its time had passed: rung only on the waits listed."""
+
+    def __init__(self, worker: list[Worker], rung_on: set[int], waits: int) -> None:
+        super().__init__()
+        self.worker, self.rung_on, self.waits = worker, rung_on, waits
+        self.asked: list[float] = []
+
+    def wait(self, timeout: float) -> bool:
+        self.asked.append(timeout)
+        if len(self.asked) == self.waits:
+            self.worker[0].stopping.set()
+        return len(self.asked) in self.rung_on
+
+
+def test_an_idle_worker_looks_less_often_until_a_ring_or_a_run(
+    own_database: str, tmp_path: Path
+) -> None:
+    # Each look is a transaction: every 50 ms, an idle server spent 8 % of a core on them.
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=own_database,
+        run_worker=False,
+        worker_poll_seconds=0.05,
+        worker_idle_poll_seconds=0.3,
+    )
+    db = Database(own_database)
+    try:
+        with Runtime(settings, db) as rt:
+            worker: list[Worker] = []
+            bell = _Counted(worker, rung_on={5}, waits=8)
+            worker.append(open_worker(rt, doorbell=bell))
+            worker[0]._serve()
+    finally:
+        db.dispose()
+    assert bell.asked == pytest.approx([0.05, 0.1, 0.2, 0.3, 0.3, 0.05, 0.1, 0.2])

@@ -6,8 +6,9 @@ spawned children under a ``Supervisor``: that many API processes sharing the lis
 socket (the kernel hands each connection to one of them), each with its in-process worker
 off, and, unless ``HEADRACE_RUN_WORKER=false``, one worker process that executes the runs
 and sweeps (so SQLite, which allows one worker, still has one). The API processes wake it
-through a ``SocketDoorbell`` when they create a run; it also polls
-(``worker_poll_seconds``), which is how it finds runs created by any other process.
+through a ``SocketDoorbell`` when they create a run; it also polls (``worker_poll_seconds``,
+backing off to ``worker_idle_poll_seconds``), which is how it finds runs created by any other
+process.
 
 Per process: each keeps its own caches (pipeline versions, ended runs' JSON, API keys for
 ``key_cache_seconds``) and its own pool of up to 40 store connections. ``/metrics`` sums
@@ -60,11 +61,12 @@ class SocketDoorbell(Doorbell):
         with contextlib.suppress(OSError):
             self._socket.sendto(b"", self.path)
 
-    def wait(self, timeout: float) -> None:
-        select.select([self._socket], [], [], timeout)
+    def wait(self, timeout: float) -> bool:
+        rung, _, _ = select.select([self._socket], [], [], timeout)
         with contextlib.suppress(BlockingIOError):
             while True:  # one look for work answers every ring so far
                 self._socket.recv(1)
+        return bool(rung)
 
 
 # uvicorn's own lines go through our handler (and its format), at the level configured for
