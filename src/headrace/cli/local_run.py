@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rich.console import Console
@@ -56,32 +57,48 @@ def _import_sources(rt: Runtime, who: Principal, file: PipelineFile) -> None:
     state = SourceFiles(rt.settings.data_dir / "local-sources.json")
     with rt.db.unit_of_work(write=False) as conn:
         versions = datasets_repo.current_versions(conn, who.org_id, list(file.sources))
-    for name, path in file.sources.items():
-        state.digest(name, path)
-        current = versions.get(name)
-        loaded = state.loaded_version(name)
-        if current is not None and loaded == current:
-            console.print(f"[dim]source {name}: unchanged (version {current})[/dim]")
-            continue
-        # Loading a file needs the upload machinery (and DuckDB): imported only when one
-        # changed, so a repeat run's process never loads DuckDB (its steps run elsewhere).
-        from headrace.services import datasets
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="headrace-source-hash") as hashing:
+        for name, path in file.sources.items():
+            if state.loaded_version(name) is None:
+                # Loaded whatever its content: hashed meanwhile, for the next run to compare,
+                # on the other core (hashlib lets go of the GIL), not before it is loaded.
+                hashed = hashing.submit(state.digest, name, path)
+                version = _load(rt, who, name, path)
+                hashed.result()
+                state.loaded(name, version)
+                continue
+            state.digest(name, path)
+            current = versions.get(name)
+            loaded = state.loaded_version(name)
+            if current is not None and loaded == current:
+                console.print(f"[dim]source {name}: unchanged (version {current})[/dim]")
+                continue
+            if current is not None and loaded is not None:
+                # The file is as it was loaded, but a run has written the dataset since (a
+                # source that is also a step's output): that version again, unread.
+                from headrace.services import datasets
 
-        if current is not None and loaded is not None:
-            # The file is as it was loaded, but a run has written the dataset since (a source
-            # that is also a step's output): that version again, without reading the file.
-            record = datasets.republish(rt, who, name, loaded)
-            state.loaded(name, record.current_version)
-            console.print(
-                f"source {name}: unchanged, version {loaded} again as {record.current_version}"
-            )
-            continue
-        source = datasets.SourceFile(path=str(path), filename=path.name, content_type=None)
-        record = datasets.upload(rt, who, name, source)
-        rows = record.current.row_count if record.current else 0
-        state.loaded(name, record.current_version)
-        console.print(f"source {name}: loaded {rows} rows as version {record.current_version}")
+                record = datasets.republish(rt, who, name, loaded)
+                state.loaded(name, record.current_version)
+                console.print(
+                    f"source {name}: unchanged, version {loaded} again as {record.current_version}"
+                )
+                continue
+            state.loaded(name, _load(rt, who, name, path))
     state.save()
+
+
+def _load(rt: Runtime, who: Principal, name: str, path: Path) -> int | None:
+    """Load the file as the source's new version (its number). Loading needs the upload
+    machinery (and DuckDB): imported only when a source changed, so a repeat run's process
+    never loads DuckDB (its steps run elsewhere)."""
+    from headrace.services import datasets
+
+    source = datasets.SourceFile(path=str(path), filename=path.name, content_type=None)
+    record = datasets.upload(rt, who, name, source)
+    rows = record.current.row_count if record.current else 0
+    console.print(f"source {name}: loaded {rows} rows as version {record.current_version}")
+    return record.current_version
 
 
 def _pipeline_id(db: Database, who: Principal, file: PipelineFile) -> uuid.UUID:
