@@ -134,37 +134,35 @@ def test_a_process_killed_for_its_memory_is_never_reused(tmp_path: Path) -> None
         pool.close()
 
 
-def _peak_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise LookupError("VmHWM")
-
-
 def test_a_child_is_sized_once_it_has_let_go_of_its_steps_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Right after a large step the child still holds that step's memory, which closing its
-    database gives back: judged then, it was ended and a new one booted beside the next steps
-    for nothing. It is judged when next taken, after it says it has let go."""
-    monkeypatch.setattr(step_process, "RECYCLE_BYTES", 320 * 1024**2)
+    database gives back (10 M orders: 739-992 MB at the answer, 72-87 MB after). Judged then,
+    it was ended and a new one booted beside the next steps for nothing. Here its size is
+    large until it has said it let go, and small after."""
+    large = step_process.RECYCLE_BYTES + 1
+    taken: list[StepProcess] = []
+    monkeypatch.setattr(
+        step_process, "_resident_bytes", lambda pid: large if taken[0]._settling else 1
+    )
     pool = ReadyProcesses(size=1)
     try:
         child = pool.take()
+        taken.append(child)
         folder = tmp_path / "out"
         folder.mkdir()
-        limits = SandboxLimits(memory_limit="4GB", threads=2)
-        query = "SELECT count(DISTINCT range) AS n FROM range(40000000)"
-        child.run(SqlJob(query, {}, {"n": str(folder)}, limits, str(tmp_path)))
-        assert _peak_bytes(child.proc.pid) > step_process.RECYCLE_BYTES  # the step was large
+        limits = SandboxLimits(memory_limit="1GB", threads=1)
+        job = SqlJob("SELECT 1 AS n", {}, {"n": str(folder)}, limits, str(tmp_path))
+        child.run(job)
         pool.give_back(child)
-        assert pool.take() is child  # small again once its database is closed
-        monkeypatch.setattr(step_process, "RECYCLE_BYTES", 1)
-        child.run(SqlJob("SELECT 1 AS n", {}, {"n": str(folder)}, limits, str(tmp_path)))
+        assert pool.take() is child  # judged once it said it had let go: small
+        child.run(job)
         pool.give_back(child)
-        other = pool.take()  # still larger than the limit once settled: ended, not reused
+        monkeypatch.setattr(step_process, "_resident_bytes", lambda pid: large)
+        other = pool.take()  # still large once it has let go: ended, not reused
         assert other is not child
-        assert child.proc.poll() is not None
+        assert child.proc.wait(timeout=10) is not None
         pool.give_back(other)
     finally:
         pool.close()
