@@ -144,7 +144,7 @@ def test_a_child_is_sized_once_it_has_let_go_of_its_steps_database(
     large = step_process.RECYCLE_BYTES + 1
     taken: list[StepProcess] = []
     monkeypatch.setattr(
-        step_process, "_resident_bytes", lambda pid: large if taken[0]._settling else 1
+        step_process, "_resident_bytes", lambda pid: large if any(c._settling for c in taken) else 1
     )
     pool = ReadyProcesses(size=1)
     try:
